@@ -1,0 +1,97 @@
+//! Building JSON-patch operations against the original object.
+
+use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
+use jsonptr::PointerBuf;
+use serde_json::Value;
+
+/// A JSON pointer from unescaped segments; `/` and `~` in keys such as `logbackup.io/injected` are
+/// escaped as RFC 6901 requires.
+pub fn pointer<S: AsRef<str>>(segments: &[S]) -> PointerBuf {
+    PointerBuf::from_tokens(
+        segments
+            .iter()
+            .map(|s| jsonptr::Token::new(s.as_ref().to_owned())),
+    )
+}
+
+#[derive(Debug, Default)]
+pub struct Ops(pub Vec<PatchOperation>);
+
+impl Ops {
+    pub fn add(&mut self, at: &[String], value: Value) {
+        self.0.push(PatchOperation::Add(AddOperation {
+            path: pointer(at),
+            value,
+        }));
+    }
+
+    pub fn replace(&mut self, at: &[String], value: Value) {
+        self.0.push(PatchOperation::Replace(ReplaceOperation {
+            path: pointer(at),
+            value,
+        }));
+    }
+
+    /// Appends to the array at `parent`, creating it when the object has none.
+    pub fn append(&mut self, parent: &[String], exists: bool, value: Value) {
+        if exists {
+            let mut at = parent.to_vec();
+            at.push("-".into());
+            self.add(&at, value);
+        } else {
+            self.add(parent, Value::Array(vec![value]));
+        }
+    }
+}
+
+/// `base` followed by more segments.
+pub fn at<S: ToString>(base: &[String], more: &[S]) -> Vec<String> {
+    base.iter()
+        .cloned()
+        .chain(more.iter().map(ToString::to_string))
+        .collect()
+}
+
+/// Whether every field `want` sets has the same value in `have`. Fields the API server defaults
+/// (terminationMessagePath, imagePullPolicy, ...) are extra in `have` and do not count as a change.
+pub fn covers(have: &Value, want: &Value) -> bool {
+    match (have, want) {
+        (Value::Object(h), Value::Object(w)) => w
+            .iter()
+            .all(|(k, wv)| h.get(k).is_some_and(|hv| covers(hv, wv))),
+        (Value::Array(h), Value::Array(w)) => {
+            h.len() == w.len() && h.iter().zip(w).all(|(hv, wv)| covers(hv, wv))
+        }
+        _ => have == want,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pointer_escapes_slash_and_tilde() {
+        let p = pointer(&["metadata", "annotations", "logbackup.io/injected", "a~b"]);
+        assert_eq!(
+            p.as_str(),
+            "/metadata/annotations/logbackup.io~1injected/a~0b"
+        );
+    }
+
+    #[test]
+    fn covers_ignores_server_defaults_but_not_changes() {
+        let want = json!({"name": "x", "command": ["sh"], "r": {"a": 1}});
+        let defaulted = json!({"name": "x", "command": ["sh"], "r": {"a": 1, "b": 2}, "imagePullPolicy": "IfNotPresent"});
+        assert!(covers(&defaulted, &want));
+        assert!(!covers(
+            &json!({"name": "x", "command": ["bash"], "r": {"a": 1}}),
+            &want
+        ));
+        assert!(!covers(
+            &json!({"name": "x", "command": ["sh", "-c"], "r": {"a": 1}}),
+            &want
+        ));
+    }
+}

@@ -1,0 +1,9 @@
+//! kubectl-logbackup: Elasticsearch/OpenSearch snapshot backups for Kubernetes logging stacks.
+//!
+//! The pure core (injection planning, naming, retention, restore planning, rendering) lives here with
+//! no clock, network or environment; the binaries do the I/O.
+#![deny(warnings)]
+
+pub mod inject;
+#[cfg(feature = "cli")]
+pub mod manifest;

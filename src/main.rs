@@ -1,0 +1,6 @@
+//! `kubectl logbackup`: the kubectl plugin.
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

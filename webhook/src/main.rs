@@ -1,0 +1,3 @@
+fn main() {
+    println!("logbackup-webhook: not yet implemented");
+}
