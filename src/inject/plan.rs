@@ -249,7 +249,7 @@ impl Planner<'_> {
             }
         }
         let taken: Vec<String> = list.iter().filter_map(want_name).collect();
-        let name = self.free_name(VOLUME_NAME, &taken, "volume");
+        let name = self.free_name(VOLUME_NAME, &taken, "a volume");
         self.ops
             .append(&parent, exists, desired::volume(&name, claim));
         name
@@ -382,7 +382,7 @@ impl Planner<'_> {
                         .flatten()
                         .filter_map(name_of),
                 );
-                self.free_name(INIT_CONTAINER_NAME, &taken, "init container")
+                self.free_name(INIT_CONTAINER_NAME, &taken, "an init container")
             }
         };
         let desired = InitContainer {
@@ -448,7 +448,7 @@ impl Planner<'_> {
         self.warnings.push(Warning::new(
             "name-clash",
             format!(
-                "{}: the pod already has a {what} named {base}; injected as {name}",
+                "{}: the pod already has {what} named {base}; injected as {name}",
                 self.id
             ),
         ));
