@@ -12,21 +12,37 @@ fn main() {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .expect("fixtures")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml") && !p.to_string_lossy().ends_with(".injected.yaml"))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "yaml")
+                && !p.to_string_lossy().ends_with(".injected.yaml")
+        })
         .collect();
     names.sort();
-    println!("{:<36} {:>12} {:>12} {:>12}", "fixture", "first plan/s", "re-plan/s", "µs/plan");
+    println!(
+        "{:<36} {:>12} {:>12} {:>12}",
+        "fixture", "first plan/s", "re-plan/s", "µs/plan"
+    );
     for path in names {
         let text = std::fs::read_to_string(&path).expect("read");
-        let doc = logbackup::manifest::parse_documents("bench", &text).expect("parse").remove(0);
+        let doc = logbackup::manifest::parse_documents("bench", &text)
+            .expect("parse")
+            .remove(0);
         let options = Options::default();
-        let Ok(_) = inject::plan(&doc, &options) else { continue };
+        let Ok(_) = inject::plan(&doc, &options) else {
+            continue;
+        };
         let mut injected = doc.clone();
         inject::apply(&mut injected, &options).expect("apply");
         let first = rate(|| inject::plan(black_box(&doc), &options));
         let again = rate(|| inject::plan(black_box(&injected), &options));
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        println!("{name:<36} {first:>12.0} {again:>12.0} {:>12.1}", 1e6 / first);
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        println!(
+            "{name:<36} {first:>12.0} {again:>12.0} {:>12.1}",
+            1e6 / first
+        );
     }
 }
 

@@ -20,12 +20,29 @@ fn run_squashed(stat_answer: &str) -> (bool, String, String) {
     std::fs::create_dir(&repo).expect("repo dir");
     let bin = tmp.path().join("bin");
     std::fs::create_dir(&bin).expect("bin dir");
-    shim(&bin, "chown", "echo \"chown: changing ownership of '$2': Operation not permitted\" >&2; exit 1");
+    shim(
+        &bin,
+        "chown",
+        "echo \"chown: changing ownership of '$2': Operation not permitted\" >&2; exit 1",
+    );
     shim(&bin, "stat", &format!("echo '{stat_answer}'"));
     let script = chown_script(repo.to_str().expect("utf-8 path"), 1000, 1000);
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let out = Command::new("sh").arg("-c").arg(&script).env("PATH", path).output().expect("run sh");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .env("PATH", path)
+        .output()
+        .expect("run sh");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -47,11 +64,19 @@ fn root_squash_with_an_unwritable_export_warns_but_never_blocks_the_pod() {
     let (ok, stdout, stderr) = run_squashed("65534 65534 755");
     assert!(ok, "the pod must start anyway");
     assert!(!stdout.contains("can already write it"), "{stdout}");
-    assert!(stderr.contains("WARNING") && stderr.contains("no_root_squash"), "{stderr}");
+    assert!(
+        stderr.contains("WARNING") && stderr.contains("no_root_squash"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn the_script_is_valid_posix_sh() {
-    let status = Command::new("sh").arg("-n").arg("-c").arg(chown_script("/usr/share/elasticsearch/backup", 1000, 0)).status().expect("sh -n");
+    let status = Command::new("sh")
+        .arg("-n")
+        .arg("-c")
+        .arg(chown_script("/usr/share/elasticsearch/backup", 1000, 0))
+        .status()
+        .expect("sh -n");
     assert!(status.success());
 }

@@ -16,12 +16,18 @@ fn run(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start plugin");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
     child.wait_with_output().expect("wait")
 }
 
 fn docs(out: &Output) -> Vec<Value> {
-    logbackup::manifest::parse_documents("stdout", &String::from_utf8_lossy(&out.stdout)).expect("output parses")
+    logbackup::manifest::parse_documents("stdout", &String::from_utf8_lossy(&out.stdout))
+        .expect("output parses")
 }
 
 fn fixture(name: &str) -> String {
@@ -32,36 +38,79 @@ const CONFIGMAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ela
 
 #[test]
 fn multi_document_stdin_keeps_order_and_passes_other_kinds_through() {
-    let input = format!("{CONFIGMAP}---\n{}---\n{}", fixture("edge-existing-path-repo.yaml"), fixture("edge-not-labelled.yaml"));
+    let input = format!(
+        "{CONFIGMAP}---\n{}---\n{}",
+        fixture("edge-existing-path-repo.yaml"),
+        fixture("edge-not-labelled.yaml")
+    );
     let out = run(&["inject", "-f", "-"], &input);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let docs = docs(&out);
-    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap_or_default()).collect();
+    let kinds: Vec<&str> = docs
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(kinds, ["ConfigMap", "StatefulSet", "StatefulSet"]);
     assert_eq!(docs[0]["data"]["elasticsearch.yml"], "cluster.name: logs\n");
-    assert!(docs[1]["spec"]["template"]["metadata"]["annotations"]["logbackup.io/injected"].is_string());
-    assert!(docs[2]["spec"]["template"]["metadata"].get("annotations").is_none(), "unlabelled must pass through");
+    assert!(
+        docs[1]["spec"]["template"]["metadata"]["annotations"]["logbackup.io/injected"].is_string()
+    );
+    assert!(
+        docs[2]["spec"]["template"]["metadata"]
+            .get("annotations")
+            .is_none(),
+        "unlabelled must pass through"
+    );
 }
 
 #[test]
 fn kind_list_items_are_injected() {
     let list = format!(
         "apiVersion: v1\nkind: List\nitems:\n{}",
-        fixture("edge-existing-path-repo.yaml").lines().filter(|l| !l.starts_with('#')).enumerate().map(|(i, l)| if i == 0 { format!("- {l}\n") } else { format!("  {l}\n") }).collect::<String>()
+        fixture("edge-existing-path-repo.yaml")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .enumerate()
+            .map(|(i, l)| if i == 0 {
+                format!("- {l}\n")
+            } else {
+                format!("  {l}\n")
+            })
+            .collect::<String>()
     );
     let out = run(&["inject", "-f", "-", "-o", "json"], &list);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let list: Value = serde_json::from_slice(&out.stdout).expect("json output");
     assert_eq!(list["kind"], "List");
-    assert_eq!(list["items"][0]["spec"]["template"]["spec"]["initContainers"][0]["name"], "logbackup-chown");
+    assert_eq!(
+        list["items"][0]["spec"]["template"]["spec"]["initContainers"][0]["name"],
+        "logbackup-chown"
+    );
 }
 
 #[test]
 fn injecting_twice_is_injecting_once() {
-    let once = run(&["inject", "-f", &format!("{FIXTURES}/edge-annotations.yaml")], "");
+    let once = run(
+        &["inject", "-f", &format!("{FIXTURES}/edge-annotations.yaml")],
+        "",
+    );
     assert!(once.status.success());
-    let twice = run(&["inject", "-f", "-"], &String::from_utf8_lossy(&once.stdout));
-    assert_eq!(String::from_utf8_lossy(&once.stdout), String::from_utf8_lossy(&twice.stdout));
+    let twice = run(
+        &["inject", "-f", "-"],
+        &String::from_utf8_lossy(&once.stdout),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&once.stdout),
+        String::from_utf8_lossy(&twice.stdout)
+    );
 }
 
 #[test]
@@ -69,24 +118,51 @@ fn one_bad_statefulset_writes_nothing_and_says_why() {
     let input = format!("{CONFIGMAP}---\n{}", fixture("edge-two-candidates.yaml"));
     let out = run(&["inject", "-f", "-"], &input);
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty(), "no partial output may reach a pipeline");
+    assert!(
+        out.stdout.is_empty(),
+        "no partial output may reach a pipeline"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("es-hot, es-warm") && stderr.contains("logbackup.io/container"), "{stderr}");
+    assert!(
+        stderr.contains("es-hot, es-warm") && stderr.contains("logbackup.io/container"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn all_injects_unlabelled_statefulsets() {
-    let out = run(&["inject", "--all", "--claim", "shared-repo", "-f", &format!("{FIXTURES}/edge-not-labelled.yaml")], "");
+    let out = run(
+        &[
+            "inject",
+            "--all",
+            "--claim",
+            "shared-repo",
+            "-f",
+            &format!("{FIXTURES}/edge-not-labelled.yaml"),
+        ],
+        "",
+    );
     assert!(out.status.success());
     let docs = docs(&out);
-    assert_eq!(docs[0]["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"], "shared-repo");
+    assert_eq!(
+        docs[0]["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        "shared-repo"
+    );
 }
 
 #[test]
 fn warnings_go_to_stderr_and_yaml_to_stdout() {
-    let out = run(&["inject", "-f", &format!("{FIXTURES}/edge-command-override.yaml")], "");
+    let out = run(
+        &[
+            "inject",
+            "-f",
+            &format!("{FIXTURES}/edge-command-override.yaml"),
+        ],
+        "",
+    );
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: logging/logs-es-data: container elasticsearch sets command"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("warning: logging/logs-es-data: container elasticsearch sets command"));
     assert_eq!(docs(&out).len(), 1);
 }
 

@@ -34,8 +34,14 @@ fn sibling(case: &Path, suffix: &str) -> PathBuf {
 
 fn load(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).expect("read fixture");
-    let mut docs = manifest::parse_documents(&path.display().to_string(), &text).expect("parse fixture");
-    assert_eq!(docs.len(), 1, "{}: one StatefulSet per fixture", path.display());
+    let mut docs =
+        manifest::parse_documents(&path.display().to_string(), &text).expect("parse fixture");
+    assert_eq!(
+        docs.len(),
+        1,
+        "{}: one StatefulSet per fixture",
+        path.display()
+    );
     docs.remove(0)
 }
 
@@ -56,8 +62,16 @@ fn check_golden(path: &Path, actual: Option<&str>, stale: &mut Vec<String>) {
         stale.push(format!(
             "{}: golden is {}, output is {}\n--- expected\n{}\n--- actual\n{}",
             path.display(),
-            if expected.is_some() { "present" } else { "missing" },
-            if actual.is_some() { "present" } else { "absent" },
+            if expected.is_some() {
+                "present"
+            } else {
+                "missing"
+            },
+            if actual.is_some() {
+                "present"
+            } else {
+                "absent"
+            },
             expected.unwrap_or_default(),
             actual.unwrap_or_default()
         ));
@@ -67,7 +81,11 @@ fn check_golden(path: &Path, actual: Option<&str>, stale: &mut Vec<String>) {
 #[test]
 fn goldens_are_current_idempotent_valid_and_keep_every_field() {
     let cases = cases();
-    assert!(cases.len() >= 10, "expected the real-chart and edge-case fixtures, found {}", cases.len());
+    assert!(
+        cases.len() >= 10,
+        "expected the real-chart and edge-case fixtures, found {}",
+        cases.len()
+    );
     let mut stale = Vec::new();
     for case in &cases {
         let original = load(case);
@@ -75,31 +93,70 @@ fn goldens_are_current_idempotent_valid_and_keep_every_field() {
         let result = inject::apply(&mut injected, &Options::default());
         let (output, warnings, error) = match &result {
             Ok(plan) => {
-                let warnings: String = plan.warnings.iter().map(|w| format!("{}: {}\n", w.code, w.message)).collect();
-                (Some(manifest::to_yaml(&injected).expect("yaml")), Some(warnings).filter(|w| !w.is_empty()), None)
+                let warnings: String = plan
+                    .warnings
+                    .iter()
+                    .map(|w| format!("{}: {}\n", w.code, w.message))
+                    .collect();
+                (
+                    Some(manifest::to_yaml(&injected).expect("yaml")),
+                    Some(warnings).filter(|w| !w.is_empty()),
+                    None,
+                )
             }
             Err(e) => (None, None, Some(format!("{e}\n"))),
         };
-        check_golden(&sibling(case, ".injected.yaml"), output.as_deref(), &mut stale);
-        check_golden(&sibling(case, ".warnings.txt"), warnings.as_deref(), &mut stale);
+        check_golden(
+            &sibling(case, ".injected.yaml"),
+            output.as_deref(),
+            &mut stale,
+        );
+        check_golden(
+            &sibling(case, ".warnings.txt"),
+            warnings.as_deref(),
+            &mut stale,
+        );
         check_golden(&sibling(case, ".error.txt"), error.as_deref(), &mut stale);
         let Ok(plan) = result else { continue };
 
-        let again = inject::plan(&injected, &Options::default()).expect("re-plan the injected output");
-        assert!(again.patch.is_empty(), "{}: not idempotent, second plan: {:?}", case.display(), again.patch);
+        let again =
+            inject::plan(&injected, &Options::default()).expect("re-plan the injected output");
+        assert!(
+            again.patch.is_empty(),
+            "{}: not idempotent, second plan: {:?}",
+            case.display(),
+            again.patch
+        );
         if !matches!(plan.outcome, Outcome::Skipped(_)) {
             assert_eq!(again.outcome, Outcome::Unchanged, "{}", case.display());
         }
-        serde_json::from_value::<StatefulSet>(injected.clone())
-            .unwrap_or_else(|e| panic!("{}: injected output is not an apps/v1 StatefulSet: {e}", case.display()));
+        serde_json::from_value::<StatefulSet>(injected.clone()).unwrap_or_else(|e| {
+            panic!(
+                "{}: injected output is not an apps/v1 StatefulSet: {e}",
+                case.display()
+            )
+        });
         if let Err(lost) = keeps(&without_previous_injection(&original), &injected, "") {
-            panic!("{}: the injection lost or reordered the user's {lost}", case.display());
+            panic!(
+                "{}: the injection lost or reordered the user's {lost}",
+                case.display()
+            );
         }
         // Round trip through our YAML writer and reader loses nothing.
-        let reread = manifest::parse_documents("output", output.as_deref().unwrap_or_default()).expect("reparse");
-        assert_eq!(reread, vec![injected], "{}: YAML round trip", case.display());
+        let reread = manifest::parse_documents("output", output.as_deref().unwrap_or_default())
+            .expect("reparse");
+        assert_eq!(
+            reread,
+            vec![injected],
+            "{}: YAML round trip",
+            case.display()
+        );
     }
-    assert!(stale.is_empty(), "stale goldens (run with UPDATE_GOLDEN=1 after reviewing):\n{}", stale.join("\n\n"));
+    assert!(
+        stale.is_empty(),
+        "stale goldens (run with UPDATE_GOLDEN=1 after reviewing):\n{}",
+        stale.join("\n\n")
+    );
 }
 
 /// `object` without what an earlier injection added (per its marker), so that only the user's own
@@ -120,16 +177,32 @@ fn without_previous_injection(object: &Value) -> Value {
         move |v: &Value| v.get("name").and_then(Value::as_str) != Some(name.as_str())
     };
     let pod = object.pointer_mut("/spec/template/spec").expect("pod spec");
-    for (field, name) in [("volumes", &record.volume), ("initContainers", &record.init_container)] {
+    for (field, name) in [
+        ("volumes", &record.volume),
+        ("initContainers", &record.init_container),
+    ] {
         if let Some(list) = pod.get_mut(field).and_then(Value::as_array_mut) {
             list.retain(named(name));
         }
     }
-    for container in pod.get_mut("containers").and_then(Value::as_array_mut).into_iter().flatten() {
-        if let Some(mounts) = container.get_mut("volumeMounts").and_then(Value::as_array_mut) {
+    for container in pod
+        .get_mut("containers")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(mounts) = container
+            .get_mut("volumeMounts")
+            .and_then(Value::as_array_mut)
+        {
             mounts.retain(named(&record.volume));
         }
-        for env in container.get_mut("env").and_then(Value::as_array_mut).into_iter().flatten() {
+        for env in container
+            .get_mut("env")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
             if env.get("name").and_then(Value::as_str) == Some(record.env.as_str()) {
                 if let Some(value) = env.get("value").and_then(Value::as_str) {
                     let kept: Vec<&str> = value.split(',').filter(|p| *p != record.path).collect();
@@ -146,11 +219,17 @@ fn without_previous_injection(object: &Value) -> Value {
 fn keeps(original: &Value, injected: &Value, at: &str) -> Result<(), String> {
     match (original, injected) {
         (Value::Object(o), Value::Object(i)) => {
-            let is_repo_env = o.get("name").and_then(Value::as_str).is_some_and(|n| n == "path.repo" || n == "ELASTICSEARCH_FS_SNAPSHOT_REPO_PATH");
+            let is_repo_env = o
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n == "path.repo" || n == "ELASTICSEARCH_FS_SNAPSHOT_REPO_PATH");
             for (key, ov) in o {
                 let iv = i.get(key).ok_or_else(|| format!("{at}/{key}"))?;
                 if is_repo_env && key == "value" {
-                    let (old, new) = (ov.as_str().unwrap_or_default(), iv.as_str().unwrap_or_default());
+                    let (old, new) = (
+                        ov.as_str().unwrap_or_default(),
+                        iv.as_str().unwrap_or_default(),
+                    );
                     let old: Vec<&str> = old.split(',').filter(|p| !p.is_empty()).collect();
                     let new: Vec<&str> = new.split(',').collect();
                     if !new.starts_with(&old) {
@@ -166,9 +245,11 @@ fn keeps(original: &Value, injected: &Value, at: &str) -> Result<(), String> {
             }
             Ok(())
         }
-        (Value::Array(o), Value::Array(i)) if i.len() >= o.len() => {
-            o.iter().zip(i).enumerate().try_for_each(|(n, (ov, iv))| keeps(ov, iv, &format!("{at}/{n}")))
-        }
+        (Value::Array(o), Value::Array(i)) if i.len() >= o.len() => o
+            .iter()
+            .zip(i)
+            .enumerate()
+            .try_for_each(|(n, (ov, iv))| keeps(ov, iv, &format!("{at}/{n}"))),
         _ if original == injected => Ok(()),
         _ => Err(at.to_owned()),
     }
@@ -180,11 +261,31 @@ fn the_plugin_binary_writes_exactly_the_goldens() {
     let mut checked = 0;
     for case in cases() {
         let golden = sibling(&case, ".injected.yaml");
-        let Ok(expected) = std::fs::read_to_string(&golden) else { continue };
-        let out = std::process::Command::new(bin).arg("inject").arg("-f").arg(&case).output().expect("run plugin");
-        assert!(out.status.success(), "{}: {}", case.display(), String::from_utf8_lossy(&out.stderr));
-        assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{}", case.display());
+        let Ok(expected) = std::fs::read_to_string(&golden) else {
+            continue;
+        };
+        let out = std::process::Command::new(bin)
+            .arg("inject")
+            .arg("-f")
+            .arg(&case)
+            .output()
+            .expect("run plugin");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            case.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected,
+            "{}",
+            case.display()
+        );
         checked += 1;
     }
-    assert!(checked >= 10, "only {checked} goldens checked through the binary");
+    assert!(
+        checked >= 10,
+        "only {checked} goldens checked through the binary"
+    );
 }
