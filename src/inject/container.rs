@@ -8,6 +8,9 @@ use super::family::Family;
 const SERVER_NAMES: &[&str] = &["elasticsearch", "opensearch", "elasticsearch-logging"];
 const HTTP_PORT: i32 = 9200;
 
+/// A way to recognise the Elasticsearch container, named for error messages.
+type Rule = (&'static str, fn(&Container) -> bool);
+
 /// Index of the Elasticsearch container: the annotation decides if set; otherwise the first rule
 /// (name, then image, then the 9200 port) that matches exactly one container.
 pub fn find(
@@ -31,7 +34,7 @@ pub fn find(
                 containers: names(),
             });
     }
-    let rules: [(&'static str, fn(&Container) -> bool); 3] = [
+    let rules: [Rule; 3] = [
         ("by name", |c| SERVER_NAMES.contains(&c.name.as_str())),
         ("by image", |c| {
             c.image.as_deref().is_some_and(Family::is_server_image)

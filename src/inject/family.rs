@@ -15,12 +15,7 @@ pub enum Family {
 impl Family {
     /// Guesses from the image reference; unknown images are treated as the official Elasticsearch layout.
     pub fn from_image(image: &str) -> Self {
-        let lower = image.to_ascii_lowercase();
-        let without_tag = lower.split('@').next().unwrap_or(&lower);
-        let repo = match without_tag.rfind(':') {
-            Some(colon) if !without_tag[colon..].contains('/') => &without_tag[..colon],
-            _ => without_tag,
-        };
+        let repo = repository(image);
         if repo.contains("bitnami") && repo.contains("elasticsearch") {
             Family::Bitnami
         } else if repo
@@ -60,18 +55,24 @@ impl Family {
 
     /// Whether the image name alone marks a container as the search server (not an exporter or a sidecar).
     pub fn is_server_image(image: &str) -> bool {
-        let lower = image.to_ascii_lowercase();
-        let name = lower
-            .split(['@', ':'])
-            .next()
-            .unwrap_or(&lower)
-            .rsplit('/')
-            .next()
-            .unwrap_or("");
+        let repo = repository(image);
+        let name = repo.rsplit('/').next().unwrap_or_default();
         matches!(
             name,
             "elasticsearch" | "elasticsearch-oss" | "opensearch" | "elasticsearch-logging"
         )
+    }
+}
+
+/// `registry:5000/org/name:tag@sha256:...` -> `registry:5000/org/name`, lowercased. A `:` is a tag
+/// separator only after the last `/`: before it, it is a registry port.
+fn repository(image: &str) -> String {
+    let lower = image.to_ascii_lowercase();
+    let without_digest = lower.split('@').next().unwrap_or_default();
+    let last_slash = without_digest.rfind('/').map_or(0, |i| i + 1);
+    match without_digest[last_slash..].find(':') {
+        Some(colon) => without_digest[..last_slash + colon].to_owned(),
+        None => without_digest.to_owned(),
     }
 }
 
