@@ -5,5 +5,6 @@
 #![deny(warnings)]
 
 pub mod inject;
+pub mod snapshot;
 #[cfg(feature = "cli")]
 pub mod manifest;
