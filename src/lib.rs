@@ -4,6 +4,7 @@
 //! no clock, network or environment; the binaries do the I/O.
 #![deny(warnings)]
 
+pub mod es;
 pub mod inject;
 pub mod snapshot;
 #[cfg(feature = "cli")]
