@@ -9,3 +9,5 @@ pub mod inject;
 pub mod snapshot;
 #[cfg(feature = "cli")]
 pub mod manifest;
+#[cfg(feature = "cli")]
+pub mod render;

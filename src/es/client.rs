@@ -2,7 +2,6 @@
 //! so errors read "failed to register repository ks-log-snapshots: ...".
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -19,8 +18,11 @@ use super::version::ServerVersion;
 pub struct ClientConfig {
     pub url: String,
     pub auth: Auth,
-    pub ca_file: Option<PathBuf>,
+    /// PEM CA certificates to trust (from --ca-file or a Secret).
+    pub ca_pem: Option<Vec<u8>>,
     pub insecure: bool,
+    /// Pins a host name to an address: the port-forward keeps the certificate's name.
+    pub resolve: Option<(String, std::net::SocketAddr)>,
     pub timeout: Duration,
 }
 
@@ -50,12 +52,13 @@ impl EsClient {
             .connect_timeout(Duration::from_secs(10))
             .timeout(config.timeout)
             .danger_accept_invalid_certs(config.insecure);
-        if let Some(ca) = &config.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| failed(&action, EsError::Transport(format!("cannot read CA file {}: {e}", ca.display()))))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| failed(&action, EsError::Transport(format!("invalid CA file {}: {e}", ca.display()))))?;
+        if let Some(pem) = &config.ca_pem {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| failed(&action, EsError::Transport(format!("invalid CA certificate: {e}"))))?;
             builder = builder.add_root_certificate(cert);
+        }
+        if let Some((host, addr)) = &config.resolve {
+            builder = builder.resolve(host, *addr);
         }
         let http = builder.build().map_err(|e| failed(&action, EsError::Transport(e.to_string())))?;
         let base = config.url.trim_end_matches('/').to_string();

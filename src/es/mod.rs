@@ -6,6 +6,7 @@
 pub mod auth;
 #[cfg(feature = "cli")]
 pub mod client;
+pub mod discovery;
 pub mod error;
 pub mod types;
 pub mod version;
