@@ -6,8 +6,8 @@
 
 pub mod es;
 pub mod inject;
-pub mod snapshot;
 #[cfg(feature = "cli")]
 pub mod manifest;
 #[cfg(feature = "cli")]
 pub mod render;
+pub mod snapshot;

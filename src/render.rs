@@ -27,7 +27,11 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     }
     let text = t.to_string();
     // comfy-table pads every line and leads with a space; kubectl-style output does not.
-    let mut out: String = text.lines().map(|l| l.trim()).collect::<Vec<_>>().join("\n");
+    let mut out: String = text
+        .lines()
+        .map(|l| l.trim())
+        .collect::<Vec<_>>()
+        .join("\n");
     out.push('\n');
     out
 }
@@ -45,7 +49,7 @@ pub fn age(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
     match (d, h, m) {
-        (0, 0, m) if m == 0 => format!("{s}s"),
+        (0, 0, 0) => format!("{s}s"),
         (0, 0, m) => format!("{m}m"),
         (0, h, m) => format!("{h}h{m}m"),
         (d, h, _) => format!("{d}d{h}h"),
@@ -58,18 +62,32 @@ mod tests {
 
     #[test]
     fn tables_have_upper_case_headers_and_no_borders() {
-        let out = table(&["name", "state"], &[vec!["snap-1".into(), "SUCCESS".into()]]);
+        let out = table(
+            &["name", "state"],
+            &[vec!["snap-1".into(), "SUCCESS".into()]],
+        );
         let lines: Vec<&str> = out.lines().collect();
-        assert!(lines[0].starts_with("NAME") && lines[0].ends_with("STATE"), "{out}");
-        assert!(lines[1].starts_with("snap-1") && lines[1].ends_with("SUCCESS"), "{out}");
+        assert!(
+            lines[0].starts_with("NAME") && lines[0].ends_with("STATE"),
+            "{out}"
+        );
+        assert!(
+            lines[1].starts_with("snap-1") && lines[1].ends_with("SUCCESS"),
+            "{out}"
+        );
         assert!(!out.contains('|') && !out.contains('+'));
     }
 
     #[test]
     fn structured_output_is_json_or_yaml() {
         let v = serde_json::json!({"name": "snap-1"});
-        assert_eq!(structured(&v, Format::Json).unwrap(), "{\n  \"name\": \"snap-1\"\n}\n");
-        assert!(structured(&v, Format::Yaml).unwrap().contains("name: snap-1"));
+        assert_eq!(
+            structured(&v, Format::Json).unwrap(),
+            "{\n  \"name\": \"snap-1\"\n}\n"
+        );
+        assert!(structured(&v, Format::Yaml)
+            .unwrap()
+            .contains("name: snap-1"));
     }
 
     #[test]

@@ -26,13 +26,23 @@ pub struct EsArgs {
     #[arg(long, env = "LOGBACKUP_ES_USERNAME", value_name = "USER")]
     pub username: Option<String>,
     /// Password for basic authentication (prefer the env var or --password-secret)
-    #[arg(long, env = "LOGBACKUP_ES_PASSWORD", hide_env_values = true, value_name = "PASSWORD")]
+    #[arg(
+        long,
+        env = "LOGBACKUP_ES_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
     pub password: Option<String>,
     /// Secret holding the password, NAME or NAME/KEY (default key: password), in the Elasticsearch namespace
     #[arg(long, value_name = "NAME[/KEY]")]
     pub password_secret: Option<String>,
     /// API key (the base64 `encoded` value)
-    #[arg(long, env = "LOGBACKUP_ES_API_KEY", hide_env_values = true, value_name = "KEY")]
+    #[arg(
+        long,
+        env = "LOGBACKUP_ES_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
     pub api_key: Option<String>,
     /// PEM file of the CA that signed the server's certificate
     #[arg(long, value_name = "FILE")]
@@ -41,7 +51,13 @@ pub struct EsArgs {
     #[arg(long)]
     pub insecure: bool,
     /// Snapshot repository to use
-    #[arg(long, short = 'r', env = "LOGBACKUP_REPOSITORY", default_value = "logbackup", value_name = "NAME")]
+    #[arg(
+        long,
+        short = 'r',
+        env = "LOGBACKUP_REPOSITORY",
+        default_value = "logbackup",
+        value_name = "NAME"
+    )]
     pub repository: String,
     /// Per-request timeout in seconds
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
@@ -65,7 +81,10 @@ impl EsArgs {
 
 pub async fn connect(args: &EsArgs, global: &Global) -> Result<EsClient> {
     let ca_pem = match &args.ca_file {
-        Some(path) => Some(std::fs::read(path).with_context(|| format!("failed to read CA file {}", path.display()))?),
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("failed to read CA file {}", path.display()))?,
+        ),
         None => None,
     };
     let mut config = ClientConfig {
@@ -85,20 +104,28 @@ pub async fn connect(args: &EsArgs, global: &Global) -> Result<EsClient> {
             let port = forward(client.clone(), &target).await?;
             let (url, pinned) = forwarded_url(&target, port);
             config.url = url;
-            config.resolve = pinned.map(|h| (h, std::net::SocketAddr::from(([127, 0, 0, 1], port))));
+            config.resolve =
+                pinned.map(|h| (h, std::net::SocketAddr::from(([127, 0, 0, 1], port))));
             secret_namespace = Some(target.namespace.clone());
             let eck_secret = target.eck_user_secret.clone();
             if target.https && config.ca_pem.is_none() && !config.insecure {
                 let name = target.service.trim_end_matches("-es-http");
                 let secret = format!("{name}-es-http-certs-public");
-                config.ca_pem = read_secret(&client, &target.namespace, &secret, "ca.crt").await.ok().map(String::into_bytes);
+                config.ca_pem = read_secret(&client, &target.namespace, &secret, "ca.crt")
+                    .await
+                    .ok()
+                    .map(String::into_bytes);
             }
             if args.api_key.is_none() && args.password.is_none() {
-                if let (Some(ref_), Some(ns)) = (args.password_secret.as_deref(), secret_namespace.as_deref()) {
+                if let (Some(ref_), Some(ns)) =
+                    (args.password_secret.as_deref(), secret_namespace.as_deref())
+                {
                     let (name, key) = ref_.split_once('/').unwrap_or((ref_, "password"));
                     let password = read_secret(&client, ns, name, key).await?;
                     config.auth = basic(args.username.as_deref().unwrap_or("elastic"), password);
-                } else if let (Some(secret), Some(ns)) = (eck_secret.as_deref(), secret_namespace.as_deref()) {
+                } else if let (Some(secret), Some(ns)) =
+                    (eck_secret.as_deref(), secret_namespace.as_deref())
+                {
                     let password = read_secret(&client, ns, secret, "elastic").await?;
                     config.auth = basic("elastic", password);
                 }
@@ -108,10 +135,14 @@ pub async fn connect(args: &EsArgs, global: &Global) -> Result<EsClient> {
     if let Some(key) = &args.api_key {
         config.auth = Auth::ApiKey(Hidden::new(key.clone()));
     } else if let Some(password) = &args.password {
-        config.auth = basic(args.username.as_deref().unwrap_or("elastic"), password.clone());
+        config.auth = basic(
+            args.username.as_deref().unwrap_or("elastic"),
+            password.clone(),
+        );
     } else if args.password_secret.is_some() && args.es_url.is_some() {
         let client = kube_client(global).await?;
-        let ns = secret_namespace.ok_or_else(|| anyhow!("--password-secret needs -n NAMESPACE with --es-url"))?;
+        let ns = secret_namespace
+            .ok_or_else(|| anyhow!("--password-secret needs -n NAMESPACE with --es-url"))?;
         let ref_ = args.password_secret.as_deref().unwrap_or_default();
         let (name, key) = ref_.split_once('/').unwrap_or((ref_, "password"));
         let password = read_secret(&client, &ns, name, key).await?;
@@ -123,11 +154,18 @@ pub async fn connect(args: &EsArgs, global: &Global) -> Result<EsClient> {
 }
 
 fn basic(username: &str, password: String) -> Auth {
-    Auth::Basic { username: username.to_string(), password: Hidden::new(password) }
+    Auth::Basic {
+        username: username.to_string(),
+        password: Hidden::new(password),
+    }
 }
 
 async fn kube_client(global: &Global) -> Result<kube::Client> {
-    let options = kube::config::KubeConfigOptions { context: global.context.clone(), cluster: None, user: None };
+    let options = kube::config::KubeConfigOptions {
+        context: global.context.clone(),
+        cluster: None,
+        user: None,
+    };
     let config = match &global.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -145,7 +183,10 @@ async fn discover(client: &kube::Client, namespace: Option<&str>) -> Result<Targ
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let services = api.list(&ListParams::default()).await.context("failed to list Services to find Elasticsearch")?;
+    let services = api
+        .list(&ListParams::default())
+        .await
+        .context("failed to list Services to find Elasticsearch")?;
     let candidates: Vec<ServiceCandidate> = services
         .items
         .iter()
@@ -157,14 +198,21 @@ async fn discover(client: &kube::Client, namespace: Option<&str>) -> Result<Targ
                 .spec
                 .as_ref()
                 .and_then(|spec| spec.ports.as_ref())
-                .map(|ports| ports.iter().filter_map(|p| u16::try_from(p.port).ok()).collect())
+                .map(|ports| {
+                    ports
+                        .iter()
+                        .filter_map(|p| u16::try_from(p.port).ok())
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
         .collect();
     choose_service(&candidates).ok_or_else(|| {
         anyhow!(
             "failed to find an Elasticsearch Service{}: pass -n NAMESPACE or --es-url",
-            namespace.map(|n| format!(" in namespace {n}")).unwrap_or_default()
+            namespace
+                .map(|n| format!(" in namespace {n}"))
+                .unwrap_or_default()
         )
     })
 }
@@ -173,21 +221,38 @@ async fn discover(client: &kube::Client, namespace: Option<&str>) -> Result<Targ
 /// gets its own forwarded stream.
 async fn forward(client: kube::Client, target: &Target) -> Result<u16> {
     let services: Api<Service> = Api::namespaced(client.clone(), &target.namespace);
-    let service = services.get(&target.service).await.with_context(|| format!("failed to read Service {}", target.service))?;
-    let selector: BTreeMap<String, String> = service.spec.and_then(|s| s.selector).unwrap_or_default();
-    let selector = selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    let service = services
+        .get(&target.service)
+        .await
+        .with_context(|| format!("failed to read Service {}", target.service))?;
+    let selector: BTreeMap<String, String> =
+        service.spec.and_then(|s| s.selector).unwrap_or_default();
+    let selector = selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let pods: Api<Pod> = Api::namespaced(client, &target.namespace);
-    let list = pods.list(&ListParams::default().labels(&selector)).await.context("failed to list the Elasticsearch pods")?;
+    let list = pods
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .context("failed to list the Elasticsearch pods")?;
     let ready = list.items.iter().find(|p| {
         p.status
             .as_ref()
             .and_then(|s| s.conditions.as_ref())
             .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
     });
-    let pod = ready
-        .and_then(|p| p.metadata.name.clone())
-        .ok_or_else(|| anyhow!("no ready pod behind Service {}/{}", target.namespace, target.service))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("failed to open a local port")?;
+    let pod = ready.and_then(|p| p.metadata.name.clone()).ok_or_else(|| {
+        anyhow!(
+            "no ready pod behind Service {}/{}",
+            target.namespace,
+            target.service
+        )
+    })?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("failed to open a local port")?;
     let port = listener.local_addr()?.port();
     let remote = target.port;
     tracing::info!(pod = %pod, local = port, "port-forwarding");
@@ -196,8 +261,12 @@ async fn forward(client: kube::Client, target: &Target) -> Result<u16> {
             let pods = pods.clone();
             let pod = pod.clone();
             tokio::spawn(async move {
-                let Ok(mut forwarder) = pods.portforward(&pod, &[remote]).await else { return };
-                let Some(mut upstream) = forwarder.take_stream(remote) else { return };
+                let Ok(mut forwarder) = pods.portforward(&pod, &[remote]).await else {
+                    return;
+                };
+                let Some(mut upstream) = forwarder.take_stream(remote) else {
+                    return;
+                };
                 let _ = tokio::io::copy_bidirectional(&mut local, &mut upstream).await;
             });
         }
@@ -205,14 +274,23 @@ async fn forward(client: kube::Client, target: &Target) -> Result<u16> {
     Ok(port)
 }
 
-async fn read_secret(client: &kube::Client, namespace: &str, name: &str, key: &str) -> Result<String> {
+async fn read_secret(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<String> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = secrets.get(name).await.with_context(|| format!("failed to read Secret {namespace}/{name}"))?;
+    let secret = secrets
+        .get(name)
+        .await
+        .with_context(|| format!("failed to read Secret {namespace}/{name}"))?;
     let bytes = secret
         .data
         .and_then(|d| d.get(key).cloned())
         .ok_or_else(|| anyhow!("Secret {namespace}/{name} has no key {key}"))?;
-    let value = String::from_utf8(bytes.0).map_err(|_| anyhow!("Secret {namespace}/{name} key {key} is not UTF-8"))?;
+    let value = String::from_utf8(bytes.0)
+        .map_err(|_| anyhow!("Secret {namespace}/{name} key {key} is not UTF-8"))?;
     if value.is_empty() {
         bail!("Secret {namespace}/{name} key {key} is empty");
     }

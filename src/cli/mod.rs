@@ -120,7 +120,8 @@ pub fn now() -> jiff::Timestamp {
 
 /// A progress bar on stderr; indicatif hides it when stderr is not a terminal.
 pub fn progress_bar(unit: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    let bar =
+        indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
     let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} {{msg}}");
     if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
         bar.set_style(style);
@@ -155,7 +156,9 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            let es_error = e.chain().find_map(|c| c.downcast_ref::<logbackup::es::Failed>());
+            let es_error = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<logbackup::es::Failed>());
             if let Some(hint) = es_error.and_then(|f| f.kind().hint()) {
                 eprintln!("hint: {hint}");
             }
@@ -169,7 +172,9 @@ pub fn main() -> ExitCode {
 }
 
 fn run_async(command: &Command, global: &Global) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         match command {
             Command::Inject(args) => inject::run(args),

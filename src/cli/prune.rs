@@ -68,7 +68,9 @@ pub async fn run(args: &PruneArgs, global: &Global) -> Result<ExitCode> {
         prefix: args.prefix.clone(),
         age_from: match args.age_from {
             AgeFrom::StartTime => AgeSource::StartTime,
-            AgeFrom::Name => AgeSource::Name { timestring: args.timestring.clone() },
+            AgeFrom::Name => AgeSource::Name {
+                timestring: args.timestring.clone(),
+            },
         },
     };
     policy.validate()?;
@@ -101,7 +103,12 @@ pub async fn run(args: &PruneArgs, global: &Global) -> Result<ExitCode> {
             }
         }
     }
-    let report = Report { dry_run: args.dry_run, plan: &plan, deleted, failed };
+    let report = Report {
+        dry_run: args.dry_run,
+        plan: &plan,
+        deleted,
+        failed,
+    };
     emit(&report, args.output.format(), |r| {
         let rows: Vec<Vec<String>> = r
             .plan
@@ -115,7 +122,9 @@ pub async fn run(args: &PruneArgs, global: &Global) -> Result<ExitCode> {
                     match d.action {
                         Action::Keep => "keep".into(),
                         Action::Delete if r.dry_run => "would delete".into(),
-                        Action::Delete if r.failed.iter().any(|(n, _)| n == &d.name) => "FAILED".into(),
+                        Action::Delete if r.failed.iter().any(|(n, _)| n == &d.name) => {
+                            "FAILED".into()
+                        }
                         Action::Delete => "deleted".into(),
                     },
                     d.why.clone(),
@@ -124,5 +133,9 @@ pub async fn run(args: &PruneArgs, global: &Global) -> Result<ExitCode> {
             .collect();
         render::table(&["name", "state", "age", "action", "why"], &rows)
     })?;
-    Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -22,7 +22,9 @@ pub struct RepoArgs {
 #[derive(Debug, Subcommand)]
 pub enum RepoCommand {
     /// Register a shared-filesystem repository, after checking path.repo on every node, then verify it
-    #[command(after_help = "Example (KubeSphere):\n  kubectl logbackup repo register ks-log-snapshots \\\n    --location /usr/share/elasticsearch/backup/ks-log-snapshots -n kubesphere-logging-system")]
+    #[command(
+        after_help = "Example (KubeSphere):\n  kubectl logbackup repo register ks-log-snapshots \\\n    --location /usr/share/elasticsearch/backup/ks-log-snapshots -n kubesphere-logging-system"
+    )]
     Register(RegisterArgs),
     /// List registered repositories
     List(ListArgs),
@@ -93,7 +95,10 @@ pub async fn run(args: &RepoArgs, global: &Global) -> Result<ExitCode> {
 }
 
 async fn register(args: &RegisterArgs, global: &Global) -> Result<ExitCode> {
-    let name = args.name.clone().unwrap_or_else(|| args.es.repository.clone());
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| args.es.repository.clone());
     let es = connect(&args.es, global).await?;
     let nodes = es.nodes_settings().await?;
     let paths: Vec<_> = nodes.nodes.values().map(|n| n.paths()).collect();
@@ -107,14 +112,28 @@ async fn register(args: &RegisterArgs, global: &Global) -> Result<ExitCode> {
     }
     let body = PutRepository {
         kind: "fs",
-        settings: FsSettings { location: args.location.clone(), compress: !args.no_compress, readonly: args.readonly },
+        settings: FsSettings {
+            location: args.location.clone(),
+            compress: !args.no_compress,
+            readonly: args.readonly,
+        },
     };
     if args.dry_run {
-        eprintln!("dry run: path.repo covers {} on all {} nodes; would register:", args.location, paths.len());
+        eprintln!(
+            "dry run: path.repo covers {} on all {} nodes; would register:",
+            args.location,
+            paths.len()
+        );
         emit(&json!({ name.clone(): body }), args.output.format(), |_| {
             render::table(
                 &["name", "type", "location", "compress", "readonly"],
-                &[vec![name.clone(), "fs".into(), args.location.clone(), (!args.no_compress).to_string(), args.readonly.to_string()]],
+                &[vec![
+                    name.clone(),
+                    "fs".into(),
+                    args.location.clone(),
+                    (!args.no_compress).to_string(),
+                    args.readonly.to_string(),
+                ]],
             )
         })?;
         return Ok(ExitCode::SUCCESS);
@@ -157,19 +176,32 @@ async fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
 }
 
 async fn verify(args: &NameArgs, global: &Global) -> Result<ExitCode> {
-    let name = args.name.clone().unwrap_or_else(|| args.es.repository.clone());
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| args.es.repository.clone());
     let es = connect(&args.es, global).await?;
     let verified = es.verify_repository(&name).await?;
     emit(&verified, args.output.format(), |v| {
-        let rows: Vec<Vec<String>> = v.nodes.iter().map(|(id, n)| vec![n.name.clone(), id.clone()]).collect();
+        let rows: Vec<Vec<String>> = v
+            .nodes
+            .iter()
+            .map(|(id, n)| vec![n.name.clone(), id.clone()])
+            .collect();
         render::table(&["node", "id"], &rows)
     })?;
-    eprintln!("repository {name} verified on {} nodes", verified.nodes.len());
+    eprintln!(
+        "repository {name} verified on {} nodes",
+        verified.nodes.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 async fn remove(args: &RemoveArgs, global: &Global) -> Result<ExitCode> {
-    let name = args.name.clone().unwrap_or_else(|| args.es.repository.clone());
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| args.es.repository.clone());
     let es = connect(&args.es, global).await?;
     // Reading it first turns a typo into repository_missing_exception before anything changes.
     es.repositories(Some(&name)).await?;

@@ -9,8 +9,8 @@ use anyhow::{bail, Result};
 use clap::Args;
 use logbackup::es::types::RestoreRequest;
 use logbackup::render;
-use logbackup::snapshot::restore::{self, ExistingIndex, IndexFilter, OnConflict, RestoreError};
 use logbackup::snapshot::human_bytes;
+use logbackup::snapshot::restore::{self, ExistingIndex, IndexFilter, OnConflict, RestoreError};
 use serde::Serialize;
 
 use super::connect::{connect, EsArgs};
@@ -29,7 +29,12 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub latest: bool,
     /// Index patterns to restore (default: every non-system index of the snapshot)
-    #[arg(long, value_name = "PATTERN", value_delimiter = ',', conflicts_with = "date")]
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        value_delimiter = ',',
+        conflicts_with = "date"
+    )]
     pub indices: Vec<String>,
     /// Restore the indices of one day, e.g. 2019.11.12
     #[arg(long, value_name = "DATE")]
@@ -91,15 +96,42 @@ pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
     let es = connect(&args.es, global).await?;
     let infos = es.snapshots(repo, "_all").await?;
     let summaries: Vec<_> = infos.iter().map(|i| i.summary()).collect();
-    let chosen = restore::choose_snapshot(&summaries, args.snapshot.as_deref(), &filter).map_err(refuse)?;
-    let existing: Vec<ExistingIndex> =
-        es.indices().await?.iter().map(|i| ExistingIndex { name: i.index.clone(), open: i.open() }).collect();
-    let plan = restore::plan_restore(chosen, &filter, args.rename_prefix.as_deref(), on_conflict, &existing).map_err(refuse)?;
+    let chosen =
+        restore::choose_snapshot(&summaries, args.snapshot.as_deref(), &filter).map_err(refuse)?;
+    let existing: Vec<ExistingIndex> = es
+        .indices()
+        .await?
+        .iter()
+        .map(|i| ExistingIndex {
+            name: i.index.clone(),
+            open: i.open(),
+        })
+        .collect();
+    let plan = restore::plan_restore(
+        chosen,
+        &filter,
+        args.rename_prefix.as_deref(),
+        on_conflict,
+        &existing,
+    )
+    .map_err(refuse)?;
 
     let status = es.snapshot_status(repo, &plan.snapshot).await?;
-    let primaries: u64 = plan.indices.iter().map(|i| status.indices.get(i).map_or(0, |s| s.size_bytes())).sum();
-    let disks: Vec<_> = es.nodes_fs().await?.nodes.values().filter(|n| n.is_data()).map(|n| n.disk()).collect();
-    let fit = restore::check_disk(primaries, args.replicas, &disks, args.watermark).map_err(refuse)?;
+    let primaries: u64 = plan
+        .indices
+        .iter()
+        .map(|i| status.indices.get(i).map_or(0, |s| s.size_bytes()))
+        .sum();
+    let disks: Vec<_> = es
+        .nodes_fs()
+        .await?
+        .nodes
+        .values()
+        .filter(|n| n.is_data())
+        .map(|n| n.disk())
+        .collect();
+    let fit =
+        restore::check_disk(primaries, args.replicas, &disks, args.watermark).map_err(refuse)?;
     eprintln!(
         "{}restore {} from {repo}:{} ({} needed, {} usable below the {}% watermark)",
         if args.dry_run { "dry run: would " } else { "" },
@@ -109,7 +141,12 @@ pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
         human_bytes(fit.usable),
         args.watermark
     );
-    let report = Report { plan, required_bytes: fit.required, usable_bytes: fit.usable, dry_run: args.dry_run };
+    let report = Report {
+        plan,
+        required_bytes: fit.required,
+        usable_bytes: fit.usable,
+        dry_run: args.dry_run,
+    };
     if args.dry_run {
         emit(&report, args.output.format(), plan_table)?;
         return Ok(ExitCode::SUCCESS);
@@ -133,7 +170,13 @@ pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
     es.restore(repo, &plan.snapshot, &body).await?;
     eprintln!("restore started");
     if !args.no_wait {
-        follow_recovery(&es, &args.es, &plan.targets, Duration::from_secs(args.wait_timeout)).await?;
+        follow_recovery(
+            &es,
+            &args.es,
+            &plan.targets,
+            Duration::from_secs(args.wait_timeout),
+        )
+        .await?;
         eprintln!("restored: {}", plan.targets.join(", "));
     }
     emit(&report, args.output.format(), plan_table)?;
@@ -154,13 +197,23 @@ fn plan_table(r: &Report) -> String {
             } else {
                 "restore"
             };
-            vec![r.plan.snapshot.clone(), from.clone(), to.clone(), action.to_string()]
+            vec![
+                r.plan.snapshot.clone(),
+                from.clone(),
+                to.clone(),
+                action.to_string(),
+            ]
         })
         .collect();
     render::table(&["snapshot", "index", "restored as", "action"], &rows)
 }
 
-async fn follow_recovery(es: &logbackup::es::EsClient, args: &EsArgs, targets: &[String], timeout: Duration) -> Result<()> {
+async fn follow_recovery(
+    es: &logbackup::es::EsClient,
+    args: &EsArgs,
+    targets: &[String],
+    timeout: Duration,
+) -> Result<()> {
     let started = Instant::now();
     let bar = progress_bar("bytes");
     loop {
@@ -170,7 +223,11 @@ async fn follow_recovery(es: &logbackup::es::EsClient, args: &EsArgs, targets: &
         for (index, r) in &recovery {
             for shard in &r.shards {
                 all_done &= shard.stage == "DONE";
-                let size = shard.index.as_ref().and_then(|i| i.size.clone()).unwrap_or_default();
+                let size = shard
+                    .index
+                    .as_ref()
+                    .and_then(|i| i.size.clone())
+                    .unwrap_or_default();
                 let e = totals.entry(index).or_default();
                 e.0 += size.recovered_in_bytes;
                 e.1 += size.total_in_bytes;
@@ -186,7 +243,11 @@ async fn follow_recovery(es: &logbackup::es::EsClient, args: &EsArgs, targets: &
         }
         if started.elapsed() > timeout {
             bar.abandon();
-            bail!("recovery of {} not done after {}s; it goes on in the cluster", targets.join(", "), timeout.as_secs());
+            bail!(
+                "recovery of {} not done after {}s; it goes on in the cluster",
+                targets.join(", "),
+                timeout.as_secs()
+            );
         }
         tokio::time::sleep(args.poll_interval()).await;
     }

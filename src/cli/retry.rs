@@ -17,7 +17,9 @@ where
 {
     let backoff = ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(args.retry_delay_ms))
-        .with_max_delay(Duration::from_millis(args.retry_delay_ms.saturating_mul(16)))
+        .with_max_delay(Duration::from_millis(
+            args.retry_delay_ms.saturating_mul(16),
+        ))
         .with_max_times(args.retries)
         .with_jitter();
     op.retry(backoff)
@@ -26,6 +28,8 @@ where
             EsError::Transport(_) => transport_too,
             _ => false,
         })
-        .notify(|e: &Failed, after: Duration| eprintln!("{e}; retrying in {:.1}s", after.as_secs_f64()))
+        .notify(|e: &Failed, after: Duration| {
+            eprintln!("{e}; retrying in {:.1}s", after.as_secs_f64())
+        })
         .await
 }

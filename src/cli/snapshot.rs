@@ -26,7 +26,9 @@ pub struct SnapshotArgs {
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCommand {
     /// Start a snapshot; with --wait, follow it to the end (PARTIAL and FAILED exit 1)
-    #[command(after_help = "Examples:\n  kubectl logbackup snapshot create -r ks-log-snapshots --preset kubesphere --wait\n  kubectl logbackup snapshot create --name 'logs-%Y.%m.%d' --indices 'logstash-*' --wait")]
+    #[command(
+        after_help = "Examples:\n  kubectl logbackup snapshot create -r ks-log-snapshots --preset kubesphere --wait\n  kubectl logbackup snapshot create --name 'logs-%Y.%m.%d' --indices 'logstash-*' --wait"
+    )]
     Create(CreateArgs),
     /// List snapshots in the repository, oldest first
     List(ListArgs),
@@ -102,7 +104,12 @@ pub async fn run(args: &SnapshotArgs, global: &Global) -> Result<ExitCode> {
 fn index_patterns(args: &CreateArgs) -> Vec<String> {
     let mut patterns: Vec<String> = args.indices.clone();
     for preset in &args.preset {
-        patterns.extend(preset_indices(preset).unwrap_or_default().iter().map(|p| p.to_string()));
+        patterns.extend(
+            preset_indices(preset)
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p.to_string()),
+        );
     }
     if patterns.is_empty() {
         // Everything but system indices (.kibana, .security...), which restores rarely want back.
@@ -125,10 +132,20 @@ async fn create(args: &CreateArgs, global: &Global) -> Result<ExitCode> {
     let es = connect(&args.es, global).await?;
     if args.dry_run {
         es.repositories(Some(repo)).await?;
-        eprintln!("dry run: would snapshot indices {} into {repo}:{name}", body.indices);
-        emit(&json!({"repository": repo, "snapshot": name, "indices": body.indices}), args.output.format(), |_| {
-            render::table(&["repository", "snapshot", "indices"], &[vec![repo.clone(), name.clone(), body.indices.clone()]])
-        })?;
+        eprintln!(
+            "dry run: would snapshot indices {} into {repo}:{name}",
+            body.indices
+        );
+        emit(
+            &json!({"repository": repo, "snapshot": name, "indices": body.indices}),
+            args.output.format(),
+            |_| {
+                render::table(
+                    &["repository", "snapshot", "indices"],
+                    &[vec![repo.clone(), name.clone(), body.indices.clone()]],
+                )
+            },
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     start_once(&es, &args.es, repo, &name, &body).await?;
@@ -137,14 +154,29 @@ async fn create(args: &CreateArgs, global: &Global) -> Result<ExitCode> {
         println!("{name}");
         return Ok(ExitCode::SUCCESS);
     }
-    let info = wait(&es, &args.es, repo, &name, Duration::from_secs(args.wait_timeout)).await?;
-    emit(&info, args.output.format(), |i| snapshot_table(std::slice::from_ref(i)))?;
+    let info = wait(
+        &es,
+        &args.es,
+        repo,
+        &name,
+        Duration::from_secs(args.wait_timeout),
+    )
+    .await?;
+    emit(&info, args.output.format(), |i| {
+        snapshot_table(std::slice::from_ref(i))
+    })?;
     finish(&info)
 }
 
 /// Starts the snapshot, retrying 503s and timeouts. Before any retry it looks the name up: a
 /// request that timed out may have started the snapshot, and then it is adopted, not started again.
-async fn start_once(es: &EsClient, args: &EsArgs, repo: &str, name: &str, body: &CreateSnapshot) -> Result<()> {
+async fn start_once(
+    es: &EsClient,
+    args: &EsArgs,
+    repo: &str,
+    name: &str,
+    body: &CreateSnapshot,
+) -> Result<()> {
     let tried = Cell::new(false);
     retry::concurrent(args, true, || async {
         if tried.replace(true) {
@@ -163,23 +195,44 @@ async fn start_once(es: &EsClient, args: &EsArgs, repo: &str, name: &str, body: 
     Ok(())
 }
 
-async fn wait(es: &EsClient, args: &EsArgs, repo: &str, name: &str, timeout: Duration) -> Result<SnapshotInfo> {
+async fn wait(
+    es: &EsClient,
+    args: &EsArgs,
+    repo: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<SnapshotInfo> {
     let started = Instant::now();
     let bar = progress_bar("shards");
     loop {
         let status = es.snapshot_status(repo, name).await?;
-        let total_bytes = status.stats.as_ref().and_then(|s| s.total.as_ref()).map_or(0, |t| t.size_in_bytes);
-        let done_bytes = status.stats.as_ref().and_then(|s| s.processed.as_ref()).map_or(0, |t| t.size_in_bytes);
+        let total_bytes = status
+            .stats
+            .as_ref()
+            .and_then(|s| s.total.as_ref())
+            .map_or(0, |t| t.size_in_bytes);
+        let done_bytes = status
+            .stats
+            .as_ref()
+            .and_then(|s| s.processed.as_ref())
+            .map_or(0, |t| t.size_in_bytes);
         bar.set_length(status.shards_stats.total);
         bar.set_position(status.shards_stats.done);
-        bar.set_message(format!("{} / {}", human_bytes(done_bytes), human_bytes(total_bytes)));
+        bar.set_message(format!(
+            "{} / {}",
+            human_bytes(done_bytes),
+            human_bytes(total_bytes)
+        ));
         tracing::info!(done = status.shards_stats.done, total = status.shards_stats.total, state = %status.state, "snapshot progress");
         if !status.running() {
             break;
         }
         if started.elapsed() > timeout {
             bar.abandon();
-            bail!("snapshot {repo}:{name} still running after {}s; it goes on in the cluster", timeout.as_secs());
+            bail!(
+                "snapshot {repo}:{name} still running after {}s; it goes on in the cluster",
+                timeout.as_secs()
+            );
         }
         tokio::time::sleep(args.poll_interval()).await;
     }
@@ -198,7 +251,10 @@ fn finish(info: &SnapshotInfo) -> Result<ExitCode> {
         eprintln!("snapshot {} succeeded", info.snapshot);
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("snapshot {} ended {state}: it is NOT a complete backup", info.snapshot);
+    eprintln!(
+        "snapshot {} ended {state}: it is NOT a complete backup",
+        info.snapshot
+    );
     if !info.failures.is_empty() {
         let rows: Vec<Vec<String>> = info
             .failures
@@ -212,7 +268,10 @@ fn finish(info: &SnapshotInfo) -> Result<ExitCode> {
                 ]
             })
             .collect();
-        eprint!("{}", render::table(&["index", "shard", "node", "reason"], &rows));
+        eprint!(
+            "{}",
+            render::table(&["index", "shard", "node", "reason"], &rows)
+        );
     }
     Ok(ExitCode::from(1))
 }
@@ -225,8 +284,11 @@ pub fn snapshot_table(infos: &[SnapshotInfo]) -> String {
             let shards = s.shards.clone().unwrap_or_default();
             vec![
                 s.snapshot.clone(),
-                s.state.as_ref().map_or("-".to_string(), |st| st.to_string()),
-                s.start_time_in_millis.map_or("-".into(), |t| render::age(now_ms - t)),
+                s.state
+                    .as_ref()
+                    .map_or("-".to_string(), |st| st.to_string()),
+                s.start_time_in_millis
+                    .map_or("-".into(), |t| render::age(now_ms - t)),
                 s.duration_in_millis.map_or("-".into(), render::age),
                 s.indices.len().to_string(),
                 format!("{}/{}", shards.successful, shards.total),
@@ -234,13 +296,22 @@ pub fn snapshot_table(infos: &[SnapshotInfo]) -> String {
             ]
         })
         .collect();
-    render::table(&["name", "state", "age", "duration", "indices", "shards", "failed"], &rows)
+    render::table(
+        &[
+            "name", "state", "age", "duration", "indices", "shards", "failed",
+        ],
+        &rows,
+    )
 }
 
 async fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
     let es = connect(&args.es, global).await?;
     let mut infos = es.snapshots(&args.es.repository, "_all").await?;
-    infos.sort_by(|a, b| a.start_time_in_millis.cmp(&b.start_time_in_millis).then_with(|| a.snapshot.cmp(&b.snapshot)));
+    infos.sort_by(|a, b| {
+        a.start_time_in_millis
+            .cmp(&b.start_time_in_millis)
+            .then_with(|| a.snapshot.cmp(&b.snapshot))
+    });
     emit(&infos, args.output.format(), |i| snapshot_table(i))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -256,15 +327,33 @@ async fn describe(args: &DescribeArgs, global: &Global) -> Result<ExitCode> {
     let repo = &args.es.repository;
     let es = connect(&args.es, global).await?;
     let mut infos = es.snapshots(repo, &args.name).await?;
-    let Some(info) = infos.pop() else { bail!("snapshot {repo}:{} not found", args.name) };
+    let Some(info) = infos.pop() else {
+        bail!("snapshot {repo}:{} not found", args.name)
+    };
     let status = es.snapshot_status(repo, &args.name).await?;
-    let index_sizes = status.indices.iter().map(|(i, s)| (i.clone(), s.size_bytes())).collect();
-    let described = Described { snapshot: info, index_sizes };
+    let index_sizes = status
+        .indices
+        .iter()
+        .map(|(i, s)| (i.clone(), s.size_bytes()))
+        .collect();
+    let described = Described {
+        snapshot: info,
+        index_sizes,
+    };
     emit(&described, args.output.format(), |d| {
         let mut out = snapshot_table(std::slice::from_ref(&d.snapshot));
         out.push('\n');
-        let rows: Vec<Vec<String>> =
-            d.snapshot.indices.iter().map(|i| vec![i.clone(), human_bytes(d.index_sizes.get(i).copied().unwrap_or(0))]).collect();
+        let rows: Vec<Vec<String>> = d
+            .snapshot
+            .indices
+            .iter()
+            .map(|i| {
+                vec![
+                    i.clone(),
+                    human_bytes(d.index_sizes.get(i).copied().unwrap_or(0)),
+                ]
+            })
+            .collect();
         out.push_str(&render::table(&["index", "size"], &rows));
         if !d.snapshot.failures.is_empty() {
             out.push('\n');
@@ -272,7 +361,12 @@ async fn describe(args: &DescribeArgs, global: &Global) -> Result<ExitCode> {
                 .snapshot
                 .failures
                 .iter()
-                .map(|f| vec![f.index.clone().unwrap_or_default(), f.reason.clone().unwrap_or_default()])
+                .map(|f| {
+                    vec![
+                        f.index.clone().unwrap_or_default(),
+                        f.reason.clone().unwrap_or_default(),
+                    ]
+                })
                 .collect();
             out.push_str(&render::table(&["failed index", "reason"], &rows));
         }
@@ -286,7 +380,10 @@ async fn delete(args: &DeleteArgs, global: &Global) -> Result<ExitCode> {
     let es = connect(&args.es, global).await?;
     // One lookup of all names first: a typo fails before anything is deleted.
     let found = es.snapshots(repo, &args.names.join(",")).await?;
-    if let Some(running) = found.iter().find(|s| s.state == Some(SnapshotState::InProgress)) {
+    if let Some(running) = found
+        .iter()
+        .find(|s| s.state == Some(SnapshotState::InProgress))
+    {
         return Err(Refused(format!(
             "snapshot {repo}:{} is in progress; deleting it would abort it. Wait for it to end.",
             running.snapshot

@@ -39,7 +39,13 @@ struct Report {
 
 pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
     let es = connect(&args.es, global).await?;
-    let nodes: Vec<_> = es.nodes_settings().await?.nodes.values().map(|n| n.paths()).collect();
+    let nodes: Vec<_> = es
+        .nodes_settings()
+        .await?
+        .nodes
+        .values()
+        .map(|n| n.paths())
+        .collect();
     let mut repositories = Vec::new();
     for (name, info) in es.repositories(None).await? {
         let verification_error = match es.verify_repository(&name).await {
@@ -58,7 +64,14 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
         Err(e) if matches!(e.kind(), EsError::RepositoryMissing(_)) => vec![],
         Err(e) => return Err(e.into()),
     };
-    let disks = es.nodes_fs().await?.nodes.values().filter(|n| n.is_data()).map(|n| n.disk()).collect();
+    let disks = es
+        .nodes_fs()
+        .await?
+        .nodes
+        .values()
+        .filter(|n| n.is_data())
+        .map(|n| n.disk())
+        .collect();
     let input = StatusInput {
         nodes: nodes.clone(),
         repositories: repositories.clone(),
@@ -85,19 +98,37 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
             r.version,
             r.cluster,
             r.repository,
-            if r.health.healthy { "HEALTHY" } else { "UNHEALTHY" }
+            if r.health.healthy {
+                "HEALTHY"
+            } else {
+                "UNHEALTHY"
+            }
         );
         let rows: Vec<Vec<String>> = r
             .health
             .findings
             .iter()
-            .map(|f| vec![if f.ok { "ok" } else { "FAIL" }.to_string(), f.check.to_string(), f.message.clone()])
+            .map(|f| {
+                vec![
+                    if f.ok { "ok" } else { "FAIL" }.to_string(),
+                    f.check.to_string(),
+                    f.message.clone(),
+                ]
+            })
             .collect();
-        out.push_str(&render::table(&["", "check", "detail"], &rows));
+        out.push_str(&render::table(&["result", "check", "detail"], &rows));
         out.push('\n');
-        let rows: Vec<Vec<String>> = r.path_repo.iter().map(|n| vec![n.name.clone(), n.path_repo.join(",")]).collect();
+        let rows: Vec<Vec<String>> = r
+            .path_repo
+            .iter()
+            .map(|n| vec![n.name.clone(), n.path_repo.join(",")])
+            .collect();
         out.push_str(&render::table(&["node", "path.repo"], &rows));
         out
     })?;
-    Ok(if report.health.healthy { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.health.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -24,7 +24,10 @@ impl std::fmt::Debug for Secret {
 pub enum Auth {
     #[default]
     None,
-    Basic { username: String, password: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+    },
     /// The base64 `id:api_key` value Elasticsearch returns as `encoded`.
     ApiKey(Secret),
 }
@@ -34,9 +37,10 @@ impl Auth {
     pub fn header(&self) -> Option<String> {
         match self {
             Self::None => None,
-            Self::Basic { username, password } => {
-                Some(format!("Basic {}", base64(format!("{username}:{}", password.expose()).as_bytes())))
-            }
+            Self::Basic { username, password } => Some(format!(
+                "Basic {}",
+                base64(format!("{username}:{}", password.expose()).as_bytes())
+            )),
             Self::ApiKey(key) => Some(format!("ApiKey {}", key.expose())),
         }
     }
@@ -47,7 +51,11 @@ fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -66,7 +74,10 @@ mod tests {
 
     #[test]
     fn secrets_never_show_in_debug() {
-        let auth = Auth::Basic { username: "elastic".into(), password: Secret::new("hunter2") };
+        let auth = Auth::Basic {
+            username: "elastic".into(),
+            password: Secret::new("hunter2"),
+        };
         let shown = format!("{auth:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("elastic"));
@@ -75,9 +86,18 @@ mod tests {
 
     #[test]
     fn headers_are_standard() {
-        let auth = Auth::Basic { username: "elastic".into(), password: Secret::new("changeme") };
-        assert_eq!(auth.header().as_deref(), Some("Basic ZWxhc3RpYzpjaGFuZ2VtZQ=="));
-        assert_eq!(Auth::ApiKey(Secret::new("abc")).header().as_deref(), Some("ApiKey abc"));
+        let auth = Auth::Basic {
+            username: "elastic".into(),
+            password: Secret::new("changeme"),
+        };
+        assert_eq!(
+            auth.header().as_deref(),
+            Some("Basic ZWxhc3RpYzpjaGFuZ2VtZQ==")
+        );
+        assert_eq!(
+            Auth::ApiKey(Secret::new("abc")).header().as_deref(),
+            Some("ApiKey abc")
+        );
         assert_eq!(Auth::None.header(), None);
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");

@@ -41,10 +41,16 @@ const WELL_KNOWN: &[&str] = &[
 /// "elastic" or "opensearch" in its name; headless duplicates (`-headless`, `-discovery`) are skipped.
 pub fn choose_service(candidates: &[ServiceCandidate]) -> Option<Target> {
     let usable = |s: &&ServiceCandidate| {
-        !s.name.ends_with("-headless") && !s.name.ends_with("-discovery") && !s.name.ends_with("-transport")
+        !s.name.ends_with("-headless")
+            && !s.name.ends_with("-discovery")
+            && !s.name.ends_with("-transport")
     };
     let rank = |s: &ServiceCandidate| -> Option<usize> {
-        let eck = s.labels.get(ECK_TYPE_LABEL).is_some_and(|t| t == "elasticsearch") && s.name.ends_with("-es-http");
+        let eck = s
+            .labels
+            .get(ECK_TYPE_LABEL)
+            .is_some_and(|t| t == "elasticsearch")
+            && s.name.ends_with("-es-http");
         if eck {
             return Some(0);
         }
@@ -54,7 +60,11 @@ pub fn choose_service(candidates: &[ServiceCandidate]) -> Option<Target> {
         let named = s.name.contains("elastic") || s.name.contains("opensearch");
         (named && s.ports.contains(&9200)).then_some(100)
     };
-    let best = candidates.iter().filter(usable).filter_map(|s| rank(s).map(|r| (r, s))).min_by_key(|(r, s)| (*r, s.name.clone()))?;
+    let best = candidates
+        .iter()
+        .filter(usable)
+        .filter_map(|s| rank(s).map(|r| (r, s)))
+        .min_by_key(|(r, s)| (*r, s.name.clone()))?;
     let s = best.1;
     let eck_cluster = s.labels.get(ECK_CLUSTER_LABEL).filter(|_| best.0 == 0);
     Some(Target {
@@ -86,7 +96,10 @@ mod tests {
         ServiceCandidate {
             namespace: ns.into(),
             name: name.into(),
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ports: ports.to_vec(),
         }
     }
@@ -94,19 +107,35 @@ mod tests {
     #[test]
     fn kubesphere_data_service_is_found() {
         let found = choose_service(&[
-            svc("kubesphere-logging-system", "elasticsearch-logging-discovery", &[], &[9300]),
-            svc("kubesphere-logging-system", "elasticsearch-logging-data", &[], &[9200]),
+            svc(
+                "kubesphere-logging-system",
+                "elasticsearch-logging-discovery",
+                &[],
+                &[9300],
+            ),
+            svc(
+                "kubesphere-logging-system",
+                "elasticsearch-logging-data",
+                &[],
+                &[9200],
+            ),
             svc("kubesphere-logging-system", "fluent-bit", &[], &[2020]),
         ])
         .unwrap();
         assert_eq!(found.service, "elasticsearch-logging-data");
         assert!(!found.https && found.eck_user_secret.is_none());
-        assert_eq!(forwarded_url(&found, 40000), ("http://127.0.0.1:40000".to_string(), None));
+        assert_eq!(
+            forwarded_url(&found, 40000),
+            ("http://127.0.0.1:40000".to_string(), None)
+        );
     }
 
     #[test]
     fn eck_wins_and_brings_its_secret_and_tls() {
-        let eck = [(ECK_TYPE_LABEL, "elasticsearch"), (ECK_CLUSTER_LABEL, "quickstart")];
+        let eck = [
+            (ECK_TYPE_LABEL, "elasticsearch"),
+            (ECK_CLUSTER_LABEL, "quickstart"),
+        ];
         let found = choose_service(&[
             svc("elastic", "elasticsearch", &[], &[9200]),
             svc("elastic", "quickstart-es-http", &eck, &[9200]),
@@ -114,16 +143,27 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(found.service, "quickstart-es-http");
-        assert_eq!(found.eck_user_secret.as_deref(), Some("quickstart-es-elastic-user"));
+        assert_eq!(
+            found.eck_user_secret.as_deref(),
+            Some("quickstart-es-elastic-user")
+        );
         assert_eq!(
             forwarded_url(&found, 1),
-            ("https://quickstart-es-http.elastic.svc:1".to_string(), Some("quickstart-es-http.elastic.svc".to_string()))
+            (
+                "https://quickstart-es-http.elastic.svc:1".to_string(),
+                Some("quickstart-es-http.elastic.svc".to_string())
+            )
         );
     }
 
     #[test]
     fn anything_else_needs_port_9200_and_a_telling_name() {
-        assert_eq!(choose_service(&[svc("a", "my-elastic", &[], &[9200])]).unwrap().service, "my-elastic");
+        assert_eq!(
+            choose_service(&[svc("a", "my-elastic", &[], &[9200])])
+                .unwrap()
+                .service,
+            "my-elastic"
+        );
         assert!(choose_service(&[svc("a", "my-elastic", &[], &[80])]).is_none());
         assert!(choose_service(&[svc("a", "postgres", &[], &[9200])]).is_none());
         assert!(choose_service(&[svc("a", "elasticsearch-headless", &[], &[9200])]).is_none());

@@ -18,7 +18,11 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} [{}, HTTP {}]", self.reason, self.error_type, self.status)?;
+        write!(
+            f,
+            "{} [{}, HTTP {}]",
+            self.reason, self.error_type, self.status
+        )?;
         for cause in &self.caused_by {
             write!(f, "; caused by {cause}")?;
         }
@@ -70,7 +74,9 @@ impl EsError {
             "repository_missing_exception" => Self::RepositoryMissing(api),
             "snapshot_missing_exception" => Self::SnapshotMissing(api),
             "concurrent_snapshot_execution_exception" => Self::ConcurrentSnapshot(api),
-            "snapshot_restore_exception" if all_text.contains("open index with same name") => Self::RestoreOntoOpenIndex(api),
+            "snapshot_restore_exception" if all_text.contains("open index with same name") => {
+                Self::RestoreOntoOpenIndex(api)
+            }
             "repository_exception" if all_text.contains("path.repo") => Self::PathRepo(api),
             "repository_exception" => Self::RepositoryException(api),
             "repository_verification_exception" => Self::RepositoryVerification(api),
@@ -78,7 +84,9 @@ impl EsError {
             "index_not_found_exception" => Self::IndexNotFound(api),
             "security_exception" => Self::Unauthorized(api),
             _ if status == 401 || status == 403 => Self::Unauthorized(api),
-            _ if status == 503 && all_text.contains("concurrent_snapshot_execution_exception") => Self::ConcurrentSnapshot(api),
+            _ if status == 503 && all_text.contains("concurrent_snapshot_execution_exception") => {
+                Self::ConcurrentSnapshot(api)
+            }
             _ => Self::Api(api),
         }
     }
@@ -134,7 +142,10 @@ fn parse_body(status: u16, body: &[u8]) -> ApiError {
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
         return fallback();
     };
-    let status = value.get("status").and_then(Value::as_u64).map_or(status, |s| s as u16);
+    let status = value
+        .get("status")
+        .and_then(Value::as_u64)
+        .map_or(status, |s| s as u16);
     match value.get("error") {
         Some(Value::Object(_)) => {
             let error = &value["error"];
@@ -144,9 +155,19 @@ fn parse_body(status: u16, body: &[u8]) -> ApiError {
                 caused_by.push(format!("{}: {}", text(c, "type"), text(c, "reason")));
                 cause = c.get("caused_by");
             }
-            ApiError { status, error_type: text(error, "type"), reason: text(error, "reason"), caused_by }
+            ApiError {
+                status,
+                error_type: text(error, "type"),
+                reason: text(error, "reason"),
+                caused_by,
+            }
         }
-        Some(Value::String(s)) => ApiError { status, error_type: format!("http_{status}"), reason: s.clone(), caused_by: vec![] },
+        Some(Value::String(s)) => ApiError {
+            status,
+            error_type: format!("http_{status}"),
+            reason: s.clone(),
+            caused_by: vec![],
+        },
         _ => fallback(),
     }
 }
@@ -178,22 +199,44 @@ mod tests {
 
     fn real(file: &str) -> (u16, Vec<u8>) {
         let body = std::fs::read(format!("{ERRORS}{file}")).unwrap();
-        let status = serde_json::from_slice::<Value>(&body).unwrap()["status"].as_u64().unwrap() as u16;
+        let status = serde_json::from_slice::<Value>(&body).unwrap()["status"]
+            .as_u64()
+            .unwrap() as u16;
         (status, body)
     }
 
     #[test]
     fn every_real_error_body_maps_to_its_type() {
-        let cases: [(&str, fn(&EsError) -> bool); 9] = [
-            ("repository_missing_exception.json", |e| matches!(e, EsError::RepositoryMissing(_))),
-            ("snapshot_missing_exception.json", |e| matches!(e, EsError::SnapshotMissing(_))),
-            ("concurrent_snapshot_execution_exception.json", |e| matches!(e, EsError::ConcurrentSnapshot(_))),
-            ("snapshot_restore_exception_open_index_exists.json", |e| matches!(e, EsError::RestoreOntoOpenIndex(_))),
-            ("repository_exception_path_repo_not_set.json", |e| matches!(e, EsError::PathRepo(_))),
-            ("repository_exception_location_outside_path_repo.json", |e| matches!(e, EsError::PathRepo(_))),
-            ("repository_verification_exception.json", |e| matches!(e, EsError::RepositoryVerification(_))),
-            ("invalid_snapshot_name_exception_already_exists.json", |e| matches!(e, EsError::InvalidSnapshotName(_))),
-            ("index_not_found_exception.json", |e| matches!(e, EsError::IndexNotFound(_))),
+        type Check = fn(&EsError) -> bool;
+        let cases: [(&str, Check); 9] = [
+            ("repository_missing_exception.json", |e| {
+                matches!(e, EsError::RepositoryMissing(_))
+            }),
+            ("snapshot_missing_exception.json", |e| {
+                matches!(e, EsError::SnapshotMissing(_))
+            }),
+            ("concurrent_snapshot_execution_exception.json", |e| {
+                matches!(e, EsError::ConcurrentSnapshot(_))
+            }),
+            ("snapshot_restore_exception_open_index_exists.json", |e| {
+                matches!(e, EsError::RestoreOntoOpenIndex(_))
+            }),
+            ("repository_exception_path_repo_not_set.json", |e| {
+                matches!(e, EsError::PathRepo(_))
+            }),
+            (
+                "repository_exception_location_outside_path_repo.json",
+                |e| matches!(e, EsError::PathRepo(_)),
+            ),
+            ("repository_verification_exception.json", |e| {
+                matches!(e, EsError::RepositoryVerification(_))
+            }),
+            ("invalid_snapshot_name_exception_already_exists.json", |e| {
+                matches!(e, EsError::InvalidSnapshotName(_))
+            }),
+            ("index_not_found_exception.json", |e| {
+                matches!(e, EsError::IndexNotFound(_))
+            }),
         ];
         for (file, is) in cases {
             let (status, body) = real(file);
@@ -208,7 +251,12 @@ mod tests {
         let (status, body) = real("repository_exception_path_repo_not_set.json");
         let err = EsError::from_response(status, &body);
         let text = err.to_string();
-        assert!(text.starts_with("[my_repository] failed to create repository [repository_exception, HTTP 500]"), "{text}");
+        assert!(
+            text.starts_with(
+                "[my_repository] failed to create repository [repository_exception, HTTP 500]"
+            ),
+            "{text}"
+        );
         assert!(text.contains("because this setting is empty"), "{text}");
         assert!(err.hint().unwrap().contains("path.repo"));
     }
@@ -219,7 +267,12 @@ mod tests {
         assert_eq!(err.api().unwrap().reason, "<html>Bad Gateway</html>");
         let err = EsError::from_response(401, br#"{"error":"unauthorized","status":401}"#);
         assert!(matches!(err, EsError::Unauthorized(_)));
-        let failed = Failed { action: "register repository ks-log-snapshots".into(), source: err };
-        assert!(failed.to_string().starts_with("failed to register repository ks-log-snapshots: unauthorized"));
+        let failed = Failed {
+            action: "register repository ks-log-snapshots".into(),
+            source: err,
+        };
+        assert!(failed
+            .to_string()
+            .starts_with("failed to register repository ks-log-snapshots: unauthorized"));
     }
 }

@@ -184,7 +184,10 @@ pub struct SnapshotStatus {
 
 impl SnapshotStatus {
     pub fn running(&self) -> bool {
-        matches!(self.state.as_str(), "INIT" | "STARTED" | "WAITING" | "IN_PROGRESS")
+        matches!(
+            self.state.as_str(),
+            "INIT" | "STARTED" | "WAITING" | "IN_PROGRESS"
+        )
     }
 }
 
@@ -222,7 +225,10 @@ pub struct IndexStatus {
 
 impl IndexStatus {
     pub fn size_bytes(&self) -> u64 {
-        self.stats.as_ref().and_then(|s| s.total.as_ref()).map_or(0, |t| t.size_in_bytes)
+        self.stats
+            .as_ref()
+            .and_then(|s| s.total.as_ref())
+            .map_or(0, |t| t.size_in_bytes)
     }
 }
 
@@ -304,26 +310,43 @@ pub struct NodeInfo {
 
 /// Master-eligible and data nodes must see the repository; a node without roles is assumed to.
 pub fn needs_repo(roles: &[String]) -> bool {
-    roles.is_empty() || roles.iter().any(|r| r == "master" || r == "cluster_manager" || r.starts_with("data"))
+    roles.is_empty()
+        || roles
+            .iter()
+            .any(|r| r == "master" || r == "cluster_manager" || r.starts_with("data"))
 }
 
 impl NodeInfo {
     /// `path.repo`: an array in every version checked, a string if set as one, flat or nested.
     pub fn path_repo(&self) -> Vec<String> {
-        let Some(settings) = &self.settings else { return vec![] };
+        let Some(settings) = &self.settings else {
+            return vec![];
+        };
         let value = settings
             .get("path")
             .and_then(|p| p.get("repo"))
             .or_else(|| settings.get("path.repo"));
         match value {
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-            Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            Some(Value::String(s)) => s
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
             _ => vec![],
         }
     }
 
     pub fn paths(&self) -> NodePaths {
-        NodePaths { name: self.name.clone(), needs_repo: needs_repo(&self.roles), path_repo: self.path_repo() }
+        NodePaths {
+            name: self.name.clone(),
+            needs_repo: needs_repo(&self.roles),
+            path_repo: self.path_repo(),
+        }
     }
 }
 
@@ -361,8 +384,16 @@ impl NodeStats {
         self.roles.is_empty() || self.roles.iter().any(|r| r.starts_with("data"))
     }
     pub fn disk(&self) -> NodeDisk {
-        let total = self.fs.as_ref().and_then(|f| f.total.clone()).unwrap_or_default();
-        NodeDisk { name: self.name.clone(), total_bytes: total.total_in_bytes, free_bytes: total.available_in_bytes }
+        let total = self
+            .fs
+            .as_ref()
+            .and_then(|f| f.total.clone())
+            .unwrap_or_default();
+        NodeDisk {
+            name: self.name.clone(),
+            total_bytes: total.total_in_bytes,
+            free_bytes: total.available_in_bytes,
+        }
     }
 }
 
@@ -378,34 +409,53 @@ mod tests {
 
     fn first_example(dir: &str) -> Value {
         let dir = format!("{EXAMPLES}{dir}");
-        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
-        let file = files.iter().find(|p| p.to_string_lossy().contains("response") && p.extension().is_some_and(|e| e == "json")).unwrap();
+        let file = files
+            .iter()
+            .find(|p| {
+                p.to_string_lossy().contains("response")
+                    && p.extension().is_some_and(|e| e == "json")
+            })
+            .unwrap();
         serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
     }
 
     #[test]
     fn official_examples_deserialize() {
-        let info: InfoResponse = serde_json::from_value(first_example("elasticsearch/examples/info")).unwrap();
+        let info: InfoResponse =
+            serde_json::from_value(first_example("elasticsearch/examples/info")).unwrap();
         assert!(!info.version.number.is_empty());
         // The OpenSearch story payload is partial (no number): only the field we branch on is checked.
         let os = first_example("opensearch/examples/info");
         assert_eq!(os["version"]["distribution"], "opensearch");
-        let status: SnapshotStatusResponse = serde_json::from_value(first_example("elasticsearch/examples/snapshot.status")).unwrap();
+        let status: SnapshotStatusResponse =
+            serde_json::from_value(first_example("elasticsearch/examples/snapshot.status"))
+                .unwrap();
         assert!(!status.snapshots.is_empty());
-        let nodes: NodesInfoResponse = serde_json::from_value(first_example("elasticsearch/examples/nodes.info")).unwrap();
+        let nodes: NodesInfoResponse =
+            serde_json::from_value(first_example("elasticsearch/examples/nodes.info")).unwrap();
         assert!(!nodes.nodes.is_empty());
         let _ = example("errors/index.json");
     }
 
     #[test]
     fn path_repo_is_read_in_every_shape() {
-        let node = |settings: Value| NodeInfo { name: "n".into(), roles: vec![], settings: Some(settings) };
+        let node = |settings: Value| NodeInfo {
+            name: "n".into(),
+            roles: vec![],
+            settings: Some(settings),
+        };
         let arr = node(serde_json::json!({"path": {"repo": ["/a", "/b"]}}));
         assert_eq!(arr.path_repo(), ["/a", "/b"]);
         let flat = node(serde_json::json!({"path.repo": "/a,/b"}));
         assert_eq!(flat.path_repo(), ["/a", "/b"]);
-        assert!(node(serde_json::json!({"path": {"home": "/x"}})).path_repo().is_empty());
+        assert!(node(serde_json::json!({"path": {"home": "/x"}}))
+            .path_repo()
+            .is_empty());
     }
 
     #[test]

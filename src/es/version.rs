@@ -48,7 +48,12 @@ impl ServerVersion {
             (Some(Ok(major)), Some(Ok(minor))) => (major, minor),
             _ => return Err(EsError::UnsupportedVersion { flavour, number }),
         };
-        let version = Self { flavour, number, major, minor };
+        let version = Self {
+            flavour,
+            number,
+            major,
+            minor,
+        };
         let supported = match flavour {
             Flavour::Elasticsearch => matches!((major, minor), (6, 8..) | (7..=9, _)),
             Flavour::OpenSearch => matches!(major, 1 | 2),
@@ -56,7 +61,10 @@ impl ServerVersion {
         if supported {
             Ok(version)
         } else {
-            Err(EsError::UnsupportedVersion { flavour: version.flavour, number: version.number })
+            Err(EsError::UnsupportedVersion {
+                flavour: version.flavour,
+                number: version.number,
+            })
         }
     }
 
@@ -99,7 +107,10 @@ mod tests {
         InfoResponse {
             name: None,
             cluster_name: "c".into(),
-            version: InfoVersion { number: number.into(), distribution: distribution.map(str::to_string) },
+            version: InfoVersion {
+                number: number.into(),
+                distribution: distribution.map(str::to_string),
+            },
             tagline: None,
         }
     }
@@ -121,7 +132,13 @@ mod tests {
 
     #[test]
     fn unsupported_versions_get_a_clear_message() {
-        for (n, d) in [("6.7.0", None), ("5.6.0", None), ("10.0.0", None), ("3.0.0", Some("opensearch")), ("x", None)] {
+        for (n, d) in [
+            ("6.7.0", None),
+            ("5.6.0", None),
+            ("10.0.0", None),
+            ("3.0.0", Some("opensearch")),
+            ("x", None),
+        ] {
             let err = ServerVersion::detect(&info(n, d)).unwrap_err();
             let text = err.to_string();
             assert!(text.contains(n) && text.contains("supported"), "{text}");
@@ -137,9 +154,15 @@ mod tests {
         assert_eq!(es7.master_timeout_param(), "master_timeout");
         assert_eq!(os1.master_timeout_param(), "master_timeout");
         assert_eq!(os2.master_timeout_param(), "cluster_manager_timeout");
-        assert!(!es7.delete_snapshot_waits() && es8.delete_snapshot_waits() && !os2.delete_snapshot_waits());
+        assert!(
+            !es7.delete_snapshot_waits()
+                && es8.delete_snapshot_waits()
+                && !os2.delete_snapshot_waits()
+        );
         assert!(es7.multi_delete() && os1.multi_delete());
-        assert!(!ServerVersion::detect(&info("6.8.0", None)).unwrap().multi_delete());
+        assert!(!ServerVersion::detect(&info("6.8.0", None))
+            .unwrap()
+            .multi_delete());
         assert!(es7.sends_product_header() && !os2.sends_product_header());
     }
 }

@@ -50,7 +50,10 @@ mod tests {
 
     #[test]
     fn wildcards_match_like_elasticsearch() {
-        assert!(wildcard_match("ks-logstash-log-*", "ks-logstash-log-2019.11.12"));
+        assert!(wildcard_match(
+            "ks-logstash-log-*",
+            "ks-logstash-log-2019.11.12"
+        ));
         assert!(wildcard_match("*", ""));
         assert!(wildcard_match("*2019.11.12", "ks-logstash-log-2019.11.12"));
         assert!(wildcard_match("a*b*c", "axxbyyc"));
@@ -62,8 +65,14 @@ mod tests {
 
     #[test]
     fn exclusions_and_commas_apply_in_order() {
-        assert!(selects(&["logstash-*,-logstash-2019.*"], "logstash-2020.01.01"));
-        assert!(!selects(&["logstash-*", "-logstash-2019.*"], "logstash-2019.01.01"));
+        assert!(selects(
+            &["logstash-*,-logstash-2019.*"],
+            "logstash-2020.01.01"
+        ));
+        assert!(!selects(
+            &["logstash-*", "-logstash-2019.*"],
+            "logstash-2019.01.01"
+        ));
         assert!(selects(&["_all"], "anything"));
         assert!(!selects::<&str>(&[], "anything"));
     }

@@ -59,7 +59,10 @@ mod tests {
 
     #[test]
     fn presets_cover_the_known_stacks_and_nothing_else() {
-        assert_eq!(preset_indices("kubesphere"), Some(&["ks-logstash-log-*"][..]));
+        assert_eq!(
+            preset_indices("kubesphere"),
+            Some(&["ks-logstash-log-*"][..])
+        );
         assert_eq!(preset_indices("fluentd"), Some(&["logstash-*"][..]));
         assert!(preset_indices("audit").is_some_and(|p| p.contains(&"audit-*")));
         assert_eq!(preset_indices("unknown"), None);

@@ -46,10 +46,12 @@ pub fn validate_name(name: &str) -> Result<(), NamingError> {
     if name.to_lowercase() != name {
         return invalid("must be lowercase");
     }
-    if name
-        .chars()
-        .any(|c| matches!(c, '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ' ' | ','))
-    {
+    if name.chars().any(|c| {
+        matches!(
+            c,
+            '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ' ' | ','
+        )
+    }) {
         return invalid("must not contain whitespace, ',' or any of \\ / * ? \" < > |");
     }
     Ok(())
@@ -143,7 +145,10 @@ mod tests {
         let err = render_name("snap-%b", ts("2019-11-12T00:00:00Z")).unwrap_err();
         assert_eq!(
             err,
-            NamingError::Invalid { name: "snap-Nov".into(), rule: "must be lowercase" }
+            NamingError::Invalid {
+                name: "snap-Nov".into(),
+                rule: "must be lowercase"
+            }
         );
     }
 
@@ -157,7 +162,10 @@ mod tests {
 
     #[test]
     fn every_name_rule_is_enforced() {
-        for bad in ["", "_x", "a#b", "a b", "a,b", "a*b", "a/b", "a\\b", "a?b", "a\"b", "a<b", "a>b", "a|b", "Ab"] {
+        for bad in [
+            "", "_x", "a#b", "a b", "a,b", "a*b", "a/b", "a\\b", "a?b", "a\"b", "a<b", "a>b",
+            "a|b", "Ab",
+        ] {
             assert!(validate_name(bad).is_err(), "{bad:?} should be invalid");
         }
         assert!(validate_name("snapshot-2019.11.12_1").is_ok());

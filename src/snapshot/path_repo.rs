@@ -50,7 +50,10 @@ pub fn gaps(nodes: &[NodePaths], location: &str) -> Vec<PathRepoGap> {
     nodes
         .iter()
         .filter(|n| n.needs_repo && !covers(&n.path_repo, location))
-        .map(|n| PathRepoGap { node: n.name.clone(), path_repo: n.path_repo.clone() })
+        .map(|n| PathRepoGap {
+            node: n.name.clone(),
+            path_repo: n.path_repo.clone(),
+        })
         .collect()
 }
 
@@ -62,7 +65,11 @@ pub fn advice(gaps: &[PathRepoGap], location: &str) -> String {
             if g.path_repo.is_empty() {
                 format!("  node {}: path.repo is not set", g.node)
             } else {
-                format!("  node {}: path.repo is [{}], which does not contain {location}", g.node, g.path_repo.join(", "))
+                format!(
+                    "  node {}: path.repo is [{}], which does not contain {location}",
+                    g.node,
+                    g.path_repo.join(", ")
+                )
             }
         })
         .collect();
@@ -86,7 +93,10 @@ mod tests {
     fn absolute_locations_must_be_inside_a_root() {
         let roots = v(&["/usr/share/elasticsearch/backup"]);
         assert!(covers(&roots, "/usr/share/elasticsearch/backup"));
-        assert!(covers(&roots, "/usr/share/elasticsearch/backup/ks-log-snapshots"));
+        assert!(covers(
+            &roots,
+            "/usr/share/elasticsearch/backup/ks-log-snapshots"
+        ));
         assert!(covers(&roots, "/usr/share/elasticsearch/backup/./a/../b"));
         assert!(!covers(&roots, "/usr/share/elasticsearch/backup2"));
         assert!(!covers(&roots, "/usr/share/elasticsearch/backup/../data"));
@@ -104,15 +114,35 @@ mod tests {
     #[test]
     fn gaps_name_the_nodes_that_need_the_repository() {
         let nodes = vec![
-            NodePaths { name: "master-0".into(), needs_repo: true, path_repo: v(&["/backup"]) },
-            NodePaths { name: "data-0".into(), needs_repo: true, path_repo: vec![] },
-            NodePaths { name: "data-1".into(), needs_repo: true, path_repo: v(&["/other"]) },
-            NodePaths { name: "coord-0".into(), needs_repo: false, path_repo: vec![] },
+            NodePaths {
+                name: "master-0".into(),
+                needs_repo: true,
+                path_repo: v(&["/backup"]),
+            },
+            NodePaths {
+                name: "data-0".into(),
+                needs_repo: true,
+                path_repo: vec![],
+            },
+            NodePaths {
+                name: "data-1".into(),
+                needs_repo: true,
+                path_repo: v(&["/other"]),
+            },
+            NodePaths {
+                name: "coord-0".into(),
+                needs_repo: false,
+                path_repo: vec![],
+            },
         ];
         let found = gaps(&nodes, "/backup/repo");
-        assert_eq!(found.iter().map(|g| g.node.as_str()).collect::<Vec<_>>(), ["data-0", "data-1"]);
+        assert_eq!(
+            found.iter().map(|g| g.node.as_str()).collect::<Vec<_>>(),
+            ["data-0", "data-1"]
+        );
         let text = advice(&found, "/backup/repo");
         assert!(text.contains("node data-0: path.repo is not set"));
-        assert!(text.contains("node data-1: path.repo is [/other], which does not contain /backup/repo"));
+        assert!(text
+            .contains("node data-1: path.repo is [/other], which does not contain /backup/repo"));
     }
 }

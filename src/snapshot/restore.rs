@@ -53,7 +53,13 @@ pub enum RestoreError {
         "the restore needs {} ({} of primaries x {copies} copies) but the data nodes have {} free below the {watermark}% high watermark",
         human_bytes(*.required), human_bytes(*.primaries), human_bytes(*.usable)
     )]
-    DiskTooSmall { required: u64, primaries: u64, copies: u64, usable: u64, watermark: f64 },
+    DiskTooSmall {
+        required: u64,
+        primaries: u64,
+        copies: u64,
+        usable: u64,
+        watermark: f64,
+    },
 }
 
 impl std::fmt::Display for IndexFilter {
@@ -79,13 +85,22 @@ pub fn choose_snapshot<'a>(
             .ok_or_else(|| RestoreError::NoSuchSnapshot(name.to_string()))?;
         return match s.state {
             SnapshotState::Success | SnapshotState::Partial => Ok(s),
-            _ => Err(RestoreError::NotRestorable { name: s.name.clone(), state: s.state.clone() }),
+            _ => Err(RestoreError::NotRestorable {
+                name: s.name.clone(),
+                state: s.state.clone(),
+            }),
         };
     }
     snapshots
         .iter()
-        .filter(|s| s.state == SnapshotState::Success && s.indices.iter().any(|i| filter.selects(i)))
-        .max_by(|a, b| a.start_ms.cmp(&b.start_ms).then_with(|| a.name.cmp(&b.name)))
+        .filter(|s| {
+            s.state == SnapshotState::Success && s.indices.iter().any(|i| filter.selects(i))
+        })
+        .max_by(|a, b| {
+            a.start_ms
+                .cmp(&b.start_ms)
+                .then_with(|| a.name.cmp(&b.name))
+        })
         .ok_or_else(|| RestoreError::NothingContains(filter.to_string()))
 }
 
@@ -117,12 +132,22 @@ pub fn plan_restore(
     on_conflict: OnConflict,
     existing: &[ExistingIndex],
 ) -> Result<RestorePlan, RestoreError> {
-    let indices: Vec<String> = snapshot.indices.iter().filter(|i| filter.selects(i)).cloned().collect();
+    let indices: Vec<String> = snapshot
+        .indices
+        .iter()
+        .filter(|i| filter.selects(i))
+        .cloned()
+        .collect();
     if indices.is_empty() {
-        return Err(RestoreError::NoIndexInSnapshot { snapshot: snapshot.name.clone(), filter: filter.to_string() });
+        return Err(RestoreError::NoIndexInSnapshot {
+            snapshot: snapshot.name.clone(),
+            filter: filter.to_string(),
+        });
     }
-    let targets: Vec<String> =
-        indices.iter().map(|i| format!("{}{i}", rename_prefix.unwrap_or_default())).collect();
+    let targets: Vec<String> = indices
+        .iter()
+        .map(|i| format!("{}{i}", rename_prefix.unwrap_or_default()))
+        .collect();
     let open: Vec<String> = targets
         .iter()
         .filter(|t| existing.iter().any(|e| &e.name == *t && e.open))
@@ -168,14 +193,27 @@ pub struct DiskFit {
 
 /// Whether `primary_bytes` (with `replicas` copies each, capped by the nodes that can hold them) fit
 /// the data nodes' space below `watermark_pct`.
-pub fn check_disk(primary_bytes: u64, replicas: u32, nodes: &[NodeDisk], watermark_pct: f64) -> Result<DiskFit, RestoreError> {
+pub fn check_disk(
+    primary_bytes: u64,
+    replicas: u32,
+    nodes: &[NodeDisk],
+    watermark_pct: f64,
+) -> Result<DiskFit, RestoreError> {
     // A replica never shares a node with its primary, so one data node means no replica is allocated.
-    let placeable = (nodes.len() as u64).saturating_sub(1).min(u64::from(replicas));
+    let placeable = (nodes.len() as u64)
+        .saturating_sub(1)
+        .min(u64::from(replicas));
     let copies = 1 + placeable;
     let required = primary_bytes.saturating_mul(copies);
     let usable: u64 = nodes.iter().map(|n| n.usable(watermark_pct)).sum();
     if required > usable {
-        return Err(RestoreError::DiskTooSmall { required, primaries: primary_bytes, copies, usable, watermark: watermark_pct });
+        return Err(RestoreError::DiskTooSmall {
+            required,
+            primaries: primary_bytes,
+            copies,
+            usable,
+            watermark: watermark_pct,
+        });
     }
     Ok(DiskFit { required, usable })
 }
@@ -198,22 +236,62 @@ mod tests {
 
     fn seed() -> Vec<SnapshotSummary> {
         vec![
-            snap("s1", 1, SnapshotState::Success, &["ks-logstash-log-2019.11.11", "ks-logstash-log-2019.11.12"]),
-            snap("s2", 2, SnapshotState::Success, &["ks-logstash-log-2019.11.12", "ks-logstash-log-2019.11.13", ".kibana"]),
-            snap("s3", 3, SnapshotState::Partial, &["ks-logstash-log-2019.11.12"]),
-            snap("s4", 4, SnapshotState::Success, &["ks-logstash-log-2019.11.14"]),
-            snap("s5", 5, SnapshotState::InProgress, &["ks-logstash-log-2019.11.12"]),
+            snap(
+                "s1",
+                1,
+                SnapshotState::Success,
+                &["ks-logstash-log-2019.11.11", "ks-logstash-log-2019.11.12"],
+            ),
+            snap(
+                "s2",
+                2,
+                SnapshotState::Success,
+                &[
+                    "ks-logstash-log-2019.11.12",
+                    "ks-logstash-log-2019.11.13",
+                    ".kibana",
+                ],
+            ),
+            snap(
+                "s3",
+                3,
+                SnapshotState::Partial,
+                &["ks-logstash-log-2019.11.12"],
+            ),
+            snap(
+                "s4",
+                4,
+                SnapshotState::Success,
+                &["ks-logstash-log-2019.11.14"],
+            ),
+            snap(
+                "s5",
+                5,
+                SnapshotState::InProgress,
+                &["ks-logstash-log-2019.11.12"],
+            ),
         ]
     }
 
     #[test]
     fn a_date_picks_the_newest_success_snapshot_holding_it() {
         let snaps = seed();
-        let chosen = choose_snapshot(&snaps, None, &IndexFilter::Date("2019.11.12".into())).unwrap();
+        let chosen =
+            choose_snapshot(&snaps, None, &IndexFilter::Date("2019.11.12".into())).unwrap();
         assert_eq!(chosen.name, "s2");
-        let chosen = choose_snapshot(&snaps, None, &IndexFilter::Patterns(vec!["*2019.11.11".into()])).unwrap();
+        let chosen = choose_snapshot(
+            &snaps,
+            None,
+            &IndexFilter::Patterns(vec!["*2019.11.11".into()]),
+        )
+        .unwrap();
         assert_eq!(chosen.name, "s1");
-        assert_eq!(choose_snapshot(&snaps, None, &IndexFilter::All).unwrap().name, "s4");
+        assert_eq!(
+            choose_snapshot(&snaps, None, &IndexFilter::All)
+                .unwrap()
+                .name,
+            "s4"
+        );
         assert_eq!(
             choose_snapshot(&snaps, None, &IndexFilter::Date("2020.01.01".into())),
             Err(RestoreError::NothingContains("*2020.01.01*".into()))
@@ -223,20 +301,47 @@ mod tests {
     #[test]
     fn named_snapshots_must_exist_and_be_restorable() {
         let snaps = seed();
-        assert_eq!(choose_snapshot(&snaps, Some("s3"), &IndexFilter::All).unwrap().name, "s3");
-        assert_eq!(choose_snapshot(&snaps, Some("nope"), &IndexFilter::All), Err(RestoreError::NoSuchSnapshot("nope".into())));
-        assert!(matches!(choose_snapshot(&snaps, Some("s5"), &IndexFilter::All), Err(RestoreError::NotRestorable { .. })));
+        assert_eq!(
+            choose_snapshot(&snaps, Some("s3"), &IndexFilter::All)
+                .unwrap()
+                .name,
+            "s3"
+        );
+        assert_eq!(
+            choose_snapshot(&snaps, Some("nope"), &IndexFilter::All),
+            Err(RestoreError::NoSuchSnapshot("nope".into()))
+        );
+        assert!(matches!(
+            choose_snapshot(&snaps, Some("s5"), &IndexFilter::All),
+            Err(RestoreError::NotRestorable { .. })
+        ));
     }
 
     #[test]
     fn the_plan_restores_only_selected_indices_and_skips_system_ones_by_default() {
         let snaps = seed();
         let p = plan_restore(&snaps[1], &IndexFilter::All, None, OnConflict::Refuse, &[]).unwrap();
-        assert_eq!(p.indices, ["ks-logstash-log-2019.11.12", "ks-logstash-log-2019.11.13"]);
-        let p = plan_restore(&snaps[1], &IndexFilter::Date("2019.11.12".into()), None, OnConflict::Refuse, &[]).unwrap();
+        assert_eq!(
+            p.indices,
+            ["ks-logstash-log-2019.11.12", "ks-logstash-log-2019.11.13"]
+        );
+        let p = plan_restore(
+            &snaps[1],
+            &IndexFilter::Date("2019.11.12".into()),
+            None,
+            OnConflict::Refuse,
+            &[],
+        )
+        .unwrap();
         assert_eq!(p.indices, ["ks-logstash-log-2019.11.12"]);
         assert!(matches!(
-            plan_restore(&snaps[1], &IndexFilter::Date("2018.01.01".into()), None, OnConflict::Refuse, &[]),
+            plan_restore(
+                &snaps[1],
+                &IndexFilter::Date("2018.01.01".into()),
+                None,
+                OnConflict::Refuse,
+                &[]
+            ),
             Err(RestoreError::NoIndexInSnapshot { .. })
         ));
     }
@@ -246,20 +351,44 @@ mod tests {
         let snaps = seed();
         let filter = IndexFilter::Date("2019.11.12".into());
         let existing = [
-            ExistingIndex { name: "ks-logstash-log-2019.11.12".into(), open: true },
-            ExistingIndex { name: "ks-logstash-log-2019.11.13".into(), open: true },
+            ExistingIndex {
+                name: "ks-logstash-log-2019.11.12".into(),
+                open: true,
+            },
+            ExistingIndex {
+                name: "ks-logstash-log-2019.11.13".into(),
+                open: true,
+            },
         ];
-        let err = plan_restore(&snaps[1], &filter, None, OnConflict::Refuse, &existing).unwrap_err();
-        assert_eq!(err, RestoreError::OpenIndexConflict(vec!["ks-logstash-log-2019.11.12".into()]));
+        let err =
+            plan_restore(&snaps[1], &filter, None, OnConflict::Refuse, &existing).unwrap_err();
+        assert_eq!(
+            err,
+            RestoreError::OpenIndexConflict(vec!["ks-logstash-log-2019.11.12".into()])
+        );
         let text = err.to_string();
         for way in ["--rename-prefix", "--close-existing", "--replace"] {
             assert!(text.contains(way), "{text}");
         }
-        let p = plan_restore(&snaps[1], &filter, None, OnConflict::CloseExisting, &existing).unwrap();
+        let p = plan_restore(
+            &snaps[1],
+            &filter,
+            None,
+            OnConflict::CloseExisting,
+            &existing,
+        )
+        .unwrap();
         assert_eq!(p.close_first, ["ks-logstash-log-2019.11.12"]);
         let p = plan_restore(&snaps[1], &filter, None, OnConflict::Replace, &existing).unwrap();
         assert_eq!(p.delete_first, ["ks-logstash-log-2019.11.12"]);
-        let p = plan_restore(&snaps[1], &filter, Some("restored-"), OnConflict::Refuse, &existing).unwrap();
+        let p = plan_restore(
+            &snaps[1],
+            &filter,
+            Some("restored-"),
+            OnConflict::Refuse,
+            &existing,
+        )
+        .unwrap();
         assert_eq!(p.targets, ["restored-ks-logstash-log-2019.11.12"]);
         assert!(p.close_first.is_empty() && p.delete_first.is_empty());
     }
@@ -267,13 +396,27 @@ mod tests {
     #[test]
     fn closed_same_named_indices_are_no_conflict() {
         let snaps = seed();
-        let existing = [ExistingIndex { name: "ks-logstash-log-2019.11.14".into(), open: false }];
-        let p = plan_restore(&snaps[3], &IndexFilter::All, None, OnConflict::Refuse, &existing).unwrap();
+        let existing = [ExistingIndex {
+            name: "ks-logstash-log-2019.11.14".into(),
+            open: false,
+        }];
+        let p = plan_restore(
+            &snaps[3],
+            &IndexFilter::All,
+            None,
+            OnConflict::Refuse,
+            &existing,
+        )
+        .unwrap();
         assert!(p.close_first.is_empty());
     }
 
     fn node(total: u64, free: u64) -> NodeDisk {
-        NodeDisk { name: "n".into(), total_bytes: total, free_bytes: free }
+        NodeDisk {
+            name: "n".into(),
+            total_bytes: total,
+            free_bytes: free,
+        }
     }
 
     #[test]
@@ -283,14 +426,31 @@ mod tests {
         assert_eq!(node(1000, 50).usable(90.0), 0);
         assert!(check_disk(200, 0, &[node(1000, 300)], 90.0).is_ok());
         let err = check_disk(201, 0, &[node(1000, 300)], 90.0).unwrap_err();
-        assert!(matches!(err, RestoreError::DiskTooSmall { required: 201, usable: 200, .. }));
+        assert!(matches!(
+            err,
+            RestoreError::DiskTooSmall {
+                required: 201,
+                usable: 200,
+                ..
+            }
+        ));
         assert!(err.to_string().contains("90% high watermark"), "{err}");
     }
 
     #[test]
     fn replicas_count_only_when_another_node_can_hold_them() {
-        assert_eq!(check_disk(100, 1, &[node(1000, 300)], 90.0).unwrap().required, 100);
-        assert_eq!(check_disk(100, 1, &[node(1000, 300), node(1000, 300)], 90.0).unwrap().required, 200);
+        assert_eq!(
+            check_disk(100, 1, &[node(1000, 300)], 90.0)
+                .unwrap()
+                .required,
+            100
+        );
+        assert_eq!(
+            check_disk(100, 1, &[node(1000, 300), node(1000, 300)], 90.0)
+                .unwrap()
+                .required,
+            200
+        );
         assert!(check_disk(250, 1, &[node(1000, 300), node(1000, 300)], 90.0).is_err());
         assert!(check_disk(1, 0, &[], 90.0).is_err());
     }

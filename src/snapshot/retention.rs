@@ -43,7 +43,10 @@ impl RetentionPolicy {
             return Err(PolicyError::NoLimit);
         }
         match self.max_count {
-            Some(max) if self.min_count > max => Err(PolicyError::MinAboveMax { min: self.min_count, max }),
+            Some(max) if self.min_count > max => Err(PolicyError::MinAboveMax {
+                min: self.min_count,
+                max,
+            }),
             _ => Ok(()),
         }
     }
@@ -60,14 +63,34 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "rule", rename_all = "kebab-case")]
 pub enum Reason {
-    PrefixMismatch { prefix: String },
+    PrefixMismatch {
+        prefix: String,
+    },
     InProgress,
-    AgeUnknown { source: String },
-    Young { age_days: i64, keep_days: u32 },
-    WithinMaxCount { rank: usize, max_count: usize },
-    Expired { age_days: i64, keep_days: u32 },
-    OverMaxCount { rank: usize, max_count: usize },
-    MinCount { rank: usize, min_count: usize, instead_of: Box<Reason> },
+    AgeUnknown {
+        source: String,
+    },
+    Young {
+        age_days: i64,
+        keep_days: u32,
+    },
+    WithinMaxCount {
+        rank: usize,
+        max_count: usize,
+    },
+    Expired {
+        age_days: i64,
+        keep_days: u32,
+    },
+    OverMaxCount {
+        rank: usize,
+        max_count: usize,
+    },
+    MinCount {
+        rank: usize,
+        min_count: usize,
+        instead_of: Box<Reason>,
+    },
 }
 
 impl std::fmt::Display for Reason {
@@ -118,14 +141,21 @@ impl RetentionPlan {
         self.decisions.iter().filter(|d| d.action == Action::Delete)
     }
     pub fn kept(&self) -> usize {
-        self.decisions.iter().filter(|d| d.action == Action::Keep).count()
+        self.decisions
+            .iter()
+            .filter(|d| d.action == Action::Keep)
+            .count()
     }
 }
 
 /// Plans which snapshots to delete under `policy` at `now`. Never deletes an IN_PROGRESS snapshot,
 /// never leaves fewer than `min_count` SUCCESS snapshots (among those the policy considers), and
 /// keeps any snapshot whose age it cannot tell.
-pub fn plan(snapshots: &[SnapshotSummary], policy: &RetentionPolicy, now: Timestamp) -> Result<RetentionPlan, PolicyError> {
+pub fn plan(
+    snapshots: &[SnapshotSummary],
+    policy: &RetentionPolicy,
+    now: Timestamp,
+) -> Result<RetentionPlan, PolicyError> {
     policy.validate()?;
     let now_ms = now.as_millisecond();
     let mut fixed = Vec::new();
@@ -133,7 +163,13 @@ pub fn plan(snapshots: &[SnapshotSummary], policy: &RetentionPolicy, now: Timest
     for s in snapshots {
         if let Some(prefix) = &policy.prefix {
             if !s.name.starts_with(prefix.as_str()) {
-                fixed.push((s, None, Reason::PrefixMismatch { prefix: prefix.clone() }));
+                fixed.push((
+                    s,
+                    None,
+                    Reason::PrefixMismatch {
+                        prefix: prefix.clone(),
+                    },
+                ));
                 continue;
             }
         }
@@ -143,14 +179,18 @@ pub fn plan(snapshots: &[SnapshotSummary], policy: &RetentionPolicy, now: Timest
         }
         let born = match &policy.age_from {
             AgeSource::StartTime => s.start_ms,
-            AgeSource::Name { timestring } => time_from_name(&s.name, timestring).map(|t| t.as_millisecond()),
+            AgeSource::Name { timestring } => {
+                time_from_name(&s.name, timestring).map(|t| t.as_millisecond())
+            }
         };
         match born {
             Some(born) => candidates.push((s, born)),
             None => {
                 let source = match &policy.age_from {
                     AgeSource::StartTime => "no start time".to_string(),
-                    AgeSource::Name { timestring } => format!("name does not match timestring {timestring:?}"),
+                    AgeSource::Name { timestring } => {
+                        format!("name does not match timestring {timestring:?}")
+                    }
                 };
                 fixed.push((s, None, Reason::AgeUnknown { source }));
             }
@@ -171,24 +211,42 @@ pub fn plan(snapshots: &[SnapshotSummary], policy: &RetentionPolicy, now: Timest
         let expired = policy
             .keep_days
             .filter(|&keep| age_ms > i64::from(keep) * DAY_MS)
-            .map(|keep_days| Reason::Expired { age_days, keep_days });
+            .map(|keep_days| Reason::Expired {
+                age_days,
+                keep_days,
+            });
         let over_max = policy
             .max_count
             .filter(|&max| success && successes > max)
-            .map(|max_count| Reason::OverMaxCount { rank: successes, max_count });
+            .map(|max_count| Reason::OverMaxCount {
+                rank: successes,
+                max_count,
+            });
         let (action, reason) = match over_max.or(expired) {
             Some(why) if success && successes <= policy.min_count => (
                 Action::Keep,
-                Reason::MinCount { rank: successes, min_count: policy.min_count, instead_of: Box::new(why) },
+                Reason::MinCount {
+                    rank: successes,
+                    min_count: policy.min_count,
+                    instead_of: Box::new(why),
+                },
             ),
             Some(why) => (Action::Delete, why),
             None => (
                 Action::Keep,
                 match (policy.keep_days, policy.max_count) {
-                    (Some(keep_days), _) => Reason::Young { age_days, keep_days },
-                    (None, Some(max_count)) if success => Reason::WithinMaxCount { rank: successes, max_count },
+                    (Some(keep_days), _) => Reason::Young {
+                        age_days,
+                        keep_days,
+                    },
+                    (None, Some(max_count)) if success => Reason::WithinMaxCount {
+                        rank: successes,
+                        max_count,
+                    },
                     // Only reachable for non-SUCCESS snapshots under a count-only policy.
-                    (None, _) => Reason::AgeUnknown { source: "not counted by --max-count".into() },
+                    (None, _) => Reason::AgeUnknown {
+                        source: "not counted by --max-count".into(),
+                    },
                 },
             ),
         };
@@ -196,11 +254,20 @@ pub fn plan(snapshots: &[SnapshotSummary], policy: &RetentionPolicy, now: Timest
     }
     decided.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.name.cmp(&b.name)));
     let mut decisions: Vec<Decision> = decided.into_iter().map(|(_, d)| d).collect();
-    decisions.extend(fixed.into_iter().map(|(s, age, reason)| decision(s, age, Action::Keep, reason)));
+    decisions.extend(
+        fixed
+            .into_iter()
+            .map(|(s, age, reason)| decision(s, age, Action::Keep, reason)),
+    );
     Ok(RetentionPlan { decisions })
 }
 
-fn decision(s: &SnapshotSummary, age_days: Option<i64>, action: Action, reason: Reason) -> Decision {
+fn decision(
+    s: &SnapshotSummary,
+    age_days: Option<i64>,
+    action: Action,
+    reason: Reason,
+) -> Decision {
     Decision {
         name: s.name.clone(),
         state: s.state.clone(),
@@ -237,8 +304,18 @@ mod tests {
         snap(name, days_old, SnapshotState::Success)
     }
 
-    fn policy(keep_days: Option<u32>, min_count: usize, max_count: Option<usize>) -> RetentionPolicy {
-        RetentionPolicy { keep_days, min_count, max_count, prefix: None, age_from: AgeSource::StartTime }
+    fn policy(
+        keep_days: Option<u32>,
+        min_count: usize,
+        max_count: Option<usize>,
+    ) -> RetentionPolicy {
+        RetentionPolicy {
+            keep_days,
+            min_count,
+            max_count,
+            prefix: None,
+            age_from: AgeSource::StartTime,
+        }
     }
 
     fn deleted(plan: &RetentionPlan) -> Vec<&str> {
@@ -246,13 +323,21 @@ mod tests {
     }
 
     fn reason_of<'a>(plan: &'a RetentionPlan, name: &str) -> &'a Reason {
-        &plan.decisions.iter().find(|d| d.name == name).unwrap().reason
+        &plan
+            .decisions
+            .iter()
+            .find(|d| d.name == name)
+            .unwrap()
+            .reason
     }
 
     #[test]
     fn a_policy_needs_a_limit_and_consistent_counts() {
         assert_eq!(policy(None, 1, None).validate(), Err(PolicyError::NoLimit));
-        assert_eq!(policy(None, 5, Some(3)).validate(), Err(PolicyError::MinAboveMax { min: 5, max: 3 }));
+        assert_eq!(
+            policy(None, 5, Some(3)).validate(),
+            Err(PolicyError::MinAboveMax { min: 5, max: 3 })
+        );
         assert!(policy(Some(45), 1, None).validate().is_ok());
         assert!(plan(&[], &policy(None, 0, None), now()).is_err());
     }
@@ -262,14 +347,29 @@ mod tests {
         let snaps = [ok("d46", 46), ok("d45", 45), ok("d10", 10), ok("d60", 60)];
         let p = plan(&snaps, &policy(Some(45), 0, None), now()).unwrap();
         assert_eq!(deleted(&p), ["d60", "d46"]);
-        assert_eq!(reason_of(&p, "d45"), &Reason::Young { age_days: 45, keep_days: 45 });
-        assert_eq!(p.decisions.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["d60", "d46", "d45", "d10"]);
+        assert_eq!(
+            reason_of(&p, "d45"),
+            &Reason::Young {
+                age_days: 45,
+                keep_days: 45
+            }
+        );
+        assert_eq!(
+            p.decisions
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>(),
+            ["d60", "d46", "d45", "d10"]
+        );
         assert_eq!(p.kept(), 2);
     }
 
     #[test]
     fn in_progress_snapshots_are_never_touched() {
-        let snaps = [snap("running", 400, SnapshotState::InProgress), ok("old", 400)];
+        let snaps = [
+            snap("running", 400, SnapshotState::InProgress),
+            ok("old", 400),
+        ];
         let p = plan(&snaps, &policy(Some(1), 0, Some(0)), now()).unwrap();
         assert_eq!(deleted(&p), ["old"]);
         assert_eq!(reason_of(&p, "running"), &Reason::InProgress);
@@ -280,8 +380,21 @@ mod tests {
         let snaps = [ok("a", 100), ok("b", 90), ok("c", 80)];
         let p = plan(&snaps, &policy(Some(45), 2, None), now()).unwrap();
         assert_eq!(deleted(&p), ["a"]);
-        assert!(matches!(reason_of(&p, "c"), Reason::MinCount { rank: 1, min_count: 2, .. }));
-        assert!(p.decisions.iter().find(|d| d.name == "b").unwrap().why.contains("kept by --min-count 2"));
+        assert!(matches!(
+            reason_of(&p, "c"),
+            Reason::MinCount {
+                rank: 1,
+                min_count: 2,
+                ..
+            }
+        ));
+        assert!(p
+            .decisions
+            .iter()
+            .find(|d| d.name == "b")
+            .unwrap()
+            .why
+            .contains("kept by --min-count 2"));
     }
 
     #[test]
@@ -293,7 +406,10 @@ mod tests {
         ];
         let p = plan(&snaps, &policy(Some(45), 1, None), now()).unwrap();
         assert_eq!(deleted(&p), ["partial-new", "failed-new"]);
-        assert!(matches!(reason_of(&p, "success-old"), Reason::MinCount { rank: 1, .. }));
+        assert!(matches!(
+            reason_of(&p, "success-old"),
+            Reason::MinCount { rank: 1, .. }
+        ));
     }
 
     #[test]
@@ -301,33 +417,65 @@ mod tests {
         let snaps: Vec<_> = (0..5).map(|i| ok(&format!("s{i}"), i)).collect();
         let p = plan(&snaps, &policy(None, 0, Some(3)), now()).unwrap();
         assert_eq!(deleted(&p), ["s4", "s3"]);
-        assert_eq!(reason_of(&p, "s3"), &Reason::OverMaxCount { rank: 4, max_count: 3 });
-        assert_eq!(reason_of(&p, "s0"), &Reason::WithinMaxCount { rank: 1, max_count: 3 });
+        assert_eq!(
+            reason_of(&p, "s3"),
+            &Reason::OverMaxCount {
+                rank: 4,
+                max_count: 3
+            }
+        );
+        assert_eq!(
+            reason_of(&p, "s0"),
+            &Reason::WithinMaxCount {
+                rank: 1,
+                max_count: 3
+            }
+        );
     }
 
     #[test]
     fn max_count_and_keep_days_combine() {
-        let snaps = [ok("young1", 1), ok("young2", 2), ok("young3", 3), ok("old", 50)];
+        let snaps = [
+            ok("young1", 1),
+            ok("young2", 2),
+            ok("young3", 3),
+            ok("old", 50),
+        ];
         let p = plan(&snaps, &policy(Some(45), 1, Some(2)), now()).unwrap();
         assert_eq!(deleted(&p), ["old", "young3"]);
     }
 
     #[test]
     fn prefix_limits_what_is_considered() {
-        let snaps = [ok("curator-1", 100), ok("snapshot-1", 100), ok("snapshot-2", 1)];
+        let snaps = [
+            ok("curator-1", 100),
+            ok("snapshot-1", 100),
+            ok("snapshot-2", 1),
+        ];
         let mut pol = policy(Some(45), 0, None);
         pol.prefix = Some("snapshot-".into());
         let p = plan(&snaps, &pol, now()).unwrap();
         assert_eq!(deleted(&p), ["snapshot-1"]);
-        assert_eq!(reason_of(&p, "curator-1"), &Reason::PrefixMismatch { prefix: "snapshot-".into() });
+        assert_eq!(
+            reason_of(&p, "curator-1"),
+            &Reason::PrefixMismatch {
+                prefix: "snapshot-".into()
+            }
+        );
     }
 
     #[test]
     fn age_from_name_uses_the_timestring_and_keeps_what_it_cannot_read() {
-        let mut snaps = vec![ok("snapshot-20191101000000", 0), ok("snapshot-20191230000000", 0), ok("manual", 0)];
+        let mut snaps = vec![
+            ok("snapshot-20191101000000", 0),
+            ok("snapshot-20191230000000", 0),
+            ok("manual", 0),
+        ];
         snaps[0].start_ms = None;
         let mut pol = policy(Some(45), 0, None);
-        pol.age_from = AgeSource::Name { timestring: "%Y%m%d%H%M%S".into() };
+        pol.age_from = AgeSource::Name {
+            timestring: "%Y%m%d%H%M%S".into(),
+        };
         let p = plan(&snaps, &pol, now()).unwrap();
         assert_eq!(deleted(&p), ["snapshot-20191101000000"]);
         assert!(matches!(reason_of(&p, "manual"), Reason::AgeUnknown { .. }));
@@ -340,7 +488,12 @@ mod tests {
         s.start_ms = None;
         let p = plan(&[s], &policy(Some(1), 0, None), now()).unwrap();
         assert!(deleted(&p).is_empty());
-        assert_eq!(reason_of(&p, "x"), &Reason::AgeUnknown { source: "no start time".into() });
+        assert_eq!(
+            reason_of(&p, "x"),
+            &Reason::AgeUnknown {
+                source: "no start time".into()
+            }
+        );
     }
 
     #[test]
@@ -360,17 +513,31 @@ mod tests {
 
     #[test]
     fn exhaustive_small_sets_respect_every_invariant() {
-        let states = [SnapshotState::Success, SnapshotState::Partial, SnapshotState::InProgress, SnapshotState::Failed];
+        let states = [
+            SnapshotState::Success,
+            SnapshotState::Partial,
+            SnapshotState::InProgress,
+            SnapshotState::Failed,
+        ];
         // Every combination of 4 snapshots over 4 states and 3 ages, under several policies.
         let ages = [1i64, 30, 90];
         for code in 0..(12usize.pow(4)) {
             let snaps: Vec<_> = (0..4)
                 .map(|i| {
                     let c = (code / 12usize.pow(i as u32)) % 12;
-                    snap(&format!("s{i}"), ages[c % 3] + i as i64, states[c / 3].clone())
+                    snap(
+                        &format!("s{i}"),
+                        ages[c % 3] + i as i64,
+                        states[c / 3].clone(),
+                    )
                 })
                 .collect();
-            for (keep, min, max) in [(Some(45), 0, None), (Some(45), 2, None), (None, 1, Some(1)), (Some(20), 1, Some(2))] {
+            for (keep, min, max) in [
+                (Some(45), 0, None),
+                (Some(45), 2, None),
+                (None, 1, Some(1)),
+                (Some(20), 1, Some(2)),
+            ] {
                 let p = plan(&snaps, &policy(keep, min, max), now()).unwrap();
                 assert_eq!(p.decisions.len(), snaps.len());
                 let del: Vec<_> = deleted(&p);
@@ -387,12 +554,23 @@ mod tests {
                         }
                     }
                 }
-                let successes = snaps.iter().filter(|s| s.state == SnapshotState::Success).count();
-                let successes_deleted =
-                    snaps.iter().filter(|s| s.state == SnapshotState::Success && del.contains(&s.name.as_str())).count();
-                assert!(successes - successes_deleted >= min.min(successes), "min-count violated: {p:?}");
+                let successes = snaps
+                    .iter()
+                    .filter(|s| s.state == SnapshotState::Success)
+                    .count();
+                let successes_deleted = snaps
+                    .iter()
+                    .filter(|s| s.state == SnapshotState::Success && del.contains(&s.name.as_str()))
+                    .count();
+                assert!(
+                    successes - successes_deleted >= min.min(successes),
+                    "min-count violated: {p:?}"
+                );
                 if let Some(max) = max {
-                    assert!(successes - successes_deleted <= max.max(min), "max-count violated: {p:?}");
+                    assert!(
+                        successes - successes_deleted <= max.max(min),
+                        "max-count violated: {p:?}"
+                    );
                 }
             }
         }

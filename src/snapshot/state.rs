@@ -71,11 +71,24 @@ mod tests {
 
     #[test]
     fn states_round_trip_and_keep_unknown_values() {
-        for s in ["IN_PROGRESS", "SUCCESS", "PARTIAL", "FAILED", "INCOMPATIBLE", "WEIRD"] {
+        for s in [
+            "IN_PROGRESS",
+            "SUCCESS",
+            "PARTIAL",
+            "FAILED",
+            "INCOMPATIBLE",
+            "WEIRD",
+        ] {
             let state = SnapshotState::from(s.to_string());
             assert_eq!(String::from(state.clone()), s);
         }
-        assert_eq!(SnapshotState::from("WEIRD".to_string()), SnapshotState::Other("WEIRD".into()));
-        assert_eq!(SnapshotState::from("PARTIAL".to_string()), SnapshotState::Partial);
+        assert_eq!(
+            SnapshotState::from("WEIRD".to_string()),
+            SnapshotState::Other("WEIRD".into())
+        );
+        assert_eq!(
+            SnapshotState::from("PARTIAL".to_string()),
+            SnapshotState::Partial
+        );
     }
 }

@@ -54,12 +54,27 @@ pub fn evaluate(input: &StatusInput) -> Health {
     let mut findings = Vec::new();
     let mut push = |check, ok, message: String| findings.push(Finding { check, ok, message });
 
-    let repo = input.repositories.iter().find(|r| r.name == input.repository);
+    let repo = input
+        .repositories
+        .iter()
+        .find(|r| r.name == input.repository);
     match repo {
-        None => push("repository", false, format!("repository {} is not registered", input.repository)),
+        None => push(
+            "repository",
+            false,
+            format!("repository {} is not registered", input.repository),
+        ),
         Some(r) => match &r.verification_error {
-            None => push("repository", true, format!("repository {} ({}) verified on all nodes", r.name, r.kind)),
-            Some(e) => push("repository", false, format!("repository {} failed verification: {e}", r.name)),
+            None => push(
+                "repository",
+                true,
+                format!("repository {} ({}) verified on all nodes", r.name, r.kind),
+            ),
+            Some(e) => push(
+                "repository",
+                false,
+                format!("repository {} failed verification: {e}", r.name),
+            ),
         },
     }
 
@@ -71,14 +86,29 @@ pub fn evaluate(input: &StatusInput) -> Health {
             .map(|n| n.name.as_str())
             .collect();
         if missing.is_empty() {
-            push("path.repo", true, format!("path.repo covers {location} on every master and data node"));
+            push(
+                "path.repo",
+                true,
+                format!("path.repo covers {location} on every master and data node"),
+            );
         } else {
-            push("path.repo", false, format!("path.repo does not cover {location} on: {}", missing.join(", ")));
+            push(
+                "path.repo",
+                false,
+                format!(
+                    "path.repo does not cover {location} on: {}",
+                    missing.join(", ")
+                ),
+            );
         }
     }
 
     let newest = |state: &SnapshotState| {
-        input.snapshots.iter().filter(|s| &s.state == state).max_by_key(|s| s.start_ms.unwrap_or(i64::MIN))
+        input
+            .snapshots
+            .iter()
+            .filter(|s| &s.state == state)
+            .max_by_key(|s| s.start_ms.unwrap_or(i64::MIN))
     };
     let last = newest(&SnapshotState::Success);
     let last_success = last.map(|s| LastSuccess {
@@ -86,13 +116,27 @@ pub fn evaluate(input: &StatusInput) -> Health {
         age_hours: (input.now_ms - s.end_ms.or(s.start_ms).unwrap_or(input.now_ms)) / 3_600_000,
     });
     match &last_success {
-        None => push("last snapshot", false, "no successful snapshot yet".to_string()),
+        None => push(
+            "last snapshot",
+            false,
+            "no successful snapshot yet".to_string(),
+        ),
         Some(l) if l.age_hours > i64::from(input.max_age_hours) => push(
             "last snapshot",
             false,
-            format!("last successful snapshot {} is {}h old (more than {}h)", l.name, l.age_hours, input.max_age_hours),
+            format!(
+                "last successful snapshot {} is {}h old (more than {}h)",
+                l.name, l.age_hours, input.max_age_hours
+            ),
         ),
-        Some(l) => push("last snapshot", true, format!("last successful snapshot {} is {}h old", l.name, l.age_hours)),
+        Some(l) => push(
+            "last snapshot",
+            true,
+            format!(
+                "last successful snapshot {} is {}h old",
+                l.name, l.age_hours
+            ),
+        ),
     }
 
     let since = last.and_then(|s| s.start_ms).unwrap_or(i64::MIN);
@@ -104,15 +148,29 @@ pub fn evaluate(input: &StatusInput) -> Health {
         .map(|s| format!("{} ({})", s.name, s.state))
         .collect();
     if bad.is_empty() {
-        push("failures", true, "no partial or failed snapshot since the last success".to_string());
+        push(
+            "failures",
+            true,
+            "no partial or failed snapshot since the last success".to_string(),
+        );
     } else {
-        push("failures", false, format!("partial or failed since the last success: {}", bad.join(", ")));
+        push(
+            "failures",
+            false,
+            format!(
+                "partial or failed since the last success: {}",
+                bad.join(", ")
+            ),
+        );
     }
 
     let count = input.snapshots.len();
     let oldest = input.snapshots.iter().filter_map(|s| s.start_ms).min();
     let retention = match oldest {
-        Some(o) => format!("{count} snapshots, the oldest {} days old", (input.now_ms - o) / 86_400_000),
+        Some(o) => format!(
+            "{count} snapshots, the oldest {} days old",
+            (input.now_ms - o) / 86_400_000
+        ),
         None => format!("{count} snapshots"),
     };
     push("retention", true, retention);
@@ -121,7 +179,8 @@ pub fn evaluate(input: &StatusInput) -> Health {
         let used_pct = if disk.total_bytes == 0 {
             100.0
         } else {
-            100.0 * (disk.total_bytes - disk.free_bytes.min(disk.total_bytes)) as f64 / disk.total_bytes as f64
+            100.0 * (disk.total_bytes - disk.free_bytes.min(disk.total_bytes)) as f64
+                / disk.total_bytes as f64
         };
         let ok = used_pct < input.watermark_pct;
         push(
@@ -138,7 +197,11 @@ pub fn evaluate(input: &StatusInput) -> Health {
     }
 
     let healthy = findings.iter().all(|f| f.ok);
-    Health { healthy, last_success, findings }
+    Health {
+        healthy,
+        last_success,
+        findings,
+    }
 }
 
 #[cfg(test)]
@@ -162,7 +225,11 @@ mod tests {
 
     fn healthy_input() -> StatusInput {
         StatusInput {
-            nodes: vec![NodePaths { name: "es-0".into(), needs_repo: true, path_repo: vec!["/backup".into()] }],
+            nodes: vec![NodePaths {
+                name: "es-0".into(),
+                needs_repo: true,
+                path_repo: vec!["/backup".into()],
+            }],
             repositories: vec![RepositoryCheck {
                 name: "ks-log-snapshots".into(),
                 kind: "fs".into(),
@@ -170,8 +237,15 @@ mod tests {
                 verification_error: None,
             }],
             repository: "ks-log-snapshots".into(),
-            snapshots: vec![snap("old", 48, SnapshotState::Success), snap("new", 2, SnapshotState::Success)],
-            disks: vec![NodeDisk { name: "es-0".into(), total_bytes: 1000, free_bytes: 500 }],
+            snapshots: vec![
+                snap("old", 48, SnapshotState::Success),
+                snap("new", 2, SnapshotState::Success),
+            ],
+            disks: vec![NodeDisk {
+                name: "es-0".into(),
+                total_bytes: 1000,
+                free_bytes: 500,
+            }],
             watermark_pct: 90.0,
             max_age_hours: 26,
             now_ms: NOW,
@@ -179,15 +253,28 @@ mod tests {
     }
 
     fn failed_checks(h: &Health) -> Vec<&str> {
-        h.findings.iter().filter(|f| !f.ok).map(|f| f.check).collect()
+        h.findings
+            .iter()
+            .filter(|f| !f.ok)
+            .map(|f| f.check)
+            .collect()
     }
 
     #[test]
     fn a_fresh_verified_repository_is_healthy() {
         let h = evaluate(&healthy_input());
         assert!(h.healthy, "{h:?}");
-        assert_eq!(h.last_success, Some(LastSuccess { name: "new".into(), age_hours: 2 }));
-        assert!(h.findings.iter().any(|f| f.message == "2 snapshots, the oldest 2 days old"));
+        assert_eq!(
+            h.last_success,
+            Some(LastSuccess {
+                name: "new".into(),
+                age_hours: 2
+            })
+        );
+        assert!(h
+            .findings
+            .iter()
+            .any(|f| f.message == "2 snapshots, the oldest 2 days old"));
     }
 
     #[test]
@@ -201,7 +288,11 @@ mod tests {
         assert_eq!(failed_checks(&evaluate(&i)), ["repository"]);
 
         let mut i = healthy_input();
-        i.nodes.push(NodePaths { name: "es-1".into(), needs_repo: true, path_repo: vec![] });
+        i.nodes.push(NodePaths {
+            name: "es-1".into(),
+            needs_repo: true,
+            path_repo: vec![],
+        });
         let h = evaluate(&i);
         assert_eq!(failed_checks(&h), ["path.repo"]);
         assert!(h.findings.iter().any(|f| f.message.ends_with("on: es-1")));
@@ -218,7 +309,10 @@ mod tests {
         i.snapshots.push(snap("broken", 1, SnapshotState::Partial));
         let h = evaluate(&i);
         assert_eq!(failed_checks(&h), ["failures"]);
-        assert!(h.findings.iter().any(|f| f.message.contains("broken (PARTIAL)")));
+        assert!(h
+            .findings
+            .iter()
+            .any(|f| f.message.contains("broken (PARTIAL)")));
 
         let mut i = healthy_input();
         i.disks[0].free_bytes = 50;

@@ -35,13 +35,23 @@ impl ErrorBodies {
         let dir = root.join("errors");
         let index_path = dir.join("index.json");
         let read = |path: &Path| {
-            std::fs::read_to_string(path).map_err(|e| SpecError::Read { path: path.to_path_buf(), message: e.to_string() })
+            std::fs::read_to_string(path).map_err(|e| SpecError::Read {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })
         };
-        let index: Value = serde_json::from_str(&read(&index_path)?)
-            .map_err(|e| SpecError::Read { path: index_path.clone(), message: e.to_string() })?;
+        let index: Value =
+            serde_json::from_str(&read(&index_path)?).map_err(|e| SpecError::Read {
+                path: index_path.clone(),
+                message: e.to_string(),
+            })?;
         let mut bodies = HashMap::new();
         for entry in index["errors"].as_array().into_iter().flatten() {
-            let (Some(file), Some(status)) = (entry["file"].as_str(), entry["http_status"].as_u64()) else { continue };
+            let (Some(file), Some(status)) =
+                (entry["file"].as_str(), entry["http_status"].as_u64())
+            else {
+                continue;
+            };
             let key = file.trim_end_matches(".json").to_string();
             bodies.insert(key, (status as u16, read(&dir.join(file))?));
         }
@@ -51,7 +61,10 @@ impl ErrorBodies {
     /// The body of `file` (without `.json`) with names filled in.
     pub fn render(&self, file: &str, names: &Names) -> (u16, Value) {
         let Some((status, text)) = self.bodies.get(file) else {
-            return (500, json!({"error": {"type": "double_error", "reason": format!("no error body {file}")}, "status": 500}));
+            return (
+                500,
+                json!({"error": {"type": "double_error", "reason": format!("no error body {file}")}, "status": 500}),
+            );
         };
         // Order matters: the location contains the repository name.
         let mut text = text.replace(NEUTRAL_LOCATION, &json_escape(names.location));
@@ -60,7 +73,8 @@ impl ErrorBodies {
         text = text.replace(NEUTRAL_SNAPSHOT, &json_escape(names.snapshot));
         text = text.replace(NEUTRAL_UUID, &json_escape(names.uuid));
         text = text.replace(NEUTRAL_INDEX, &json_escape(names.index));
-        let value = serde_json::from_str(&text).unwrap_or_else(|_| json!({"error": {"type": "double_error", "reason": text}}));
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| json!({"error": {"type": "double_error", "reason": text}}));
         (*status, value)
     }
 }

@@ -30,7 +30,9 @@ impl Ctx<'_> {
         self.matched.param(name).unwrap_or_default()
     }
     fn q_true(&self, name: &str) -> bool {
-        self.query.get(name).is_some_and(|v| v.is_empty() || v == "true")
+        self.query
+            .get(name)
+            .is_some_and(|v| v.is_empty() || v == "true")
     }
     fn json_body(&self) -> Value {
         serde_json::from_slice(self.body).unwrap_or(Value::Null)
@@ -80,7 +82,11 @@ pub fn handle(state: &mut State, ctx: &Ctx) -> Reply {
         "cluster.health" => cluster_health(state),
         other => Reply::Json(
             501,
-            envelope(501, "double_not_implemented", &format!("the double knows {other} from the definitions but does not serve it")),
+            envelope(
+                501,
+                "double_not_implemented",
+                &format!("the double knows {other} from the definitions but does not serve it"),
+            ),
         ),
     }
 }
@@ -134,13 +140,32 @@ fn create_repository(state: &mut State, ctx: &Ctx) -> Reply {
     let kind = body["type"].as_str().unwrap_or_default().to_string();
     let settings: Map<String, Value> = body["settings"].as_object().cloned().unwrap_or_default();
     if kind.is_empty() {
-        return Reply::Json(400, envelope(400, "action_request_validation_exception", "Validation Failed: 1: type is missing;"));
+        return Reply::Json(
+            400,
+            envelope(
+                400,
+                "action_request_validation_exception",
+                "Validation Failed: 1: type is missing;",
+            ),
+        );
     }
-    let location = settings.get("location").and_then(Value::as_str).unwrap_or_default().to_string();
+    let location = settings
+        .get("location")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     if kind == "fs" {
-        let names = Names { repository: &name, location: &location, ..Names::default() };
+        let names = Names {
+            repository: &name,
+            location: &location,
+            ..Names::default()
+        };
         // The elected master checks its own path.repo first.
-        let master = state.nodes.iter().find(|n| n.roles.iter().any(|r| r == "master" || r == "cluster_manager"));
+        let master = state.nodes.iter().find(|n| {
+            n.roles
+                .iter()
+                .any(|r| r == "master" || r == "cluster_manager")
+        });
         if let Some(master) = master {
             if master.path_repo.is_empty() {
                 return ctx.error("repository_exception_path_repo_not_set", names);
@@ -161,7 +186,9 @@ fn create_repository(state: &mut State, ctx: &Ctx) -> Reply {
             (k, v)
         })
         .collect();
-    state.repositories.insert(name.clone(), Repository { kind, settings });
+    state
+        .repositories
+        .insert(name.clone(), Repository { kind, settings });
     let verify = ctx.query.get("verify").is_none_or(|v| v != "false");
     if verify {
         if let Some(reply) = verification_failure(state, ctx, &name) {
@@ -175,15 +202,25 @@ fn create_repository(state: &mut State, ctx: &Ctx) -> Reply {
 /// a location that is not one shared volume).
 fn verification_failure(state: &State, ctx: &Ctx, name: &str) -> Option<Reply> {
     let repo = state.repositories.get(name)?;
-    let location = repo.settings.get("location").and_then(Value::as_str).unwrap_or_default();
-    let node_lacks = state
-        .nodes
-        .iter()
-        .any(|n| n.roles.iter().any(|r| r == "master" || r.starts_with("data")) && !covers(&n.path_repo, location));
+    let location = repo
+        .settings
+        .get("location")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let node_lacks = state.nodes.iter().any(|n| {
+        n.roles
+            .iter()
+            .any(|r| r == "master" || r.starts_with("data"))
+            && !covers(&n.path_repo, location)
+    });
     if state.behaviour.repo_not_shared || (repo.kind == "fs" && node_lacks) {
         return Some(ctx.error(
             "repository_verification_exception",
-            Names { repository: name, location, ..Names::default() },
+            Names {
+                repository: name,
+                location,
+                ..Names::default()
+            },
         ));
     }
     None
@@ -212,23 +249,42 @@ fn get_repository(state: &State, ctx: &Ctx) -> Reply {
             let mut out = Map::new();
             for name in names {
                 let r = &state.repositories[name];
-                out.insert(name.clone(), json!({"type": r.kind, "settings": r.settings}));
+                out.insert(
+                    name.clone(),
+                    json!({"type": r.kind, "settings": r.settings}),
+                );
             }
             Reply::Json(200, Value::Object(out))
         }
-        Err(missing) => ctx.error("repository_missing_exception", Names { repository: &missing, ..Names::default() }),
+        Err(missing) => ctx.error(
+            "repository_missing_exception",
+            Names {
+                repository: &missing,
+                ..Names::default()
+            },
+        ),
     }
 }
 
 fn verify_repository(state: &State, ctx: &Ctx) -> Reply {
     let name = ctx.p("repository");
     if !state.repositories.contains_key(name) {
-        return ctx.error("repository_missing_exception", Names { repository: name, ..Names::default() });
+        return ctx.error(
+            "repository_missing_exception",
+            Names {
+                repository: name,
+                ..Names::default()
+            },
+        );
     }
     if let Some(reply) = verification_failure(state, ctx, name) {
         return reply;
     }
-    let nodes: Map<String, Value> = state.nodes.iter().map(|n| (n.id.clone(), json!({"name": n.name}))).collect();
+    let nodes: Map<String, Value> = state
+        .nodes
+        .iter()
+        .map(|n| (n.id.clone(), json!({"name": n.name})))
+        .collect();
     Reply::Json(200, json!({"nodes": nodes}))
 }
 
@@ -242,14 +298,28 @@ fn delete_repository(state: &mut State, ctx: &Ctx) -> Reply {
             }
             ok()
         }
-        Err(missing) => ctx.error("repository_missing_exception", Names { repository: &missing, ..Names::default() }),
+        Err(missing) => ctx.error(
+            "repository_missing_exception",
+            Names {
+                repository: &missing,
+                ..Names::default()
+            },
+        ),
     }
 }
 
 fn indices_param(v: &Value) -> Vec<String> {
     match v {
-        Value::String(s) => s.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-        Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Value::String(s) => s
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => vec![],
     }
 }
@@ -295,22 +365,45 @@ fn expand(patterns: &[String], names: impl Iterator<Item = String> + Clone) -> V
 }
 
 fn running(state: &State) -> bool {
-    state.snapshots.values().flatten().any(|s| s.state == SnapState::InProgress)
+    state
+        .snapshots
+        .values()
+        .flatten()
+        .any(|s| s.state == SnapState::InProgress)
 }
 
 fn create_snapshot(state: &mut State, ctx: &Ctx) -> Reply {
     let repo = ctx.p("repository").to_string();
     let name = ctx.p("snapshot").to_string();
-    let names = Names { repository: &repo, snapshot: &name, ..Names::default() };
+    let names = Names {
+        repository: &repo,
+        snapshot: &name,
+        ..Names::default()
+    };
     if !state.repositories.contains_key(&repo) {
         return ctx.error("repository_missing_exception", names);
     }
-    if state.repositories[&repo].settings.get("readonly").and_then(Value::as_str) == Some("true") {
-        return Reply::Json(500, envelope(500, "repository_exception", &format!("[{repo}] cannot create snapshot in a readonly repository")));
+    if state.repositories[&repo]
+        .settings
+        .get("readonly")
+        .and_then(Value::as_str)
+        == Some("true")
+    {
+        return Reply::Json(
+            500,
+            envelope(
+                500,
+                "repository_exception",
+                &format!("[{repo}] cannot create snapshot in a readonly repository"),
+            ),
+        );
     }
     if name != name.to_lowercase() {
         let reason = format!("[{repo}:{name}] Invalid snapshot name [{name}], must be lowercase");
-        return Reply::Json(400, envelope(400, "invalid_snapshot_name_exception", &reason));
+        return Reply::Json(
+            400,
+            envelope(400, "invalid_snapshot_name_exception", &reason),
+        );
     }
     if state.snapshots_of(&repo).iter().any(|s| s.name == name) {
         return ctx.error("invalid_snapshot_name_exception_already_exists", names);
@@ -327,9 +420,20 @@ fn create_snapshot(state: &mut State, ctx: &Ctx) -> Reply {
         p if p.is_empty() => vec!["_all".to_string()],
         p => p,
     };
-    let indices: Vec<String> =
-        expand(&patterns, state.indices.iter().filter(|(_, i)| i.open).map(|(n, _)| n.clone()).collect::<Vec<_>>().into_iter());
-    let sizes = indices.iter().map(|i| (i.clone(), state.indices[i].size)).collect();
+    let indices: Vec<String> = expand(
+        &patterns,
+        state
+            .indices
+            .iter()
+            .filter(|(_, i)| i.open)
+            .map(|(n, _)| n.clone())
+            .collect::<Vec<_>>()
+            .into_iter(),
+    );
+    let sizes = indices
+        .iter()
+        .map(|i| (i.clone(), state.indices[i].size))
+        .collect();
     let outcome = if state.behaviour.next_failed {
         SnapState::Failed
     } else if state.behaviour.next_partial && !indices.is_empty() {
@@ -342,7 +446,9 @@ fn create_snapshot(state: &mut State, ctx: &Ctx) -> Reply {
     let uuid = state.uuid();
     let wait = ctx.q_true("wait_for_completion");
     let snapshot = Snapshot {
-        failed_index: (outcome != SnapState::Success).then(|| indices.first().cloned()).flatten(),
+        failed_index: (outcome != SnapState::Success)
+            .then(|| indices.first().cloned())
+            .flatten(),
         name,
         uuid,
         repository: repo.clone(),
@@ -373,7 +479,9 @@ fn advance(s: &mut Snapshot, behaviour: &crate::state::Behaviour, now: i64) {
         return;
     }
     s.polls_left = s.polls_left.saturating_sub(1);
-    let timed_out = behaviour.progress_ms.is_some_and(|ms| now - s.start_ms >= ms);
+    let timed_out = behaviour
+        .progress_ms
+        .is_some_and(|ms| now - s.start_ms >= ms);
     if s.polls_left == 0 || timed_out {
         s.state = s.outcome;
         s.end_ms = now.max(s.start_ms + 1);
@@ -423,11 +531,20 @@ fn get_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
     let repo = ctx.p("repository").to_string();
     let pattern = ctx.p("snapshot").to_string();
     if !state.repositories.contains_key(&repo) {
-        return ctx.error("repository_missing_exception", Names { repository: &repo, ..Names::default() });
+        return ctx.error(
+            "repository_missing_exception",
+            Names {
+                repository: &repo,
+                ..Names::default()
+            },
+        );
     }
     let behaviour = state.behaviour.clone();
     let ignore_unavailable = ctx.q_true("ignore_unavailable");
-    let list = state.snapshots_of_mut(&repo).map(std::mem::take).unwrap_or_default();
+    let list = state
+        .snapshots_of_mut(&repo)
+        .map(std::mem::take)
+        .unwrap_or_default();
     let mut list = list;
     let mut out = Vec::new();
     let mut missing = None;
@@ -435,10 +552,20 @@ fn get_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
         let matched: Vec<usize> = list
             .iter()
             .enumerate()
-            .filter(|(_, s)| part == "_all" || part == "*" || wildcard(part, &s.name) || (part == "_current" && s.state == SnapState::InProgress))
+            .filter(|(_, s)| {
+                part == "_all"
+                    || part == "*"
+                    || wildcard(part, &s.name)
+                    || (part == "_current" && s.state == SnapState::InProgress)
+            })
             .map(|(i, _)| i)
             .collect();
-        if matched.is_empty() && !part.contains('*') && part != "_all" && part != "_current" && missing.is_none() {
+        if matched.is_empty()
+            && !part.contains('*')
+            && part != "_all"
+            && part != "_current"
+            && missing.is_none()
+        {
             missing = Some(part.to_string());
         }
         for i in matched {
@@ -450,7 +577,14 @@ fn get_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
         *l = list;
     }
     if let (Some(missing), false) = (missing, ignore_unavailable) {
-        return ctx.error("snapshot_missing_exception", Names { repository: &repo, snapshot: &missing, ..Names::default() });
+        return ctx.error(
+            "snapshot_missing_exception",
+            Names {
+                repository: &repo,
+                snapshot: &missing,
+                ..Names::default()
+            },
+        );
     }
     let mut body = json!({"snapshots": out});
     if ctx.is_es() && ctx.major_minor() >= (7, 14) {
@@ -463,7 +597,11 @@ fn get_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
 fn status_json(s: &Snapshot, ctx: &Ctx) -> Value {
     let done = s.state != SnapState::InProgress;
     let total = s.shards_total();
-    let shard_done = if done { total - s.shards_failed() } else { total / 2 };
+    let shard_done = if done {
+        total - s.shards_failed()
+    } else {
+        total / 2
+    };
     let total_bytes: u64 = s.sizes.values().sum();
     let processed = if done { total_bytes } else { total_bytes / 2 };
     let state = match s.state {
@@ -504,13 +642,24 @@ fn status_json(s: &Snapshot, ctx: &Ctx) -> Value {
 
 fn snapshot_status(state: &mut State, ctx: &Ctx) -> Reply {
     let behaviour = state.behaviour.clone();
-    match (ctx.matched.param("repository"), ctx.matched.param("snapshot")) {
+    match (
+        ctx.matched.param("repository"),
+        ctx.matched.param("snapshot"),
+    ) {
         (Some(repo), Some(pattern)) => {
             let repo = repo.to_string();
             if !state.repositories.contains_key(&repo) {
-                return ctx.error("repository_missing_exception", Names { repository: &repo, ..Names::default() });
+                return ctx.error(
+                    "repository_missing_exception",
+                    Names {
+                        repository: &repo,
+                        ..Names::default()
+                    },
+                );
             }
-            let Some(list) = state.snapshots_of_mut(&repo) else { return Reply::Json(200, json!({"snapshots": []})) };
+            let Some(list) = state.snapshots_of_mut(&repo) else {
+                return Reply::Json(200, json!({"snapshots": []}));
+            };
             let mut out = Vec::new();
             for part in pattern.split(',') {
                 match list.iter_mut().find(|s| s.name == part) {
@@ -520,7 +669,11 @@ fn snapshot_status(state: &mut State, ctx: &Ctx) -> Reply {
                     }
                     None if ctx.q_true("ignore_unavailable") => {}
                     None => {
-                        let names = Names { repository: &repo, snapshot: part, ..Names::default() };
+                        let names = Names {
+                            repository: &repo,
+                            snapshot: part,
+                            ..Names::default()
+                        };
                         return ctx.error("snapshot_missing_exception", names);
                     }
                 }
@@ -530,19 +683,34 @@ fn snapshot_status(state: &mut State, ctx: &Ctx) -> Reply {
         (repo, None) => {
             if let Some(r) = repo {
                 if !state.repositories.contains_key(r) {
-                    return ctx.error("repository_missing_exception", Names { repository: r, ..Names::default() });
+                    return ctx.error(
+                        "repository_missing_exception",
+                        Names {
+                            repository: r,
+                            ..Names::default()
+                        },
+                    );
                 }
             }
             let out: Vec<Value> = state
                 .snapshots
                 .values()
                 .flatten()
-                .filter(|s| s.state == SnapState::InProgress && repo.is_none_or(|r| s.repository == r))
+                .filter(|s| {
+                    s.state == SnapState::InProgress && repo.is_none_or(|r| s.repository == r)
+                })
                 .map(|s| status_json(s, ctx))
                 .collect();
             Reply::Json(200, json!({"snapshots": out}))
         }
-        (None, Some(_)) => Reply::Json(400, envelope(400, "illegal_argument_exception", "snapshot without repository")),
+        (None, Some(_)) => Reply::Json(
+            400,
+            envelope(
+                400,
+                "illegal_argument_exception",
+                "snapshot without repository",
+            ),
+        ),
     }
 }
 
@@ -550,13 +718,29 @@ fn delete_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
     let repo = ctx.p("repository").to_string();
     let pattern = ctx.p("snapshot").to_string();
     if !state.repositories.contains_key(&repo) {
-        return ctx.error("repository_missing_exception", Names { repository: &repo, ..Names::default() });
+        return ctx.error(
+            "repository_missing_exception",
+            Names {
+                repository: &repo,
+                ..Names::default()
+            },
+        );
     }
     if state.behaviour.busy_for > 0 {
         state.behaviour.busy_for -= 1;
-        return ctx.error("concurrent_snapshot_execution_exception", Names { repository: &repo, snapshot: &pattern, ..Names::default() });
+        return ctx.error(
+            "concurrent_snapshot_execution_exception",
+            Names {
+                repository: &repo,
+                snapshot: &pattern,
+                ..Names::default()
+            },
+        );
     }
-    let list = state.snapshots_of_mut(&repo).map(std::mem::take).unwrap_or_default();
+    let list = state
+        .snapshots_of_mut(&repo)
+        .map(std::mem::take)
+        .unwrap_or_default();
     let mut keep = list;
     for part in pattern.split(',') {
         let before = keep.len();
@@ -567,7 +751,14 @@ fn delete_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
             if let Some(l) = state.snapshots_of_mut(&repo) {
                 *l = all;
             }
-            return ctx.error("snapshot_missing_exception", Names { repository: &repo, snapshot: part, ..Names::default() });
+            return ctx.error(
+                "snapshot_missing_exception",
+                Names {
+                    repository: &repo,
+                    snapshot: part,
+                    ..Names::default()
+                },
+            );
         }
     }
     if let Some(l) = state.snapshots_of_mut(&repo) {
@@ -580,13 +771,34 @@ fn restore(state: &mut State, ctx: &Ctx) -> Reply {
     let repo = ctx.p("repository").to_string();
     let name = ctx.p("snapshot").to_string();
     if !state.repositories.contains_key(&repo) {
-        return ctx.error("repository_missing_exception", Names { repository: &repo, ..Names::default() });
+        return ctx.error(
+            "repository_missing_exception",
+            Names {
+                repository: &repo,
+                ..Names::default()
+            },
+        );
     }
-    let Some(snap) = state.snapshots_of(&repo).iter().find(|s| s.name == name).cloned() else {
-        return ctx.error("snapshot_missing_exception", Names { repository: &repo, snapshot: &name, ..Names::default() });
+    let Some(snap) = state
+        .snapshots_of(&repo)
+        .iter()
+        .find(|s| s.name == name)
+        .cloned()
+    else {
+        return ctx.error(
+            "snapshot_missing_exception",
+            Names {
+                repository: &repo,
+                snapshot: &name,
+                ..Names::default()
+            },
+        );
     };
     if snap.state == SnapState::InProgress {
-        let reason = format!("[{repo}:{name}/{}] cannot restore snapshot while it is in progress", snap.uuid);
+        let reason = format!(
+            "[{repo}:{name}/{}] cannot restore snapshot while it is in progress",
+            snap.uuid
+        );
         return Reply::Json(500, envelope(500, "snapshot_restore_exception", &reason));
     }
     let body = ctx.json_body();
@@ -595,10 +807,22 @@ fn restore(state: &mut State, ctx: &Ctx) -> Reply {
         p => p,
     };
     let selected = expand(&patterns, snap.indices.clone().into_iter());
-    let rename = match (body["rename_pattern"].as_str(), body["rename_replacement"].as_str()) {
+    let rename = match (
+        body["rename_pattern"].as_str(),
+        body["rename_replacement"].as_str(),
+    ) {
         (Some(p), Some(r)) => match regex::Regex::new(p) {
-            Ok(re) => Some((re, r.replace("$", "$"))),
-            Err(e) => return Reply::Json(400, envelope(400, "illegal_argument_exception", &format!("invalid rename_pattern: {e}"))),
+            Ok(re) => Some((re, java_replacement(r))),
+            Err(e) => {
+                return Reply::Json(
+                    400,
+                    envelope(
+                        400,
+                        "illegal_argument_exception",
+                        &format!("invalid rename_pattern: {e}"),
+                    ),
+                )
+            }
         },
         _ => None,
     };
@@ -609,7 +833,13 @@ fn restore(state: &mut State, ctx: &Ctx) -> Reply {
     for i in &selected {
         let t = target(i);
         if state.indices.get(&t).is_some_and(|x| x.open) {
-            let names = Names { repository: &repo, snapshot: &name, uuid: &snap.uuid, index: &t, ..Names::default() };
+            let names = Names {
+                repository: &repo,
+                snapshot: &name,
+                uuid: &snap.uuid,
+                index: &t,
+                ..Names::default()
+            };
             return ctx.error("snapshot_restore_exception_open_index_exists", names);
         }
     }
@@ -628,14 +858,21 @@ fn restore(state: &mut State, ctx: &Ctx) -> Reply {
                 shards: snap.shards_per_index,
                 replicas: 1,
                 restored_from: Some((repo.clone(), name.clone())),
-                recovery_polls_left: if wait { 0 } else { state.behaviour.recovery_polls },
+                recovery_polls_left: if wait {
+                    0
+                } else {
+                    state.behaviour.recovery_polls
+                },
             },
         );
     }
     if wait {
         let total = snap.shards_per_index * selected.len() as u32;
         let targets: Vec<String> = selected.iter().map(|i| target(i)).collect();
-        Reply::Json(200, json!({"snapshot": {"snapshot": name, "indices": targets, "shards": {"total": total, "failed": 0, "successful": total}}}))
+        Reply::Json(
+            200,
+            json!({"snapshot": {"snapshot": name, "indices": targets, "shards": {"total": total, "failed": 0, "successful": total}}}),
+        )
     } else {
         Reply::Json(200, json!({"accepted": true}))
     }
@@ -644,22 +881,59 @@ fn restore(state: &mut State, ctx: &Ctx) -> Reply {
 fn cleanup_repository(state: &State, ctx: &Ctx) -> Reply {
     let repo = ctx.p("repository");
     if !state.repositories.contains_key(repo) {
-        return ctx.error("repository_missing_exception", Names { repository: repo, ..Names::default() });
+        return ctx.error(
+            "repository_missing_exception",
+            Names {
+                repository: repo,
+                ..Names::default()
+            },
+        );
     }
-    Reply::Json(200, json!({"results": {"deleted_bytes": 0, "deleted_blobs": 0}}))
+    Reply::Json(
+        200,
+        json!({"results": {"deleted_bytes": 0, "deleted_blobs": 0}}),
+    )
 }
 
 fn clone_snapshot(state: &mut State, ctx: &Ctx) -> Reply {
     let repo = ctx.p("repository").to_string();
-    let (from, to) = (ctx.p("snapshot").to_string(), ctx.p("target_snapshot").to_string());
+    let (from, to) = (
+        ctx.p("snapshot").to_string(),
+        ctx.p("target_snapshot").to_string(),
+    );
     if !state.repositories.contains_key(&repo) {
-        return ctx.error("repository_missing_exception", Names { repository: &repo, ..Names::default() });
+        return ctx.error(
+            "repository_missing_exception",
+            Names {
+                repository: &repo,
+                ..Names::default()
+            },
+        );
     }
-    let Some(mut copy) = state.snapshots_of(&repo).iter().find(|s| s.name == from).cloned() else {
-        return ctx.error("snapshot_missing_exception", Names { repository: &repo, snapshot: &from, ..Names::default() });
+    let Some(mut copy) = state
+        .snapshots_of(&repo)
+        .iter()
+        .find(|s| s.name == from)
+        .cloned()
+    else {
+        return ctx.error(
+            "snapshot_missing_exception",
+            Names {
+                repository: &repo,
+                snapshot: &from,
+                ..Names::default()
+            },
+        );
     };
     if state.snapshots_of(&repo).iter().any(|s| s.name == to) {
-        return ctx.error("invalid_snapshot_name_exception_already_exists", Names { repository: &repo, snapshot: &to, ..Names::default() });
+        return ctx.error(
+            "invalid_snapshot_name_exception_already_exists",
+            Names {
+                repository: &repo,
+                snapshot: &to,
+                ..Names::default()
+            },
+        );
     }
     let wanted = indices_param(&ctx.json_body()["indices"]);
     copy.indices = expand(&wanted, copy.indices.clone().into_iter());
@@ -682,7 +956,14 @@ fn cat(ctx: &Ctx, columns: &[&str], rows: Vec<BTreeMap<&str, Value>>) -> Reply {
     if ctx.query.get("format").map(String::as_str) == Some("json") {
         let out: Vec<Value> = rows
             .iter()
-            .map(|r| Value::Object(wanted.iter().map(|c| (c.to_string(), r.get(c).cloned().unwrap_or(Value::Null))).collect()))
+            .map(|r| {
+                Value::Object(
+                    wanted
+                        .iter()
+                        .map(|c| (c.to_string(), r.get(c).cloned().unwrap_or(Value::Null)))
+                        .collect(),
+                )
+            })
             .collect();
         return Reply::Json(200, Value::Array(out));
     }
@@ -719,12 +1000,31 @@ fn size_text(bytes: u64, ctx: &Ctx) -> String {
 fn cat_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
     let repos: Vec<String> = match ctx.matched.param("repository") {
         Some(r) if !state.repositories.contains_key(r) => {
-            return ctx.error("repository_missing_exception", Names { repository: r, ..Names::default() })
+            return ctx.error(
+                "repository_missing_exception",
+                Names {
+                    repository: r,
+                    ..Names::default()
+                },
+            )
         }
         Some(r) => vec![r.to_string()],
         None => state.repositories.keys().cloned().collect(),
     };
-    let columns = ["id", "repository", "status", "start_epoch", "start_time", "end_epoch", "end_time", "duration", "indices", "successful_shards", "failed_shards", "total_shards"];
+    let columns = [
+        "id",
+        "repository",
+        "status",
+        "start_epoch",
+        "start_time",
+        "end_epoch",
+        "end_time",
+        "duration",
+        "indices",
+        "successful_shards",
+        "failed_shards",
+        "total_shards",
+    ];
     let mut rows = Vec::new();
     for repo in repos {
         for s in state.snapshots_of(&repo) {
@@ -733,12 +1033,24 @@ fn cat_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
             r.insert("repository", json!(repo));
             r.insert("status", json!(s.state.as_str()));
             r.insert("start_epoch", json!((s.start_ms / 1000).to_string()));
-            r.insert("start_time", json!(crate::time::format_ms(s.start_ms, "%H:%M:%S")));
+            r.insert(
+                "start_time",
+                json!(crate::time::format_ms(s.start_ms, "%H:%M:%S")),
+            );
             r.insert("end_epoch", json!((s.end_ms / 1000).to_string()));
-            r.insert("end_time", json!(crate::time::format_ms(s.end_ms, "%H:%M:%S")));
-            r.insert("duration", json!(format!("{}s", (s.end_ms - s.start_ms).max(0) / 1000)));
+            r.insert(
+                "end_time",
+                json!(crate::time::format_ms(s.end_ms, "%H:%M:%S")),
+            );
+            r.insert(
+                "duration",
+                json!(format!("{}s", (s.end_ms - s.start_ms).max(0) / 1000)),
+            );
             r.insert("indices", json!(s.indices.len().to_string()));
-            r.insert("successful_shards", json!((s.shards_total() - s.shards_failed()).to_string()));
+            r.insert(
+                "successful_shards",
+                json!((s.shards_total() - s.shards_failed()).to_string()),
+            );
             r.insert("failed_shards", json!(s.shards_failed().to_string()));
             r.insert("total_shards", json!(s.shards_total().to_string()));
             rows.push(r);
@@ -753,13 +1065,30 @@ fn cat_indices(state: &State, ctx: &Ctx) -> Reply {
             let patterns: Vec<String> = p.split(',').map(str::to_string).collect();
             let found = expand(&patterns, state.indices.keys().cloned());
             if found.is_empty() && !p.contains('*') {
-                return ctx.error("index_not_found_exception", Names { index: p, ..Names::default() });
+                return ctx.error(
+                    "index_not_found_exception",
+                    Names {
+                        index: p,
+                        ..Names::default()
+                    },
+                );
             }
             found
         }
         None => state.indices.keys().cloned().collect(),
     };
-    let columns = ["health", "status", "index", "uuid", "pri", "rep", "docs.count", "docs.deleted", "store.size", "pri.store.size"];
+    let columns = [
+        "health",
+        "status",
+        "index",
+        "uuid",
+        "pri",
+        "rep",
+        "docs.count",
+        "docs.deleted",
+        "store.size",
+        "pri.store.size",
+    ];
     let rows = names
         .iter()
         .map(|n| {
@@ -774,7 +1103,10 @@ fn cat_indices(state: &State, ctx: &Ctx) -> Reply {
             if i.open {
                 r.insert("docs.count", json!(i.docs.to_string()));
                 r.insert("docs.deleted", json!("0"));
-                r.insert("store.size", json!(size_text(i.size * u64::from(1 + i.replicas), ctx)));
+                r.insert(
+                    "store.size",
+                    json!(size_text(i.size * u64::from(1 + i.replicas), ctx)),
+                );
                 r.insert("pri.store.size", json!(size_text(i.size, ctx)));
             }
             r
@@ -789,7 +1121,13 @@ fn recovery(state: &mut State, ctx: &Ctx) -> Reply {
             let patterns: Vec<String> = p.split(',').map(str::to_string).collect();
             for single in patterns.iter().filter(|p| !p.contains('*')) {
                 if !state.indices.contains_key(single) {
-                    return ctx.error("index_not_found_exception", Names { index: single, ..Names::default() });
+                    return ctx.error(
+                        "index_not_found_exception",
+                        Names {
+                            index: single,
+                            ..Names::default()
+                        },
+                    );
                 }
             }
             expand(&patterns, state.indices.keys().cloned())
@@ -798,13 +1136,22 @@ fn recovery(state: &mut State, ctx: &Ctx) -> Reply {
     };
     let mut out = Map::new();
     for n in names {
-        let Some(i) = state.indices.get_mut(&n) else { continue };
+        let Some(i) = state.indices.get_mut(&n) else {
+            continue;
+        };
         let done = i.recovery_polls_left == 0;
         i.recovery_polls_left = i.recovery_polls_left.saturating_sub(1);
         let recovered = if done { i.size } else { i.size / 2 };
-        let percent = if i.size == 0 { 100.0 } else { recovered as f64 * 100.0 / i.size as f64 };
+        let percent = if i.size == 0 {
+            100.0
+        } else {
+            recovered as f64 * 100.0 / i.size as f64
+        };
         let (kind, source) = match &i.restored_from {
-            Some((repo, snap)) => ("SNAPSHOT", json!({"repository": repo, "snapshot": snap, "version": ctx.version, "index": n})),
+            Some((repo, snap)) => (
+                "SNAPSHOT",
+                json!({"repository": repo, "snapshot": snap, "version": ctx.version, "index": n}),
+            ),
             None => ("EMPTY_STORE", json!({})),
         };
         let shards: Vec<Value> = (0..i.shards)
@@ -832,9 +1179,18 @@ fn recovery(state: &mut State, ctx: &Ctx) -> Reply {
 fn resolve_indices(state: &State, ctx: &Ctx) -> Result<Vec<String>, Reply> {
     let p = ctx.p("index");
     let patterns: Vec<String> = p.split(',').map(str::to_string).collect();
-    for single in patterns.iter().filter(|p| !p.contains('*') && !p.starts_with('-')) {
+    for single in patterns
+        .iter()
+        .filter(|p| !p.contains('*') && !p.starts_with('-'))
+    {
         if !state.indices.contains_key(single) && !ctx.q_true("ignore_unavailable") {
-            return Err(ctx.error("index_not_found_exception", Names { index: single, ..Names::default() }));
+            return Err(ctx.error(
+                "index_not_found_exception",
+                Names {
+                    index: single,
+                    ..Names::default()
+                },
+            ));
         }
     }
     Ok(expand(&patterns, state.indices.keys().cloned()))
@@ -853,9 +1209,15 @@ fn open_close(state: &mut State, ctx: &Ctx, open: bool) -> Reply {
         detail.insert(n.clone(), json!({"closed": true}));
     }
     if open {
-        Reply::Json(200, json!({"acknowledged": true, "shards_acknowledged": true}))
+        Reply::Json(
+            200,
+            json!({"acknowledged": true, "shards_acknowledged": true}),
+        )
     } else {
-        Reply::Json(200, json!({"acknowledged": true, "shards_acknowledged": true, "indices": detail}))
+        Reply::Json(
+            200,
+            json!({"acknowledged": true, "shards_acknowledged": true, "indices": detail}),
+        )
     }
 }
 
@@ -889,11 +1251,20 @@ fn get_indices(state: &State, ctx: &Ctx) -> Reply {
 fn create_index(state: &mut State, ctx: &Ctx) -> Reply {
     let name = ctx.p("index").to_string();
     if state.indices.contains_key(&name) {
-        let reason = format!("index [{name}/{}] already exists", state.indices[&name].uuid);
-        return Reply::Json(400, envelope(400, "resource_already_exists_exception", &reason));
+        let reason = format!(
+            "index [{name}/{}] already exists",
+            state.indices[&name].uuid
+        );
+        return Reply::Json(
+            400,
+            envelope(400, "resource_already_exists_exception", &reason),
+        );
     }
     state.add_index(&name, 1024);
-    Reply::Json(200, json!({"acknowledged": true, "shards_acknowledged": true, "index": name}))
+    Reply::Json(
+        200,
+        json!({"acknowledged": true, "shards_acknowledged": true, "index": name}),
+    )
 }
 
 fn node_base(n: &crate::state::Node, ctx: &Ctx) -> Map<String, Value> {
@@ -918,7 +1289,10 @@ fn nodes_info(state: &State, ctx: &Ctx) -> Reply {
     for n in &state.nodes {
         let mut m = node_base(n, ctx);
         m.insert("build_type".into(), json!("docker"));
-        m.insert("build_hash".into(), json!("0000000000000000000000000000000000000000"));
+        m.insert(
+            "build_hash".into(),
+            json!("0000000000000000000000000000000000000000"),
+        );
         if ctx.is_es() {
             m.insert("build_flavor".into(), json!("default"));
         }
@@ -932,7 +1306,10 @@ fn nodes_info(state: &State, ctx: &Ctx) -> Reply {
         );
         nodes.insert(n.id.clone(), Value::Object(m));
     }
-    Reply::Json(200, json!({"_nodes": nodes_header(state), "cluster_name": state.cluster_name, "nodes": nodes}))
+    Reply::Json(
+        200,
+        json!({"_nodes": nodes_header(state), "cluster_name": state.cluster_name, "nodes": nodes}),
+    )
 }
 
 fn nodes_stats(state: &State, ctx: &Ctx) -> Reply {
@@ -952,12 +1329,24 @@ fn nodes_stats(state: &State, ctx: &Ctx) -> Reply {
         );
         nodes.insert(n.id.clone(), Value::Object(m));
     }
-    Reply::Json(200, json!({"_nodes": nodes_header(state), "cluster_name": state.cluster_name, "nodes": nodes}))
+    Reply::Json(
+        200,
+        json!({"_nodes": nodes_header(state), "cluster_name": state.cluster_name, "nodes": nodes}),
+    )
 }
 
 fn cluster_health(state: &State) -> Reply {
-    let data = state.nodes.iter().filter(|n| n.roles.iter().any(|r| r.starts_with("data"))).count();
-    let primaries: u32 = state.indices.values().filter(|i| i.open).map(|i| i.shards).sum();
+    let data = state
+        .nodes
+        .iter()
+        .filter(|n| n.roles.iter().any(|r| r.starts_with("data")))
+        .count();
+    let primaries: u32 = state
+        .indices
+        .values()
+        .filter(|i| i.open)
+        .map(|i| i.shards)
+        .sum();
     Reply::Json(
         200,
         json!({
@@ -969,4 +1358,23 @@ fn cluster_health(state: &State) -> Reply {
             "task_max_waiting_in_queue_millis": 0, "active_shards_percent_as_number": 100.0
         }),
     )
+}
+
+/// Java's `$1` is Rust regex's `${1}` (Rust would read `$1_restored` as a group named `1_restored`).
+fn java_replacement(r: &str) -> String {
+    let mut out = String::with_capacity(r.len() + 4);
+    let mut chars = r.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            let mut digits = String::new();
+            while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                digits.push(d);
+                chars.next();
+            }
+            out.push_str(&format!("${{{digits}}}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

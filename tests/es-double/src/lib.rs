@@ -44,7 +44,12 @@ pub struct Config {
 
 impl Config {
     pub fn new(flavour: Flavour, version: &str) -> Self {
-        Self { flavour, version: version.to_string(), api_root: default_api_root(), story_extras: false }
+        Self {
+            flavour,
+            version: version.to_string(),
+            api_root: default_api_root(),
+            story_extras: false,
+        }
     }
 }
 
@@ -52,7 +57,12 @@ impl Config {
 pub fn default_api_root() -> PathBuf {
     std::env::var_os("ES_API_ROOT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/es-api")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/es-api"
+            ))
+        })
 }
 
 struct Shared {
@@ -97,7 +107,10 @@ pub enum StartError {
     #[error(transparent)]
     Spec(#[from] spec::SpecError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// Starts the double on `addr` (`127.0.0.1:0` for any free port) in the current tokio runtime.
@@ -109,12 +122,25 @@ pub async fn start(config: Config, state: State, addr: &str) -> Result<Running, 
         spec.add_extra("indices.update_aliases", "POST", "/_aliases", &globals);
     }
     let errors = errors::ErrorBodies::load(&config.api_root)?;
-    let shared = Arc::new(Shared { config, spec, errors, state: Mutex::new(state) });
+    let shared = Arc::new(Shared {
+        config,
+        spec,
+        errors,
+        state: Mutex::new(state),
+    });
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| StartError::Listen { addr: addr.to_string(), source })?;
-    let local = listener.local_addr().map_err(|source| StartError::Listen { addr: addr.to_string(), source })?;
-    let app = axum::Router::new().fallback(serve).with_state(shared.clone());
+        .map_err(|source| StartError::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: addr.to_string(),
+        source,
+    })?;
+    let app = axum::Router::new()
+        .fallback(serve)
+        .with_state(shared.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -123,29 +149,58 @@ pub async fn start(config: Config, state: State, addr: &str) -> Result<Running, 
             })
             .await;
     });
-    Ok(Running { addr: local, shared, shutdown: Some(tx) })
+    Ok(Running {
+        addr: local,
+        shared,
+        shutdown: Some(tx),
+    })
 }
 
-async fn serve(axum::extract::State(shared): axum::extract::State<Arc<Shared>>, method: Method, uri: Uri, body: Bytes) -> Response {
-    let query: Vec<(String, String)> =
-        uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+async fn serve(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let query: Vec<(String, String)> = uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
     let keys: Vec<String> = query.iter().map(|(k, _)| k.clone()).collect();
     let query: HashMap<String, String> = query.into_iter().collect();
     let path = uri.path();
-    let line = format!("{method} {}", uri.path_and_query().map_or(path, |p| p.as_str()));
+    let line = format!(
+        "{method} {}",
+        uri.path_and_query().map_or(path, |p| p.as_str())
+    );
     let (status, reply) = match shared.spec.resolve(method.as_str(), path, &keys) {
         Err(spec::RouteError::NoHandler) => {
             let reason = format!("no handler found for uri [{}] and method [{method}]", uri);
-            (400, handlers::Reply::Json(400, json!({"error": reason, "status": 400})))
+            (
+                400,
+                handlers::Reply::Json(400, json!({"error": reason, "status": 400})),
+            )
         }
         Err(spec::RouteError::WrongMethod(allowed)) => {
             let allowed: Vec<String> = allowed.into_iter().collect();
-            let reason = format!("Incorrect HTTP method for uri [{uri}] and method [{method}], allowed: [{}]", allowed.join(", "));
-            (405, handlers::Reply::Json(405, json!({"error": reason, "status": 405})))
+            let reason = format!(
+                "Incorrect HTTP method for uri [{uri}] and method [{method}], allowed: [{}]",
+                allowed.join(", ")
+            );
+            (
+                405,
+                handlers::Reply::Json(405, json!({"error": reason, "status": 405})),
+            )
         }
         Err(spec::RouteError::UnknownParam(p)) => {
             let reason = format!("request [{path}] contains unrecognized parameter: [{p}]");
-            (400, handlers::Reply::Json(400, errors::envelope(400, "illegal_argument_exception", &reason)))
+            (
+                400,
+                handlers::Reply::Json(
+                    400,
+                    errors::envelope(400, "illegal_argument_exception", &reason),
+                ),
+            )
         }
         Ok(matched) => {
             let mut state = lock(&shared.state);
@@ -165,7 +220,24 @@ async fn serve(axum::extract::State(shared): axum::extract::State<Arc<Shared>>, 
             (status, reply)
         }
     };
-    lock(&shared.state).log.push(format!("{line} -> {status}"));
+    let delay = {
+        let mut state = lock(&shared.state);
+        state.log.push(format!("{line} -> {status}"));
+        let creating = method == Method::PUT || method == Method::POST;
+        let is_create = creating
+            && shared
+                .spec
+                .resolve(method.as_str(), path, &keys)
+                .is_ok_and(|m| m.route.endpoint == "snapshot.create");
+        if is_create {
+            state.behaviour.delay_next_create_ms.take()
+        } else {
+            None
+        }
+    };
+    if let Some(ms) = delay {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
     let mut response = match reply {
         handlers::Reply::Json(s, mut v) => {
             if let Some(filter) = query.get("filter_path") {
@@ -177,13 +249,19 @@ async fn serve(axum::extract::State(shared): axum::extract::State<Arc<Shared>>, 
                 v.to_string()
             };
             let mut r = (code(s), text).into_response();
-            r.headers_mut().insert("content-type", HeaderValue::from_static("application/json; charset=UTF-8"));
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("application/json; charset=UTF-8"),
+            );
             r
         }
         handlers::Reply::Text(s, t) => (code(s), t).into_response(),
     };
     if sends_product_header(&shared.config) {
-        response.headers_mut().insert("x-elastic-product", HeaderValue::from_static("Elasticsearch"));
+        response.headers_mut().insert(
+            "x-elastic-product",
+            HeaderValue::from_static("Elasticsearch"),
+        );
     }
     response
 }
@@ -193,7 +271,10 @@ fn code(s: u16) -> StatusCode {
 }
 
 fn sends_product_header(config: &Config) -> bool {
-    let mut it = config.version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut it = config
+        .version
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
     let v = (it.next().unwrap_or(0), it.next().unwrap_or(0));
     config.flavour == Flavour::Elasticsearch && v >= (7, 14)
 }
@@ -201,7 +282,11 @@ fn sends_product_header(config: &Config) -> bool {
 /// `filter_path`: comma-separated dotted paths, `*` matching one level and `**` any depth.
 pub fn filter_path(value: &Value, filter: &str) -> Value {
     let paths: Vec<Vec<&str>> = filter.split(',').map(|p| p.split('.').collect()).collect();
-    keep(value, &paths.iter().map(|p| p.as_slice()).collect::<Vec<_>>()).unwrap_or(json!({}))
+    keep(
+        value,
+        &paths.iter().map(|p| p.as_slice()).collect::<Vec<_>>(),
+    )
+    .unwrap_or(json!({}))
 }
 
 fn keep(value: &Value, paths: &[&[&str]]) -> Option<Value> {

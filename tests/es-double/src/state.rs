@@ -24,7 +24,10 @@ pub struct Repository {
 impl Repository {
     /// Where its snapshots live: repositories on the same location share them, as on a real volume.
     pub fn key(&self, name: &str) -> String {
-        self.settings.get("location").and_then(Value::as_str).map_or_else(|| format!("name:{name}"), str::to_string)
+        self.settings
+            .get("location")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("name:{name}"), str::to_string)
     }
 }
 
@@ -111,6 +114,8 @@ pub struct Behaviour {
     pub repo_not_shared: bool,
     /// Recovery polls a restored index needs before its shards are DONE.
     pub recovery_polls: u32,
+    /// The next snapshot create is carried out but answered this late, as when a client times out.
+    pub delay_next_create_ms: Option<u64>,
 }
 
 impl Default for Behaviour {
@@ -123,6 +128,7 @@ impl Default for Behaviour {
             busy_for: 0,
             repo_not_shared: false,
             recovery_polls: 1,
+            delay_next_create_ms: None,
         }
     }
 }
@@ -156,7 +162,10 @@ impl Default for State {
         };
         Self {
             cluster_name: "elasticsearch".into(),
-            nodes: vec![node(0, &["data", "ingest", "master"]), node(1, &["data", "ingest", "master"])],
+            nodes: vec![
+                node(0, &["data", "ingest", "master"]),
+                node(1, &["data", "ingest", "master"]),
+            ],
             repositories: BTreeMap::new(),
             snapshots: BTreeMap::new(),
             indices: BTreeMap::new(),
@@ -178,7 +187,16 @@ impl State {
         let uuid = self.uuid();
         self.indices.insert(
             name.to_string(),
-            Index { uuid, open: true, size, docs: size / 512, shards: 1, replicas: 1, restored_from: None, recovery_polls_left: 0 },
+            Index {
+                uuid,
+                open: true,
+                size,
+                docs: size / 512,
+                shards: 1,
+                replicas: 1,
+                restored_from: None,
+                recovery_polls_left: 0,
+            },
         );
     }
 
@@ -187,7 +205,9 @@ impl State {
     }
 
     pub fn snapshots_of(&self, repo: &str) -> &[Snapshot] {
-        self.repo_key(repo).and_then(|k| self.snapshots.get(&k)).map_or(&[], Vec::as_slice)
+        self.repo_key(repo)
+            .and_then(|k| self.snapshots.get(&k))
+            .map_or(&[], Vec::as_slice)
     }
 
     pub fn snapshots_of_mut(&mut self, repo: &str) -> Option<&mut Vec<Snapshot>> {
@@ -201,14 +221,29 @@ impl State {
         let mut settings = Map::new();
         settings.insert("location".into(), Value::String(location.into()));
         settings.insert("compress".into(), Value::String("true".into()));
-        self.repositories.insert(repo.to_string(), Repository { kind: "fs".into(), settings });
+        self.repositories.insert(
+            repo.to_string(),
+            Repository {
+                kind: "fs".into(),
+                settings,
+            },
+        );
         let mut list = Vec::with_capacity(count);
         for i in (0..count).rev() {
             let start = now_ms - (i as i64 + 1) * 3_600_000;
             let day = crate::time::format_ms(start, "%Y.%m.%d");
-            let indices: Vec<String> =
-                ["ks-logstash-log-", "ks-logstash-auditing-", "ks-logstash-events-"].iter().map(|p| format!("{p}{day}")).collect();
-            let sizes = indices.iter().map(|i| (i.clone(), 50 * 1024 * 1024)).collect();
+            let indices: Vec<String> = [
+                "ks-logstash-log-",
+                "ks-logstash-auditing-",
+                "ks-logstash-events-",
+            ]
+            .iter()
+            .map(|p| format!("{p}{day}"))
+            .collect();
+            let sizes = indices
+                .iter()
+                .map(|i| (i.clone(), 50 * 1024 * 1024))
+                .collect();
             let uuid = self.uuid();
             list.push(Snapshot {
                 name: format!("snapshot-{}", crate::time::format_ms(start, "%Y%m%d%H%M%S")),

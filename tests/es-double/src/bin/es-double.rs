@@ -28,7 +28,10 @@ struct Args {
     seed_snapshots: usize,
     #[arg(long, default_value = "ks-log-snapshots")]
     seed_repository: String,
-    #[arg(long, default_value = "/usr/share/elasticsearch/backup/ks-log-snapshots")]
+    #[arg(
+        long,
+        default_value = "/usr/share/elasticsearch/backup/ks-log-snapshots"
+    )]
     seed_location: String,
 }
 
@@ -45,7 +48,12 @@ async fn main() -> std::process::ExitCode {
     }
     let mut state = State::default();
     if args.seed_snapshots > 0 {
-        state.seed_snapshots(&args.seed_repository, &args.seed_location, args.seed_snapshots, es_double::time::now_ms());
+        state.seed_snapshots(
+            &args.seed_repository,
+            &args.seed_location,
+            args.seed_snapshots,
+            es_double::time::now_ms(),
+        );
     }
     let running = match es_double::start(config, state, &format!("127.0.0.1:{}", args.port)).await {
         Ok(r) => r,

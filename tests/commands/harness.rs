@@ -1,0 +1,167 @@
+//! Starting a double, running the plugin against it, and checking the double saw only requests the
+//! API definitions allow.
+
+use std::process::{Command, Output};
+
+use es_double::{Config, Flavour, Running, State};
+
+pub const VERSIONS: [(Flavour, &str); 3] = [
+    (Flavour::Elasticsearch, "7.17.0"),
+    (Flavour::Elasticsearch, "8.19.0"),
+    (Flavour::OpenSearch, "2.11.0"),
+];
+
+pub const REPO: &str = "ks-log-snapshots";
+pub const LOCATION: &str = "/usr/share/elasticsearch/backup/ks-log-snapshots";
+
+pub struct Env {
+    pub double: Running,
+    pub label: String,
+    // Declared last: the runtime outlives the server it drives.
+    _runtime: tokio::runtime::Runtime,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Env {
+    pub fn start(flavour: Flavour, version: &str, setup: impl FnOnce(&mut State)) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut state = State::default();
+        setup(&mut state);
+        let double = runtime
+            .block_on(es_double::start(
+                Config::new(flavour, version),
+                state,
+                "127.0.0.1:0",
+            ))
+            .unwrap();
+        Self {
+            double,
+            label: format!("{flavour:?} {version}"),
+            _runtime: runtime,
+        }
+    }
+
+    /// Runs `kubectl-logbackup ARGS --es-url URL` with fast polls and retries.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let url = self.double.url();
+        let output: Output = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
+            .args(args)
+            .args([
+                "--es-url",
+                &url,
+                "--poll-interval-ms",
+                "5",
+                "--retry-delay-ms",
+                "5",
+            ])
+            .env_remove("LOGBACKUP_ES_PASSWORD")
+            .env_remove("LOGBACKUP_REPOSITORY")
+            .output()
+            .unwrap();
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        self.assert_spec_clean();
+        run
+    }
+
+    /// The plugin never sent a request the definitions reject.
+    pub fn assert_spec_clean(&self) {
+        let state = self.double.state();
+        let rejected: Vec<&String> = state
+            .log
+            .iter()
+            .filter(|l| l.ends_with("-> 400") && !l.contains("/_snapshot/"))
+            .collect();
+        assert!(
+            rejected.is_empty(),
+            "{}: requests the definitions reject: {rejected:?}",
+            self.label
+        );
+        let wrong = state.log.iter().find(|l| l.ends_with("-> 405"));
+        assert!(wrong.is_none(), "{}: wrong method: {wrong:?}", self.label);
+        let unknown = state.log.iter().find(|l| l.contains("unrecognized"));
+        assert!(unknown.is_none(), "{}", self.label);
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(&self) -> &Self {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    pub fn code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    pub fn stderr_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    pub fn stdout_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// A repository and some daily log indices, as a KubeSphere cluster has them.
+pub fn kubesphere(state: &mut State) {
+    let mut settings = serde_json::Map::new();
+    settings.insert("location".into(), LOCATION.into());
+    state.repositories.insert(
+        REPO.into(),
+        es_double::state::Repository {
+            kind: "fs".into(),
+            settings,
+        },
+    );
+    for day in ["2019.11.11", "2019.11.12", "2019.11.13"] {
+        state.add_index(&format!("ks-logstash-log-{day}"), 10 * 1024 * 1024);
+    }
+    state.add_index("other-index", 1024);
+}
+
+/// Index of a request in the double's log matching `prefix`, counted.
+pub fn count_requests(env: &Env, prefix: &str) -> usize {
+    env.double
+        .state()
+        .log
+        .iter()
+        .filter(|l| l.starts_with(prefix))
+        .count()
+}
