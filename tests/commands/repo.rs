@@ -12,7 +12,7 @@ fn register_list_verify_remove_on_every_version() {
             let repo = &state.repositories[REPO];
             assert_eq!(repo.kind, "fs");
             assert_eq!(repo.settings["location"], LOCATION);
-            assert_eq!(repo.settings["compress"], "true");
+            assert_eq!(repo.settings["compress"], true);
         }
         let list = env.run(&["repo", "list", "-o", "json"]).ok().json();
         assert_eq!(
@@ -50,7 +50,7 @@ fn readonly_registration_for_a_second_cluster() {
     .ok();
     assert_eq!(
         env.double.state().repositories[REPO].settings["readonly"],
-        "true"
+        true
     );
 }
 

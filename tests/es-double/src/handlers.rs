@@ -175,17 +175,8 @@ fn create_repository(state: &mut State, ctx: &Ctx) -> Reply {
             }
         }
     }
-    // Settings are stored as the server echoes them: strings.
-    let settings = settings
-        .into_iter()
-        .map(|(k, v)| {
-            let v = match v {
-                Value::String(s) => Value::String(s),
-                other => Value::String(other.to_string()),
-            };
-            (k, v)
-        })
-        .collect();
+    // Kept with the JSON types given: the response schema types them (compress is a boolean);
+    // real servers echo strings ("true"), which the client accepts as well.
     state
         .repositories
         .insert(name.clone(), Repository { kind, settings });
@@ -383,12 +374,8 @@ fn create_snapshot(state: &mut State, ctx: &Ctx) -> Reply {
     if !state.repositories.contains_key(&repo) {
         return ctx.error("repository_missing_exception", names);
     }
-    if state.repositories[&repo]
-        .settings
-        .get("readonly")
-        .and_then(Value::as_str)
-        == Some("true")
-    {
+    let readonly = state.repositories[&repo].settings.get("readonly");
+    if readonly == Some(&Value::Bool(true)) || readonly.and_then(Value::as_str) == Some("true") {
         return Reply::Json(
             500,
             envelope(
@@ -998,7 +985,12 @@ fn size_text(bytes: u64, ctx: &Ctx) -> String {
 }
 
 fn cat_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
-    let repos: Vec<String> = match ctx.matched.param("repository") {
+    // OpenSearch also takes the repository as a query parameter.
+    let named = ctx
+        .matched
+        .param("repository")
+        .or(ctx.query.get("repository").map(String::as_str));
+    let repos: Vec<String> = match named {
         Some(r) if !state.repositories.contains_key(r) => {
             return ctx.error(
                 "repository_missing_exception",
@@ -1300,10 +1292,24 @@ fn nodes_info(state: &State, ctx: &Ctx) -> Reply {
         if !n.path_repo.is_empty() {
             path["repo"] = json!(n.path_repo);
         }
-        m.insert(
-            "settings".into(),
-            json!({"cluster": {"name": state.cluster_name}, "node": {"name": n.name}, "path": path}),
-        );
+        let mut settings = json!({"cluster": {"name": state.cluster_name}, "node": {"name": n.name}, "path": path});
+        if ctx.is_es() && ctx.major_minor() >= (8, 0) {
+            // Fields the 8.x/9.x servers add (and the current schema requires).
+            m.insert("component_versions".into(), json!({}));
+            m.insert("index_version".into(), json!(8_521_000));
+            m.insert("transport_version".into(), json!(8_702_000));
+            settings["http"] = json!({"type": {"default": "netty4"}});
+            settings["transport"] = json!({"type": {"default": "netty4"}});
+            settings["cluster"]["election"] = json!({"strategy": "supports_voting_only"});
+            settings["node"]["attr"] = json!({});
+        }
+        if !ctx.is_es() {
+            // The OpenSearch schema requires these in every node's settings.
+            settings["client"] = json!({"type": "node"});
+            settings["http"] = json!({"type": "netty4"});
+            settings["transport"] = json!({"type": "netty4"});
+        }
+        m.insert("settings".into(), settings);
         nodes.insert(n.id.clone(), Value::Object(m));
     }
     Reply::Json(

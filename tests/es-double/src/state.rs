@@ -220,7 +220,7 @@ impl State {
     pub fn seed_snapshots(&mut self, repo: &str, location: &str, count: usize, now_ms: i64) {
         let mut settings = Map::new();
         settings.insert("location".into(), Value::String(location.into()));
-        settings.insert("compress".into(), Value::String("true".into()));
+        settings.insert("compress".into(), Value::Bool(true));
         self.repositories.insert(
             repo.to_string(),
             Repository {
