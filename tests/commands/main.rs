@@ -4,6 +4,7 @@
 mod harness;
 
 mod prune;
+mod real_es;
 mod repo;
 mod restore;
 mod snapshot;
