@@ -338,13 +338,11 @@ fn validate_scenario(flavour: Flavour, version: &str, enforce_required: bool) ->
             problems.push(format!("{method} {path}: status {status}: {answer}"));
             continue;
         }
-        match response_schema(&doc, &manifest, endpoint) {
-            Some(schema) => {
-                for e in validator.validate(schema, &answer) {
-                    problems.push(format!("{method} {path} ({endpoint}): {e}"));
-                }
+        // Endpoints without a documented 200 schema (see the README) have nothing to check against.
+        if let Some(schema) = response_schema(&doc, &manifest, endpoint) {
+            for e in validator.validate(schema, &answer) {
+                problems.push(format!("{method} {path} ({endpoint}): {e}"));
             }
-            None => {} // Not documented upstream (the README lists them): nothing to check against.
         }
     }
     problems
