@@ -82,7 +82,11 @@ impl Env {
         let rejected: Vec<&String> = state
             .log
             .iter()
-            .filter(|l| l.ends_with("-> 400") && !l.contains("/_snapshot/"))
+            .filter(|l| {
+                l.contains("x_content_parse_exception")
+                    || l.contains("illegal_argument_exception")
+                    || l.ends_with("-> 400")
+            })
             .collect();
         assert!(
             rejected.is_empty(),

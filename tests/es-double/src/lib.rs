@@ -11,6 +11,7 @@
 
 pub mod errors;
 pub mod handlers;
+pub mod schema;
 pub mod spec;
 pub mod state;
 pub mod time;
@@ -68,6 +69,9 @@ pub fn default_api_root() -> PathBuf {
 struct Shared {
     config: Config,
     spec: spec::Spec,
+    /// The OpenAPI document and endpoints manifest, for request body checks.
+    openapi: Value,
+    manifest: Value,
     errors: errors::ErrorBodies,
     state: Mutex<State>,
 }
@@ -122,9 +126,22 @@ pub async fn start(config: Config, state: State, addr: &str) -> Result<Running, 
         spec.add_extra("indices.update_aliases", "POST", "/_aliases", &globals);
     }
     let errors = errors::ErrorBodies::load(&config.api_root)?;
+    let dir = match config.flavour {
+        Flavour::Elasticsearch => "elasticsearch",
+        Flavour::OpenSearch => "opensearch",
+    };
+    let openapi = spec::read_json(
+        config
+            .api_root
+            .join(dir)
+            .join("openapi-snapshot-subset.json"),
+    )?;
+    let manifest = spec::read_json(config.api_root.join(dir).join("endpoints-manifest.json"))?;
     let shared = Arc::new(Shared {
         config,
         spec,
+        openapi,
+        manifest,
         errors,
         state: Mutex::new(state),
     });
@@ -202,6 +219,19 @@ async fn serve(
                 ),
             )
         }
+        Ok(matched)
+            if !body.is_empty()
+                && body_error(&shared, &matched.route.endpoint, &body).is_some() =>
+        {
+            let reason = body_error(&shared, &matched.route.endpoint, &body).unwrap_or_default();
+            (
+                400,
+                handlers::Reply::Json(
+                    400,
+                    errors::envelope(400, "x_content_parse_exception", &reason),
+                ),
+            )
+        }
         Ok(matched) => {
             let mut state = lock(&shared.state);
             let ctx = handlers::Ctx {
@@ -222,7 +252,16 @@ async fn serve(
     };
     let delay = {
         let mut state = lock(&shared.state);
-        state.log.push(format!("{line} -> {status}"));
+        // Errors carry their type, so tests can tell a spec rejection from a scenario's error.
+        let kind = match &reply {
+            handlers::Reply::Json(s, v) if *s >= 400 => {
+                v["error"]["type"].as_str().map(|t| format!(" {t}"))
+            }
+            _ => None,
+        };
+        state
+            .log
+            .push(format!("{line} -> {status}{}", kind.unwrap_or_default()));
         let creating = method == Method::PUT || method == Method::POST;
         let is_create = creating
             && shared
@@ -264,6 +303,31 @@ async fn serve(
         );
     }
     response
+}
+
+/// Known spec bugs accepted as anything (README caveat 2).
+const SPEC_BUGS: &[&str] = &["#/components/schemas/_types.Metadata"];
+
+/// Why a request body does not fit the operation's documented schema (lenient: `oneOf` as `anyOf`,
+/// `required` not enforced), or `None` when it fits or nothing is documented.
+fn body_error(shared: &Shared, endpoint: &str, body: &[u8]) -> Option<String> {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return Some(format!("request body is not JSON: {e}")),
+    };
+    let schema = schema::request_schema(&shared.openapi, &shared.manifest, endpoint)?;
+    let validator = schema::Validator {
+        doc: &shared.openapi,
+        enforce_required: false,
+        any_refs: SPEC_BUGS,
+    };
+    let problems = validator.validate(schema, &value);
+    (!problems.is_empty()).then(|| {
+        format!(
+            "request body does not match the API definitions: {}",
+            problems.join("; ")
+        )
+    })
 }
 
 fn code(s: u16) -> StatusCode {

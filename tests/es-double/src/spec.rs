@@ -326,6 +326,17 @@ impl Route {
     }
 }
 
+pub fn read_json(path: PathBuf) -> Result<Value, SpecError> {
+    let text = std::fs::read(&path).map_err(|e| SpecError::Read {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    serde_json::from_slice(&text).map_err(|e| SpecError::Read {
+        path,
+        message: e.to_string(),
+    })
+}
+
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .into_iter()

@@ -2,8 +2,6 @@
 
 #![allow(dead_code)]
 
-pub mod schema;
-
 use es_double::{Config, Flavour, Running, State};
 use serde_json::Value;
 
