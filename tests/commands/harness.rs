@@ -5,10 +5,12 @@ use std::process::{Command, Output};
 
 use es_double::{Config, Flavour, Running, State};
 
-pub const VERSIONS: [(Flavour, &str); 3] = [
+pub const VERSIONS: [(Flavour, &str); 4] = [
     (Flavour::Elasticsearch, "7.17.0"),
     (Flavour::Elasticsearch, "8.19.0"),
     (Flavour::OpenSearch, "2.11.0"),
+    // No 6.x definitions exist: the double answers 6.8 with 7.17's, and runs one snapshot at a time.
+    (Flavour::Elasticsearch, "6.8.23"),
 ];
 
 pub const REPO: &str = "ks-log-snapshots";
