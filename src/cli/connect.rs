@@ -47,6 +47,9 @@ pub struct EsArgs {
     /// PEM file of the CA that signed the server's certificate
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Secret holding the CA, NAME or NAME/KEY (default key: ca.crt), in the Elasticsearch namespace
+    #[arg(long, value_name = "NAME[/KEY]", conflicts_with = "ca_file")]
+    pub ca_secret: Option<String>,
     /// Do not verify the server's TLS certificate
     #[arg(long)]
     pub insecure: bool,
@@ -142,11 +145,20 @@ pub async fn connect(args: &EsArgs, global: &Global) -> Result<EsClient> {
     } else if args.password_secret.is_some() && args.es_url.is_some() {
         let client = kube_client(global).await?;
         let ns = secret_namespace
+            .clone()
             .ok_or_else(|| anyhow!("--password-secret needs -n NAMESPACE with --es-url"))?;
         let ref_ = args.password_secret.as_deref().unwrap_or_default();
         let (name, key) = ref_.split_once('/').unwrap_or((ref_, "password"));
         let password = read_secret(&client, &ns, name, key).await?;
         config.auth = basic(args.username.as_deref().unwrap_or("elastic"), password);
+    }
+    if let Some(ref_) = &args.ca_secret {
+        let ns = secret_namespace
+            .clone()
+            .ok_or_else(|| anyhow!("--ca-secret needs -n NAMESPACE with --es-url"))?;
+        let (name, key) = ref_.split_once('/').unwrap_or((ref_, "ca.crt"));
+        let pem = read_secret(&kube_client(global).await?, &ns, name, key).await?;
+        config.ca_pem = Some(pem.into_bytes());
     }
     let client = EsClient::connect(&config).await?;
     tracing::info!(version = %client.version, "using");
