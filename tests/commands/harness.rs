@@ -1,7 +1,8 @@
 //! Starting a double, running the plugin against it, and checking the double saw only requests the
 //! API definitions allow.
 
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use es_double::{Config, Flavour, Running, State};
 
@@ -67,7 +68,10 @@ impl Env {
             ])
             .env_remove("LOGBACKUP_ES_PASSWORD")
             .env_remove("LOGBACKUP_REPOSITORY")
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(bounded)
             .unwrap();
         let run = Run {
             code: output.status.code().unwrap_or(-1),
@@ -100,6 +104,40 @@ impl Env {
         let unknown = state.log.iter().find(|l| l.contains("unrecognized"));
         assert!(unknown.is_none(), "{}", self.label);
     }
+}
+
+/// Every run is bounded: a plugin that hangs is killed and fails the test, instead of hanging it.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+fn bounded(mut child: Child) -> std::io::Result<Output> {
+    let started = Instant::now();
+    // Drain the pipes on threads so a chatty child cannot block on a full pipe while we wait.
+    let out_t = drain(child.stdout.take());
+    let err_t = drain(child.stderr.take());
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Output {
+                status,
+                stdout: out_t.join().unwrap_or_default(),
+                stderr: err_t.join().unwrap_or_default(),
+            });
+        }
+        if started.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            panic!("the plugin ran longer than {RUN_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn drain<R: std::io::Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
 }
 
 impl Run {
