@@ -4,6 +4,10 @@
 //! no clock, network or environment; the binaries do the I/O.
 #![deny(warnings)]
 
+pub mod es;
 pub mod inject;
 #[cfg(feature = "cli")]
 pub mod manifest;
+#[cfg(feature = "cli")]
+pub mod render;
+pub mod snapshot;

@@ -1,6 +1,13 @@
 //! Command-line front end: parses flags, calls the library, renders results. `anyhow` stops here.
 
+mod connect;
 mod inject;
+mod prune;
+mod repo;
+mod restore;
+mod retry;
+mod snapshot;
+mod status;
 
 use std::process::ExitCode;
 
@@ -52,21 +59,132 @@ pub enum LogFormat {
 pub enum Command {
     /// Inject the snapshot repository into StatefulSets in manifest files, offline (for GitOps)
     Inject(inject::InjectArgs),
+    /// Register, list, verify and remove snapshot repositories
+    Repo(repo::RepoArgs),
+    /// Create, list, describe and delete snapshots
+    Snapshot(snapshot::SnapshotArgs),
+    /// Delete old snapshots by age and count, explaining each decision
+    Prune(prune::PruneArgs),
+    /// Restore indices from a snapshot, after checking for conflicts and disk space
+    Restore(restore::RestoreArgs),
+    /// Is the backup healthy? Exit 1 when it is not
+    Status(status::StatusArgs),
 }
+
+/// `-o`, for commands that print data.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Output format
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+impl OutputArgs {
+    pub fn format(&self) -> logbackup::render::Format {
+        match self.output {
+            OutputFormat::Table => logbackup::render::Format::Table,
+            OutputFormat::Json => logbackup::render::Format::Json,
+            OutputFormat::Yaml => logbackup::render::Format::Yaml,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+/// Prints data to stdout: JSON/YAML of `value`, or the table `table` makes of it.
+pub fn emit<T: serde::Serialize>(
+    value: &T,
+    format: logbackup::render::Format,
+    table: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    let text = match format {
+        logbackup::render::Format::Table => table(value),
+        other => logbackup::render::structured(value, other)?,
+    };
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a message.
+    let _ = out.write_all(text.as_bytes());
+    Ok(())
+}
+
+/// The clock, read once per use at the edge; the pure core gets it as an argument.
+pub fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+/// A progress bar on stderr; indicatif hides it when stderr is not a terminal.
+pub fn progress_bar(unit: &str) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} {{msg}}");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// A pre-check refused to act; nothing was changed. Exit code 3.
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Exit codes: 0 done; 1 failed (including a PARTIAL/FAILED snapshot and an unhealthy status);
+/// 2 bad usage (clap); 3 refused by a pre-check, nothing changed.
+pub const EXIT_REFUSED: u8 = 3;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.global);
-    let result = match cli.command {
-        Command::Inject(args) => inject::run(&args),
+    let result = match &cli.command {
+        Command::Inject(args) => inject::run(args),
+        other => run_async(other, &cli.global),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            let es_error = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<logbackup::es::Failed>());
+            if let Some(hint) = es_error.and_then(|f| f.kind().hint()) {
+                eprintln!("hint: {hint}");
+            }
+            if e.chain().any(|c| c.downcast_ref::<Refused>().is_some()) {
+                ExitCode::from(EXIT_REFUSED)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
+}
+
+fn run_async(command: &Command, global: &Global) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match command {
+            Command::Inject(args) => inject::run(args),
+            Command::Repo(args) => repo::run(args, global).await,
+            Command::Snapshot(args) => snapshot::run(args, global).await,
+            Command::Prune(args) => prune::run(args, global).await,
+            Command::Restore(args) => restore::run(args, global).await,
+            Command::Status(args) => status::run(args, global).await,
+        }
+    })
 }
 
 fn init_logging(global: &Global) {

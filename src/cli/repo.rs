@@ -1,0 +1,215 @@
+//! `kubectl logbackup repo register|list|verify|remove`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use logbackup::es::types::{FsSettings, PutRepository};
+use logbackup::es::EsError;
+use logbackup::render;
+use logbackup::snapshot::path_repo;
+use serde_json::json;
+
+use super::connect::{connect, EsArgs};
+use super::{emit, Global, OutputArgs, Refused};
+
+#[derive(Debug, Args)]
+pub struct RepoArgs {
+    #[command(subcommand)]
+    pub command: RepoCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Register a shared-filesystem repository, after checking path.repo on every node, then verify it
+    #[command(
+        after_help = "Example (KubeSphere):\n  kubectl logbackup repo register ks-log-snapshots \\\n    --location /usr/share/elasticsearch/backup/ks-log-snapshots -n kubesphere-logging-system"
+    )]
+    Register(RegisterArgs),
+    /// List registered repositories
+    List(ListArgs),
+    /// Check that every node can write to the repository
+    Verify(NameArgs),
+    /// Unregister a repository (its snapshot files stay where they are)
+    Remove(RemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Repository name (default: --repository)
+    pub name: Option<String>,
+    /// Directory on the shared volume, inside path.repo on every master and data node
+    #[arg(long, value_name = "PATH")]
+    pub location: String,
+    /// Register read-only, as a second cluster reading the same repository must
+    #[arg(long)]
+    pub readonly: bool,
+    /// Do not compress metadata files
+    #[arg(long)]
+    pub no_compress: bool,
+    /// Check and show what would be registered, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub es: EsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub es: EsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct NameArgs {
+    /// Repository name (default: --repository)
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub es: EsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Repository name (default: --repository)
+    pub name: Option<String>,
+    /// Show what would be removed, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub es: EsArgs,
+}
+
+pub async fn run(args: &RepoArgs, global: &Global) -> Result<ExitCode> {
+    match &args.command {
+        RepoCommand::Register(a) => register(a, global).await,
+        RepoCommand::List(a) => list(a, global).await,
+        RepoCommand::Verify(a) => verify(a, global).await,
+        RepoCommand::Remove(a) => remove(a, global).await,
+    }
+}
+
+async fn register(args: &RegisterArgs, global: &Global) -> Result<ExitCode> {
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| args.es.repository.clone());
+    let es = connect(&args.es, global).await?;
+    let nodes = es.nodes_settings().await?;
+    let paths: Vec<_> = nodes.nodes.values().map(|n| n.paths()).collect();
+    let gaps = path_repo::gaps(&paths, &args.location);
+    if !gaps.is_empty() {
+        return Err(Refused(format!(
+            "cannot register repository {name}: {}",
+            path_repo::advice(&gaps, &args.location)
+        ))
+        .into());
+    }
+    let body = PutRepository {
+        kind: "fs",
+        settings: FsSettings {
+            location: args.location.clone(),
+            compress: !args.no_compress,
+            readonly: args.readonly,
+        },
+    };
+    if args.dry_run {
+        eprintln!(
+            "dry run: path.repo covers {} on all {} nodes; would register:",
+            args.location,
+            paths.len()
+        );
+        emit(&json!({ name.clone(): body }), args.output.format(), |_| {
+            render::table(
+                &["name", "type", "location", "compress", "readonly"],
+                &[vec![
+                    name.clone(),
+                    "fs".into(),
+                    args.location.clone(),
+                    (!args.no_compress).to_string(),
+                    args.readonly.to_string(),
+                ]],
+            )
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    es.put_repository(&name, &body).await?;
+    eprintln!("registered repository {name} at {}", args.location);
+    match es.verify_repository(&name).await {
+        Ok(verified) => {
+            eprintln!("verified on {} nodes", verified.nodes.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) if matches!(e.kind(), EsError::RepositoryVerification(_)) => {
+            Err(anyhow::Error::new(e).context(format!(
+                "repository {name} is registered but not usable; fix the volume and run `kubectl logbackup repo verify {name}`"
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
+    let es = connect(&args.es, global).await?;
+    let repos = es.repositories(None).await?;
+    emit(&repos, args.output.format(), |repos| {
+        let rows: Vec<Vec<String>> = repos
+            .iter()
+            .map(|(name, r)| {
+                vec![
+                    name.clone(),
+                    r.kind.clone(),
+                    r.location().unwrap_or("-").to_string(),
+                    r.flag("compress").to_string(),
+                    r.flag("readonly").to_string(),
+                ]
+            })
+            .collect();
+        render::table(&["name", "type", "location", "compress", "readonly"], &rows)
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify(args: &NameArgs, global: &Global) -> Result<ExitCode> {
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| args.es.repository.clone());
+    let es = connect(&args.es, global).await?;
+    let verified = es.verify_repository(&name).await?;
+    emit(&verified, args.output.format(), |v| {
+        let rows: Vec<Vec<String>> = v
+            .nodes
+            .iter()
+            .map(|(id, n)| vec![n.name.clone(), id.clone()])
+            .collect();
+        render::table(&["node", "id"], &rows)
+    })?;
+    eprintln!(
+        "repository {name} verified on {} nodes",
+        verified.nodes.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn remove(args: &RemoveArgs, global: &Global) -> Result<ExitCode> {
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| args.es.repository.clone());
+    let es = connect(&args.es, global).await?;
+    // Reading it first turns a typo into repository_missing_exception before anything changes.
+    es.repositories(Some(&name)).await?;
+    if args.dry_run {
+        eprintln!("dry run: would unregister repository {name} (its snapshot files would stay)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    es.delete_repository(&name).await?;
+    eprintln!("unregistered repository {name}; its snapshot files stay on the volume");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,402 @@
+//! `kubectl logbackup snapshot create|list|describe|delete`.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use logbackup::es::types::{CreateSnapshot, SnapshotInfo};
+use logbackup::es::{EsClient, EsError};
+use logbackup::render;
+use logbackup::snapshot::{human_bytes, naming, preset_indices, SnapshotState};
+use serde::Serialize;
+use serde_json::json;
+
+use super::connect::{connect, EsArgs};
+use super::{emit, now, progress_bar, retry, Global, OutputArgs, Refused};
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(subcommand)]
+    pub command: SnapshotCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Start a snapshot; with --wait, follow it to the end (PARTIAL and FAILED exit 1)
+    #[command(
+        after_help = "Examples:\n  kubectl logbackup snapshot create -r ks-log-snapshots --preset kubesphere --wait\n  kubectl logbackup snapshot create --name 'logs-%Y.%m.%d' --indices 'logstash-*' --wait"
+    )]
+    Create(CreateArgs),
+    /// List snapshots in the repository, oldest first
+    List(ListArgs),
+    /// Show one snapshot: state, indices with their sizes, failures
+    Describe(DescribeArgs),
+    /// Delete snapshots by name
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Snapshot name, strftime pattern in UTC
+    #[arg(long, default_value = naming::DEFAULT_PATTERN, value_name = "PATTERN")]
+    pub name: String,
+    /// Index patterns to include (comma-separated or repeated; `-pattern` excludes)
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+    pub indices: Vec<String>,
+    /// Index patterns of a known logging stack: kubesphere (ks-logstash-log-*), fluentd (logstash-*), audit
+    #[arg(long, value_name = "PRESET", value_parser = ["kubesphere", "fluentd", "audit"])]
+    pub preset: Vec<String>,
+    /// Follow the snapshot until it ends, with progress on stderr
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up waiting after this many seconds (the snapshot goes on in the cluster)
+    #[arg(long, default_value_t = 6 * 3600, value_name = "SECONDS")]
+    pub wait_timeout: u64,
+    /// Show what would be snapshotted, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub es: EsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub es: EsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub es: EsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Show what would be deleted, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub es: EsArgs,
+}
+
+pub async fn run(args: &SnapshotArgs, global: &Global) -> Result<ExitCode> {
+    match &args.command {
+        SnapshotCommand::Create(a) => create(a, global).await,
+        SnapshotCommand::List(a) => list(a, global).await,
+        SnapshotCommand::Describe(a) => describe(a, global).await,
+        SnapshotCommand::Delete(a) => delete(a, global).await,
+    }
+}
+
+fn index_patterns(args: &CreateArgs) -> Vec<String> {
+    let mut patterns: Vec<String> = args.indices.clone();
+    for preset in &args.preset {
+        patterns.extend(
+            preset_indices(preset)
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p.to_string()),
+        );
+    }
+    if patterns.is_empty() {
+        // Everything but system indices (.kibana, .security...), which restores rarely want back.
+        patterns = vec!["*".into(), "-.*".into()];
+    }
+    patterns
+}
+
+async fn create(args: &CreateArgs, global: &Global) -> Result<ExitCode> {
+    let name = naming::render_name(&args.name, now())?;
+    let repo = &args.es.repository;
+    let body = CreateSnapshot {
+        indices: index_patterns(args).join(","),
+        ignore_unavailable: true,
+        include_global_state: false,
+        // A shard that fails makes the snapshot PARTIAL (reported as a failure) instead of aborting it.
+        partial: true,
+        metadata: json!({"taken_by": "kubectl-logbackup"}),
+    };
+    let es = connect(&args.es, global).await?;
+    if args.dry_run {
+        es.repositories(Some(repo)).await?;
+        eprintln!(
+            "dry run: would snapshot indices {} into {repo}:{name}",
+            body.indices
+        );
+        emit(
+            &json!({"repository": repo, "snapshot": name, "indices": body.indices}),
+            args.output.format(),
+            |_| {
+                render::table(
+                    &["repository", "snapshot", "indices"],
+                    &[vec![repo.clone(), name.clone(), body.indices.clone()]],
+                )
+            },
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    start_once(&es, &args.es, repo, &name, &body).await?;
+    eprintln!("started snapshot {repo}:{name}");
+    if !args.wait {
+        println!("{name}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let info = wait(
+        &es,
+        &args.es,
+        repo,
+        &name,
+        Duration::from_secs(args.wait_timeout),
+    )
+    .await?;
+    emit(&info, args.output.format(), |i| {
+        snapshot_table(std::slice::from_ref(i))
+    })?;
+    finish(&info)
+}
+
+/// Starts the snapshot, retrying 503s and timeouts. Before any retry it looks the name up: a
+/// request that timed out may have started the snapshot, and then it is adopted, not started again.
+async fn start_once(
+    es: &EsClient,
+    args: &EsArgs,
+    repo: &str,
+    name: &str,
+    body: &CreateSnapshot,
+) -> Result<()> {
+    let tried = Cell::new(false);
+    retry::concurrent(args, true, || async {
+        if tried.replace(true) {
+            match es.snapshots(repo, name).await {
+                Ok(found) if !found.is_empty() => {
+                    eprintln!("snapshot {repo}:{name} exists after a failed attempt: following it instead of starting another");
+                    return Ok(());
+                }
+                Err(e) if !matches!(e.kind(), EsError::SnapshotMissing(_)) => return Err(e),
+                _ => {}
+            }
+        }
+        es.start_snapshot(repo, name, body).await
+    })
+    .await?;
+    Ok(())
+}
+
+async fn wait(
+    es: &EsClient,
+    args: &EsArgs,
+    repo: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<SnapshotInfo> {
+    let started = Instant::now();
+    let bar = progress_bar("shards");
+    loop {
+        let status = es.snapshot_status(repo, name).await?;
+        let total_bytes = status
+            .stats
+            .as_ref()
+            .and_then(|s| s.total.as_ref())
+            .map_or(0, |t| t.size_in_bytes);
+        let done_bytes = status
+            .stats
+            .as_ref()
+            .and_then(|s| s.processed.as_ref())
+            .map_or(0, |t| t.size_in_bytes);
+        bar.set_length(status.shards_stats.total);
+        bar.set_position(status.shards_stats.done);
+        bar.set_message(format!(
+            "{} / {}",
+            human_bytes(done_bytes),
+            human_bytes(total_bytes)
+        ));
+        tracing::info!(done = status.shards_stats.done, total = status.shards_stats.total, state = %status.state, "snapshot progress");
+        if !status.running() {
+            break;
+        }
+        if started.elapsed() > timeout {
+            bar.abandon();
+            bail!(
+                "snapshot {repo}:{name} still running after {}s; it goes on in the cluster",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(args.poll_interval()).await;
+    }
+    bar.finish_and_clear();
+    // _status reads SUCCESS for a PARTIAL snapshot: the final state comes from GET _snapshot.
+    let mut infos = es.snapshots(repo, name).await?;
+    match infos.pop() {
+        Some(info) => Ok(info),
+        None => bail!("snapshot {repo}:{name} vanished after it finished"),
+    }
+}
+
+fn finish(info: &SnapshotInfo) -> Result<ExitCode> {
+    let state = info.state.clone().unwrap_or(SnapshotState::InProgress);
+    if state == SnapshotState::Success {
+        eprintln!("snapshot {} succeeded", info.snapshot);
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "snapshot {} ended {state}: it is NOT a complete backup",
+        info.snapshot
+    );
+    if !info.failures.is_empty() {
+        let rows: Vec<Vec<String>> = info
+            .failures
+            .iter()
+            .map(|f| {
+                vec![
+                    f.index.clone().unwrap_or_default(),
+                    f.shard_id.map(|s| s.to_string()).unwrap_or_default(),
+                    f.node_id.clone().unwrap_or_default(),
+                    f.reason.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        eprint!(
+            "{}",
+            render::table(&["index", "shard", "node", "reason"], &rows)
+        );
+    }
+    Ok(ExitCode::from(1))
+}
+
+pub fn snapshot_table(infos: &[SnapshotInfo]) -> String {
+    let now_ms = now().as_millisecond();
+    let rows: Vec<Vec<String>> = infos
+        .iter()
+        .map(|s| {
+            let shards = s.shards.clone().unwrap_or_default();
+            vec![
+                s.snapshot.clone(),
+                s.state
+                    .as_ref()
+                    .map_or("-".to_string(), |st| st.to_string()),
+                s.start_time_in_millis
+                    .map_or("-".into(), |t| render::age(now_ms - t)),
+                s.duration_in_millis.map_or("-".into(), render::age),
+                s.indices.len().to_string(),
+                format!("{}/{}", shards.successful, shards.total),
+                shards.failed.to_string(),
+            ]
+        })
+        .collect();
+    render::table(
+        &[
+            "name", "state", "age", "duration", "indices", "shards", "failed",
+        ],
+        &rows,
+    )
+}
+
+async fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
+    let es = connect(&args.es, global).await?;
+    let mut infos = es.snapshots(&args.es.repository, "_all").await?;
+    infos.sort_by(|a, b| {
+        a.start_time_in_millis
+            .cmp(&b.start_time_in_millis)
+            .then_with(|| a.snapshot.cmp(&b.snapshot))
+    });
+    emit(&infos, args.output.format(), |i| snapshot_table(i))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct Described {
+    snapshot: SnapshotInfo,
+    /// Bytes per index, from the snapshot's status.
+    index_sizes: BTreeMap<String, u64>,
+}
+
+async fn describe(args: &DescribeArgs, global: &Global) -> Result<ExitCode> {
+    let repo = &args.es.repository;
+    let es = connect(&args.es, global).await?;
+    let mut infos = es.snapshots(repo, &args.name).await?;
+    let Some(info) = infos.pop() else {
+        bail!("snapshot {repo}:{} not found", args.name)
+    };
+    let status = es.snapshot_status(repo, &args.name).await?;
+    let index_sizes = status
+        .indices
+        .iter()
+        .map(|(i, s)| (i.clone(), s.size_bytes()))
+        .collect();
+    let described = Described {
+        snapshot: info,
+        index_sizes,
+    };
+    emit(&described, args.output.format(), |d| {
+        let mut out = snapshot_table(std::slice::from_ref(&d.snapshot));
+        out.push('\n');
+        let rows: Vec<Vec<String>> = d
+            .snapshot
+            .indices
+            .iter()
+            .map(|i| {
+                vec![
+                    i.clone(),
+                    human_bytes(d.index_sizes.get(i).copied().unwrap_or(0)),
+                ]
+            })
+            .collect();
+        out.push_str(&render::table(&["index", "size"], &rows));
+        if !d.snapshot.failures.is_empty() {
+            out.push('\n');
+            let rows: Vec<Vec<String>> = d
+                .snapshot
+                .failures
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.index.clone().unwrap_or_default(),
+                        f.reason.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            out.push_str(&render::table(&["failed index", "reason"], &rows));
+        }
+        out
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn delete(args: &DeleteArgs, global: &Global) -> Result<ExitCode> {
+    let repo = &args.es.repository;
+    let es = connect(&args.es, global).await?;
+    // One lookup of all names first: a typo fails before anything is deleted.
+    let found = es.snapshots(repo, &args.names.join(",")).await?;
+    if let Some(running) = found
+        .iter()
+        .find(|s| s.state == Some(SnapshotState::InProgress))
+    {
+        return Err(Refused(format!(
+            "snapshot {repo}:{} is in progress; deleting it would abort it. Wait for it to end.",
+            running.snapshot
+        ))
+        .into());
+    }
+    for name in &args.names {
+        if args.dry_run {
+            eprintln!("dry run: would delete snapshot {repo}:{name}");
+            continue;
+        }
+        retry::concurrent(&args.es, false, || es.delete_snapshot(repo, name)).await?;
+        eprintln!("deleted snapshot {repo}:{name}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

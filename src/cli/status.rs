@@ -1,0 +1,134 @@
+//! `kubectl logbackup status`: one view of the backup's health; exit 1 when unhealthy.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use logbackup::es::EsError;
+use logbackup::render;
+use logbackup::snapshot::status::{evaluate, Health, RepositoryCheck, StatusInput};
+use serde::Serialize;
+
+use super::connect::{connect, EsArgs};
+use super::{emit, now, Global, OutputArgs};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The newest SUCCESS snapshot may be at most this many hours old
+    #[arg(long, default_value_t = 26, value_name = "HOURS")]
+    pub max_age_hours: u32,
+    /// Disk high watermark in percent
+    #[arg(long, default_value_t = 90.0, value_name = "PERCENT")]
+    pub watermark: f64,
+    #[command(flatten)]
+    pub es: EsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Serialize)]
+struct Report {
+    version: String,
+    cluster: String,
+    repository: String,
+    path_repo: Vec<logbackup::snapshot::path_repo::NodePaths>,
+    repositories: Vec<RepositoryCheck>,
+    snapshots: usize,
+    health: Health,
+}
+
+pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
+    let es = connect(&args.es, global).await?;
+    let nodes: Vec<_> = es
+        .nodes_settings()
+        .await?
+        .nodes
+        .values()
+        .map(|n| n.paths())
+        .collect();
+    let mut repositories = Vec::new();
+    for (name, info) in es.repositories(None).await? {
+        let verification_error = match es.verify_repository(&name).await {
+            Ok(_) => None,
+            Err(e) => Some(e.kind().to_string()),
+        };
+        repositories.push(RepositoryCheck {
+            name,
+            kind: info.kind.clone(),
+            location: info.location().map(str::to_string),
+            verification_error,
+        });
+    }
+    let snapshots = match es.snapshots(&args.es.repository, "_all").await {
+        Ok(infos) => infos.iter().map(|i| i.summary()).collect(),
+        Err(e) if matches!(e.kind(), EsError::RepositoryMissing(_)) => vec![],
+        Err(e) => return Err(e.into()),
+    };
+    let disks = es
+        .nodes_fs()
+        .await?
+        .nodes
+        .values()
+        .filter(|n| n.is_data())
+        .map(|n| n.disk())
+        .collect();
+    let input = StatusInput {
+        nodes: nodes.clone(),
+        repositories: repositories.clone(),
+        repository: args.es.repository.clone(),
+        snapshots,
+        disks,
+        watermark_pct: args.watermark,
+        max_age_hours: args.max_age_hours,
+        now_ms: now().as_millisecond(),
+    };
+    let health = evaluate(&input);
+    let report = Report {
+        version: es.version.to_string(),
+        cluster: es.cluster_name.clone(),
+        repository: args.es.repository.clone(),
+        path_repo: nodes,
+        repositories,
+        snapshots: input.snapshots.len(),
+        health,
+    };
+    emit(&report, args.output.format(), |r| {
+        let mut out = format!(
+            "{} ({}), repository {}: {}\n\n",
+            r.version,
+            r.cluster,
+            r.repository,
+            if r.health.healthy {
+                "HEALTHY"
+            } else {
+                "UNHEALTHY"
+            }
+        );
+        let rows: Vec<Vec<String>> = r
+            .health
+            .findings
+            .iter()
+            .map(|f| {
+                vec![
+                    if f.ok { "ok" } else { "FAIL" }.to_string(),
+                    f.check.to_string(),
+                    f.message.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&render::table(&["result", "check", "detail"], &rows));
+        out.push('\n');
+        let rows: Vec<Vec<String>> = r
+            .path_repo
+            .iter()
+            .map(|n| vec![n.name.clone(), n.path_repo.join(",")])
+            .collect();
+        out.push_str(&render::table(&["node", "path.repo"], &rows));
+        out
+    })?;
+    Ok(if report.health.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

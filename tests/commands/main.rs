@@ -1,0 +1,11 @@
+//! The real plugin binary against the Elasticsearch test double, for ES 7.17, ES 8.19 and OpenSearch
+//! 2.11: every command's happy path and every error the issue names. Each test starts its own double.
+
+mod harness;
+
+mod prune;
+mod real_es;
+mod repo;
+mod restore;
+mod snapshot;
+mod status;

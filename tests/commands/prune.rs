@@ -1,0 +1,135 @@
+use crate::harness::*;
+use es_double::state::SnapState;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// 100 hourly snapshots ending an hour ago, plus one still running from 10 days ago.
+fn seeded(state: &mut es_double::State) {
+    state.seed_snapshots(REPO, LOCATION, 100, es_double::time::now_ms());
+    let key = state.repo_key(REPO).unwrap();
+    let list = state.snapshots.get_mut(&key).unwrap();
+    let mut running = list[0].clone();
+    running.name = "snapshot-running".into();
+    running.state = SnapState::InProgress;
+    running.start_ms = es_double::time::now_ms() - 240 * HOUR_MS;
+    running.polls_left = 1000;
+    list.push(running);
+}
+
+fn names(env: &Env) -> Vec<String> {
+    env.double
+        .state()
+        .snapshots
+        .values()
+        .flatten()
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+#[test]
+fn keep_days_deletes_older_snapshots_one_at_a_time_and_never_the_running_one() {
+    for (flavour, version) in VERSIONS {
+        let env = Env::start(flavour, version, seeded);
+        let run = env.run(&["prune", "-r", REPO, "--keep-days", "2", "-o", "json"]);
+        run.ok()
+            .stderr_has("53 of 101 snapshots in ks-log-snapshots to delete, 48 kept");
+        let report = run.json();
+        assert_eq!(
+            report["deleted"].as_array().unwrap().len(),
+            53,
+            "{}",
+            env.label
+        );
+        let left = names(&env);
+        assert_eq!(left.len(), 48);
+        assert!(left.contains(&"snapshot-running".to_string()));
+        // One DELETE per snapshot, oldest first.
+        assert_eq!(
+            count_requests(&env, "DELETE /_snapshot/ks-log-snapshots/"),
+            53
+        );
+        let decisions = report["plan"]["decisions"].as_array().unwrap();
+        let running = decisions
+            .iter()
+            .find(|d| d["name"] == "snapshot-running")
+            .unwrap();
+        assert_eq!(running["action"], "keep");
+        assert_eq!(running["why"], "in progress: never touched");
+    }
+}
+
+#[test]
+fn dry_run_explains_and_deletes_nothing() {
+    let env = Env::start(VERSIONS[0].0, VERSIONS[0].1, seeded);
+    env.run(&["prune", "-r", REPO, "--keep-days", "2", "--dry-run"])
+        .ok()
+        .stdout_has("would delete")
+        .stdout_has("older than --keep-days 2")
+        .stdout_has("within --keep-days 2")
+        .stderr_has("dry run: 53 of 101");
+    assert_eq!(names(&env).len(), 101);
+    assert_eq!(count_requests(&env, "DELETE"), 0);
+}
+
+#[test]
+fn min_count_max_count_prefix_and_age_from_name() {
+    let env = Env::start(VERSIONS[1].0, VERSIONS[1].1, seeded);
+    // Everything is older than 0 days; min-count keeps the newest 5 successes.
+    env.run(&["prune", "-r", REPO, "--keep-days", "0", "--min-count", "5"])
+        .ok();
+    assert_eq!(names(&env).len(), 6);
+    let env = Env::start(VERSIONS[1].0, VERSIONS[1].1, seeded);
+    env.run(&["prune", "-r", REPO, "--max-count", "10", "--min-count", "0"])
+        .ok();
+    assert_eq!(names(&env).len(), 11);
+    let env = Env::start(VERSIONS[2].0, VERSIONS[2].1, seeded);
+    env.run(&[
+        "prune",
+        "-r",
+        REPO,
+        "--keep-days",
+        "0",
+        "--prefix",
+        "nomatch-",
+    ])
+    .ok()
+    .stderr_has("0 of 101");
+    let env = Env::start(VERSIONS[2].0, VERSIONS[2].1, seeded);
+    env.run(&[
+        "prune",
+        "-r",
+        REPO,
+        "--keep-days",
+        "2",
+        "--age-from",
+        "name",
+        "--timestring",
+        "%Y%m%d%H%M%S",
+        "--dry-run",
+    ])
+    .ok()
+    .stderr_has("dry run: 5");
+}
+
+#[test]
+fn a_policy_without_a_limit_is_refused() {
+    let env = Env::start(VERSIONS[0].0, VERSIONS[0].1, seeded);
+    env.run(&["prune", "-r", REPO])
+        .code(1)
+        .stderr_has("nothing to prune by");
+    env.run(&["prune", "-r", REPO, "--max-count", "1", "--min-count", "3"])
+        .code(1)
+        .stderr_has("larger than --max-count");
+}
+
+#[test]
+fn a_503_during_prune_is_retried() {
+    let env = Env::start(VERSIONS[0].0, VERSIONS[0].1, |s| {
+        seeded(s);
+        s.behaviour.busy_for = 2;
+    });
+    env.run(&["prune", "-r", REPO, "--keep-days", "2"])
+        .ok()
+        .stderr_has("retrying in");
+    assert_eq!(names(&env).len(), 48);
+}
