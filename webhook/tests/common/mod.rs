@@ -33,10 +33,11 @@ pub fn smoke_statefulset() -> Value {
 }
 
 pub fn admission_review(uid: &str, operation: &str, object: &Value) -> Value {
+    // The API server always sends a name ("" under generateName), never null.
     let name = object
         .pointer("/metadata/name")
         .cloned()
-        .unwrap_or(Value::Null);
+        .unwrap_or(json!(""));
     let namespace = object
         .pointer("/metadata/namespace")
         .cloned()
