@@ -117,6 +117,19 @@ async fn every_golden_fixture_is_injected_through_the_router() {
             "{case}: warnings differ from the core's"
         );
 
+        // Where the fixture lists the warnings (`code: message` per line), each must reach the client.
+        let listed = input.with_file_name(format!("{case}.warnings.txt"));
+        if let Ok(text) = std::fs::read_to_string(&listed) {
+            let got = response_warnings(&answer).unwrap_or_default();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let message = line.split_once(": ").map_or(line, |(_, m)| m).trim();
+                assert!(
+                    got.iter().any(|w| w.ends_with(message)),
+                    "{case}: warning {message:?} missing from {got:?}"
+                );
+            }
+        }
+
         // Re-admitting the result (the API server's reinvocation, a later UPDATE) changes nothing.
         let again = review(&state, &admission_review(&uid, "UPDATE", &patched)).await;
         assert_eq!(again["response"]["allowed"], true, "{case}");
@@ -125,6 +138,37 @@ async fn every_golden_fixture_is_injected_through_the_router() {
             "{case}: not idempotent: {}",
             again["response"]
         );
+    }
+}
+
+/// `<case>.yaml` with `<case>.error.txt`: the core refuses it, so the webhook denies it with that text.
+#[tokio::test]
+async fn every_error_fixture_is_denied_with_the_core_message() {
+    let dir = fixture_dir();
+    let state = state(6 << 20);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let Some(case) = name.strip_suffix(".error.txt") else {
+            continue;
+        };
+        let input = dir.join(format!("{case}.yaml"));
+        let expected = std::fs::read_to_string(&path).unwrap();
+        let answer = review(&state, &admission_review(UID, "CREATE", &read_yaml(&input))).await;
+        assert_eq!(answer["response"]["uid"], UID, "{case}");
+        assert_eq!(answer["response"]["allowed"], false, "{case}: {answer}");
+        let message = answer["response"]["status"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.contains(expected.trim()),
+            "{case}: {message:?} lacks {expected:?}"
+        );
+        assert!(answer["response"].get("patch").is_none(), "{case}");
     }
 }
 
