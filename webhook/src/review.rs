@@ -64,7 +64,7 @@ pub fn review(body: &[u8], options: &Options) -> Result<Reviewed, RequestError> 
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(RequestError::EmptyBody);
     }
-    let value: Value =
+    let mut value: Value =
         serde_json::from_slice(body).map_err(|e| RequestError::MalformedJson(e.to_string()))?;
     let field = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or_default();
     if field("apiVersion") != META_API_VERSION_V1 || field("kind") != META_KIND {
@@ -79,6 +79,15 @@ pub fn review(body: &[u8], options: &Options) -> Result<Reviewed, RequestError> 
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    // The objects are taken out before the envelope is typed: the core reads the object as JSON,
+    // and a DynamicObject round trip would double the cost of every review.
+    let object = value
+        .pointer_mut("/request/object")
+        .map(Value::take)
+        .filter(|o| !o.is_null());
+    if let Some(old) = value.pointer_mut("/request/oldObject") {
+        old.take();
+    }
     let request = serde_json::from_value::<AdmissionReview<DynamicObject>>(value)
         .map_err(|e| e.to_string())
         .and_then(|r| {
@@ -86,7 +95,7 @@ pub fn review(body: &[u8], options: &Options) -> Result<Reviewed, RequestError> 
             req.map_err(|e| e.to_string())
         });
     let reviewed = match request {
-        Ok(req) => decide(&req, options),
+        Ok(req) => decide(&req, object, options),
         Err(e) => {
             let mut response =
                 AdmissionResponse::invalid(format!("failed to read the AdmissionReview: {e}"));
@@ -97,8 +106,12 @@ pub fn review(body: &[u8], options: &Options) -> Result<Reviewed, RequestError> 
     Ok(reviewed)
 }
 
-fn decide(req: &AdmissionRequest<DynamicObject>, options: &Options) -> Reviewed {
-    let mut reviewed = decide_inner(req, options);
+fn decide(
+    req: &AdmissionRequest<DynamicObject>,
+    object: Option<Value>,
+    options: &Options,
+) -> Reviewed {
+    let mut reviewed = decide_inner(req, object, options);
     reviewed.operation = match req.operation {
         Operation::Create => "CREATE",
         Operation::Update => "UPDATE",
@@ -108,14 +121,18 @@ fn decide(req: &AdmissionRequest<DynamicObject>, options: &Options) -> Reviewed 
     reviewed
 }
 
-fn decide_inner(req: &AdmissionRequest<DynamicObject>, options: &Options) -> Reviewed {
+fn decide_inner(
+    req: &AdmissionRequest<DynamicObject>,
+    object: Option<Value>,
+    options: &Options,
+) -> Reviewed {
     let response = AdmissionResponse::from(req);
     let is_statefulset = req.kind.group == "apps"
         && req.kind.version == "v1"
         && req.kind.kind == "StatefulSet"
         && req.sub_resource.is_none();
     let mutating = matches!(req.operation, Operation::Create | Operation::Update);
-    let object = match (&req.object, is_statefulset && mutating) {
+    let object = match (object, is_statefulset && mutating) {
         (Some(object), true) => object,
         (None, true) => {
             let mut invalid = AdmissionResponse::invalid("request.object is missing");
@@ -123,13 +140,6 @@ fn decide_inner(req: &AdmissionRequest<DynamicObject>, options: &Options) -> Rev
             return Reviewed::new(invalid, Verdict::Invalid);
         }
         (_, false) => return Reviewed::new(response, Verdict::Ignored),
-    };
-    let object = match serde_json::to_value(object) {
-        Ok(v) => v,
-        Err(e) => {
-            let msg = format!("failed to read request.object: {e}");
-            return Reviewed::new(response.deny(msg), Verdict::Denied);
-        }
     };
     match inject::plan(&object, options) {
         Ok(plan) => {

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use logbackup::inject::Options;
+use logbackup::inject::{Options, Outcome};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::errors::RequestError;
@@ -117,8 +117,12 @@ fn handle(
         Verdict::Invalid => {
             tracing::warn!(%uid, outcome = "invalid", "could not read the AdmissionReview request")
         }
+        // Only changes are worth a line per request at info; skips are the common case.
+        Verdict::Admitted(Outcome::Injected | Outcome::Updated) => {
+            tracing::info!(%uid, %operation, outcome = reviewed.verdict.label(), "admitted with a patch")
+        }
         Verdict::Admitted(_) => {
-            tracing::info!(%uid, %operation, outcome = reviewed.verdict.label(), "admitted")
+            tracing::debug!(%uid, %operation, outcome = reviewed.verdict.label(), "admitted")
         }
         Verdict::Ignored => {
             tracing::debug!(%uid, %operation, outcome = "ignored", "admitted untouched")
