@@ -177,7 +177,7 @@ fn decide_inner(
 impl Reviewed {
     fn new(response: AdmissionResponse, verdict: Verdict) -> Self {
         Reviewed {
-            body: to_wire(response.into_review()),
+            body: to_wire(response),
             verdict,
             warning_codes: Vec::new(),
             denial: None,
@@ -187,24 +187,23 @@ impl Reviewed {
 }
 
 /// kube-core 5 serializes `patch` as an array of numbers (kube-rs#1781); the API documents a
-/// base64 string, which is what Go's `[]byte` decoding expects, so the patch is re-encoded here.
-fn to_wire(review: AdmissionReview<DynamicObject>) -> Value {
-    let mut value = serde_json::to_value(review).unwrap_or_else(|e| {
+/// base64 string, which is what Go's `[]byte` decoding expects. The bytes are taken out before
+/// serializing (a JSON array of thousands of numbers is slow to build) and put back as base64.
+fn to_wire(mut response: AdmissionResponse) -> Value {
+    let patch = response.patch.take();
+    let mut value = serde_json::to_value(response.into_review()).unwrap_or_else(|e| {
         // Unreachable for these types; answer with an error the API server can show.
         serde_json::to_value(
             AdmissionResponse::invalid(format!("internal error: {e}")).into_review(),
         )
         .unwrap_or(Value::Null)
     });
-    if let Some(patch) = value.pointer_mut("/response/patch") {
-        if let Some(bytes) = patch.as_array() {
-            let raw: Vec<u8> = bytes
-                .iter()
-                .filter_map(Value::as_u64)
-                .filter_map(|b| u8::try_from(b).ok())
-                .collect();
-            *patch = Value::String(base64::engine::general_purpose::STANDARD.encode(raw));
-        }
+    if let (Some(patch), Some(fields)) = (
+        patch,
+        value.get_mut("response").and_then(Value::as_object_mut),
+    ) {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(patch);
+        fields.insert("patch".to_owned(), Value::String(encoded));
     }
     value
 }
