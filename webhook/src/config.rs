@@ -13,14 +13,15 @@ use logbackup::inject::{Options, Overrides, Selection};
     version,
     about = "Mutating admission webhook: gives StatefulSets labelled logbackup.io/inject=enabled a snapshot repository",
     after_help = "\
-Serves POST /mutate (AdmissionReview admission.k8s.io/v1) over TLS on --listen, and /healthz, /readyz
-and /metrics over plain HTTP on --ops-listen. The certificate and key are re-read every
+Serves POST /mutate (AdmissionReview admission.k8s.io/v1) over TLS on --listen, and /healthz,
+/readyz and /metrics over plain HTTP on --ops-listen. The certificate and key are re-read every
 --tls-reload-interval, so cert-manager or Secret rotations apply without a restart; a pair that
 fails to load is logged and the previous one stays in use.
 
-Per-StatefulSet annotations (logbackup.io/claim, path, container, uid, gid) win over the defaults
-set here. A StatefulSet that asked for injection but cannot be injected is denied with the reason;
-everything else is admitted unchanged.
+Per-StatefulSet annotations (logbackup.io/claim, path, container, uid, gid) win over the
+defaults set here. A StatefulSet that asked for injection but cannot be injected is denied with
+the reason; everything else is admitted, patched or unchanged. With --all, also remove the
+objectSelector from the MutatingWebhookConfiguration, or unlabelled StatefulSets never arrive.
 
 Example:
   logbackup-webhook --tls-cert-file tls.crt --tls-key-file tls.key --listen 127.0.0.1:8443"
