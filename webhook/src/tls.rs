@@ -183,3 +183,87 @@ fn certified_key(
     })?;
     Ok(certified)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Files(PathBuf);
+
+    impl Files {
+        fn new(tag: &str) -> Self {
+            let dir = std::env::temp_dir()
+                .join(format!("logbackup-tls-unit-{tag}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Files(dir)
+        }
+        fn write(&self, name: &str, text: &str) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        }
+    }
+
+    impl Drop for Files {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn pair() -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    #[test]
+    fn loads_a_matching_pair_and_reloads_only_on_change() {
+        let files = Files::new("ok");
+        let (cert, key) = pair();
+        let (c, k) = (files.write("tls.crt", &cert), files.write("tls.key", &key));
+        let store = CertStore::load(&c, &k).unwrap();
+        assert!(!store.reload().unwrap(), "unchanged files were reloaded");
+        let (cert2, key2) = pair();
+        files.write("tls.crt", &cert2);
+        files.write("tls.key", &key2);
+        assert!(store.reload().unwrap());
+    }
+
+    #[test]
+    fn rejects_a_key_that_does_not_match_and_keeps_the_old_pair() {
+        let files = Files::new("mismatch");
+        let (cert, key) = pair();
+        let (c, k) = (files.write("tls.crt", &cert), files.write("tls.key", &key));
+        let store = CertStore::load(&c, &k).unwrap();
+        let before = store.current.read().unwrap().cert.clone();
+        let (_, other_key) = pair();
+        files.write("tls.key", &other_key);
+        assert!(matches!(store.reload(), Err(TlsError::Mismatch { .. })));
+        assert_eq!(store.current.read().unwrap().cert, before);
+        assert!(matches!(
+            CertStore::load(&c, &k),
+            Err(TlsError::Mismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn says_which_file_is_missing_or_empty() {
+        let files = Files::new("bad");
+        let (_, key) = pair();
+        let k = files.write("tls.key", &key);
+        let missing = files.0.join("nope.crt");
+        let err = CertStore::load(&missing, &k).unwrap_err();
+        assert!(
+            matches!(err, TlsError::Read { .. }) && err.to_string().contains("nope.crt"),
+            "{err}"
+        );
+        let empty = files.write("empty.crt", "");
+        assert!(matches!(
+            CertStore::load(&empty, &k),
+            Err(TlsError::NoCertificate(_))
+        ));
+    }
+}

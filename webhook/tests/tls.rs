@@ -320,3 +320,42 @@ async fn sigterm_lets_the_in_flight_request_finish() {
     let status = webhook.wait_exit(Duration::from_secs(15));
     assert!(status.success(), "exit status {status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_on_stderr() {
+    use std::io::Read;
+    let ca = TestCa::new();
+    let mut webhook = Webhook::start_with(
+        &ca,
+        &["--log-format", "json", "--log-level", "info"],
+        std::process::Stdio::piped(),
+    );
+    let (status, _) = post_json(
+        &ca.client(),
+        &webhook.url("/mutate"),
+        &admission_review(UID, "CREATE", &smoke_statefulset()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    webhook.sigterm();
+    assert!(webhook.wait_exit(Duration::from_secs(15)).success());
+    let mut stderr = String::new();
+    webhook
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["outcome"] == "injected" && l["uid"] == UID && l["level"] == "INFO"),
+        "{stderr}"
+    );
+    assert!(lines.iter().any(|l| l["message"] == "stopped"), "{stderr}");
+}

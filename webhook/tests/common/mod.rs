@@ -198,6 +198,10 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn start(ca: &TestCa, extra: &[&str]) -> Self {
+        Self::start_with(ca, extra, Stdio::inherit())
+    }
+
+    pub fn start_with(ca: &TestCa, extra: &[&str], stderr: Stdio) -> Self {
         let dir = TempDir::new("tls");
         let leaf = ca.leaf(1);
         write_atomically(&dir.0.join("tls.crt"), &leaf.cert_pem);
@@ -213,11 +217,16 @@ impl Webhook {
             .arg(dir.0.join("tls.crt"))
             .arg("--tls-key-file")
             .arg(dir.0.join("tls.key"))
-            .args(["--shutdown-delay", "0s", "--log-level", "warn"])
+            .args(["--shutdown-delay", "0s"])
+            .args(if extra.contains(&"--log-level") {
+                &[][..]
+            } else {
+                &["--log-level", "warn"][..]
+            })
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("failed to start logbackup-webhook");
         let webhook = Webhook {
