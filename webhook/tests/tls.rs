@@ -359,3 +359,27 @@ async fn json_logs_are_one_object_per_line_on_stderr() {
     );
     assert!(lines.iter().any(|l| l["message"] == "stopped"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_is_negotiated_with_alpn_and_served() {
+    let ca = TestCa::new();
+    let webhook = Webhook::start(&ca, &[]);
+    let mut tls = ca.rustls_client_config(ca.roots());
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let response = client
+        .post(webhook.url("/mutate"))
+        .header("content-type", "application/json")
+        .body(admission_review(UID, "CREATE", &smoke_statefulset()).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["response"]["uid"], UID);
+    assert!(decode_patch(&answer).is_some());
+}
