@@ -65,4 +65,13 @@ echo "rss at saturation: $(rss VmRSS) MiB"
 wait "$lg"
 echo "rss peak (VmHWM): $(rss VmHWM) MiB"
 echo "server-side review time (parse + plan + encode), from /metrics:"
-http_get /metrics | grep -E '^logbackup_webhook_admission_review_duration_seconds_(sum|count)' | sed 's/^/  /'
+http_get /metrics | tr -d '\r' | awk '
+  /^logbackup_webhook_admission_review_duration_seconds_bucket/ {
+    match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; les[n] = le; cum[n] = $NF }
+  /^logbackup_webhook_admission_review_duration_seconds_sum/ { sum = $NF }
+  /^logbackup_webhook_admission_review_duration_seconds_count/ { count = $NF }
+  END {
+    printf "  reviews=%d mean_ms=%.3f", count, 1000 * sum / count
+    for (q = 1; q <= 2; q++) { target = (q == 1 ? 0.5 : 0.99) * count
+      for (i = 1; i <= n; i++) if (cum[i] >= target) { printf " p%d_ms<=%s", (q == 1 ? 50 : 99), (les[i] == "+Inf" ? "inf" : 1000 * les[i]); break } }
+    printf "\n" }'
