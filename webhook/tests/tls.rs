@@ -383,3 +383,58 @@ async fn http2_is_negotiated_with_alpn_and_served() {
     assert_eq!(answer["response"]["uid"], UID);
     assert!(decode_patch(&answer).is_some());
 }
+
+#[test]
+fn refuses_to_start_without_a_usable_certificate_and_says_why() {
+    let dir = TempDir::new("empty");
+    let cert = dir.0.join("tls.crt");
+    let key = dir.0.join("tls.key");
+    // The plain-files placeholder Secret mounts empty files.
+    std::fs::write(&cert, "").unwrap();
+    std::fs::write(&key, "").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_logbackup-webhook"))
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .args(["--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("failed to load the TLS certificate"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&cert.display().to_string()), "{stderr}");
+}
+
+#[test]
+fn help_names_every_flag() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_logbackup-webhook"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--listen",
+        "--ops-listen",
+        "--tls-cert-file",
+        "--tls-key-file",
+        "--tls-reload-interval",
+        "--max-body-bytes",
+        "--request-timeout",
+        "--shutdown-delay",
+        "--shutdown-grace",
+        "--all",
+        "--claim",
+        "--path",
+        "--uid",
+        "--gid",
+        "--log-format",
+        "--log-level",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
