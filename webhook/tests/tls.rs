@@ -238,7 +238,16 @@ async fn a_rotated_certificate_is_served_without_restart() {
 
     // A broken pair is ignored: the old certificate stays in service.
     write_atomically(&webhook.dir.0.join("tls.key"), "not a key");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait until the server has tried (and failed) to load it, as its metrics say.
+    let failed = r#"logbackup_webhook_tls_certificate_reloads_total{result="error"} 1"#;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !http_get(webhook.ops, "/metrics").is_some_and(|(_, m)| m.contains(failed)) {
+        assert!(
+            Instant::now() < deadline,
+            "no failed reload reported within 10s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
         served_certificate(&ca, &webhook).await == initial,
         "the broken pair replaced the certificate"
