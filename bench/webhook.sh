@@ -43,6 +43,7 @@ for i in $(seq 100); do
   sleep 0.1
 done
 
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 rss() { awk -v k="$1" '$1 == k":" { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), shared"
@@ -53,8 +54,10 @@ echo "rss idle: $(rss VmRSS) MiB"
 timeout $((SECONDS_FIXED + 30)) "$LOADGEN" run --ca "$work/ca.crt" --body "$work/review.json" --port "$PORT" \
   --rate "$RATE" --seconds "$SECONDS_FIXED" --connections "$CONNECTIONS" &
 lg=$!
+t0=$(cpu_ticks); s0=$(date +%s.%N)
 sleep $((SECONDS_FIXED / 2))
 echo "rss at ${RATE} req/s: $(rss VmRSS) MiB"
+echo "cpu at ${RATE} req/s: $(awk -v t="$(( $(cpu_ticks) - t0 ))" -v hz="$(getconf CLK_TCK)" -v s0="$s0" -v s1="$(date +%s.%N)" 'BEGIN { printf "%.2f", t / hz / (s1 - s0) }') cores"
 wait "$lg"
 
 timeout $((SECONDS_SAT + 30)) "$LOADGEN" run --ca "$work/ca.crt" --body "$work/review.json" --port "$PORT" \
