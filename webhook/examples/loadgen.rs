@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use serde_json::{json, Value};
 
@@ -133,7 +134,7 @@ async fn run(args: &[String]) -> Result<(), Error> {
         .timeout(Duration::from_secs(5))
         .build()?;
     let url = format!("https://127.0.0.1:{}/mutate", run.port);
-    let body = bytes_of(&run.body)?;
+    let body = Bytes::from(std::fs::read(&run.body)?);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(run.seconds);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<u64>>();
@@ -215,15 +216,7 @@ async fn run(args: &[String]) -> Result<(), Error> {
     Ok(())
 }
 
-fn bytes_of(path: &str) -> Result<bytes_alias::Bytes, Error> {
-    Ok(bytes_alias::Bytes::from(std::fs::read(path)?))
-}
-
-mod bytes_alias {
-    pub use axum::body::Bytes;
-}
-
-async fn send(client: &reqwest::Client, url: &str, body: bytes_alias::Bytes) -> bool {
+async fn send(client: &reqwest::Client, url: &str, body: Bytes) -> bool {
     match client
         .post(url)
         .header("content-type", "application/json")
