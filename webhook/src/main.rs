@@ -1,3 +1,120 @@
-fn main() {
-    println!("logbackup-webhook: not yet implemented");
+//! logbackup-webhook: flags, logging, the two listeners and signal handling. The decisions live in
+//! review.rs; this file only wires things together.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum_server::tls_rustls::RustlsConfig;
+use clap::Parser;
+use logbackup_webhook::config::{Config, LogFormat};
+use logbackup_webhook::metrics::Metrics;
+use logbackup_webhook::server::{admission_router, ops_router, AppState};
+use logbackup_webhook::tls::CertStore;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> Result<()> {
+    let config = Config::parse();
+    init_logging(&config)?;
+    // Two workers: the review is CPU-light and the pod is sized for one core at most.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(run(config))
+}
+
+fn init_logging(config: &Config) -> Result<()> {
+    let filter = EnvFilter::try_new(&config.log_level)
+        .with_context(|| format!("failed to parse the log filter {:?}", config.log_level))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match config.log_format {
+        LogFormat::Plain => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+    Ok(())
+}
+
+async fn run(config: Config) -> Result<()> {
+    let metrics = Arc::new(Metrics::new());
+    let store = Arc::new(
+        CertStore::load(&config.tls_cert_file, &config.tls_key_file)
+            .context("failed to load the TLS certificate")?,
+    );
+    let tls = RustlsConfig::from_config(Arc::new(store.server_config()?));
+    tokio::spawn(
+        store
+            .clone()
+            .watch(config.tls_reload_interval, metrics.clone()),
+    );
+
+    let state = Arc::new(AppState::new(
+        config.inject_options(),
+        metrics,
+        config.max_body_bytes,
+    ));
+    let handle = axum_server::Handle::new();
+    let admission = axum_server::bind_rustls(config.listen, tls)
+        .handle(handle.clone())
+        .serve(admission_router(state.clone(), config.request_timeout).into_make_service());
+
+    let ops_listener = tokio::net::TcpListener::bind(config.ops_listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", config.ops_listen))?;
+    let (ops_stop, ops_stopped) = tokio::sync::oneshot::channel::<()>();
+    let ops = axum::serve(ops_listener, ops_router(state.clone())).with_graceful_shutdown(async {
+        let _ = ops_stopped.await;
+    });
+    let ops = tokio::spawn(async move { ops.await });
+
+    let shutdown = {
+        let state = state.clone();
+        let handle = handle.clone();
+        let (delay, grace) = (config.shutdown_delay, config.shutdown_grace);
+        async move {
+            wait_for_signal().await;
+            state.ready.store(false, Ordering::Relaxed);
+            tracing::info!(?delay, "shutting down: readiness is now failing");
+            // Endpoints are removed asynchronously; keep serving until the API server stops calling.
+            tokio::time::sleep(delay).await;
+            tracing::info!(?grace, "draining in-flight requests");
+            handle.graceful_shutdown(Some(grace));
+        }
+    };
+    tokio::spawn(shutdown);
+
+    tracing::info!(listen = %config.listen, ops = %config.ops_listen, "serving");
+    admission
+        .await
+        .with_context(|| format!("failed to serve on {}", config.listen))?;
+    let _ = ops_stop.send(());
+    ops.await
+        .context("the ops server task failed")?
+        .context("the ops server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "failed to listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => {}
+        r = tokio::signal::ctrl_c() => {
+            if let Err(e) = r { tracing::warn!(error = %e, "failed to listen for SIGINT"); }
+        }
+    }
 }

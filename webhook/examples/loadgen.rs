@@ -1,0 +1,230 @@
+//! Load generator for bench/webhook.sh (loopback only, bounded in time and count).
+//!
+//!   loadgen certs DIR                      write ca.crt, tls.crt, tls.key for 127.0.0.1
+//!   loadgen body STATEFULSET.yaml          print a realistic CREATE AdmissionReview for it
+//!   loadgen run --ca ca.crt --body review.json --port 8443 --rate 1000 --seconds 20 --connections 16
+//!
+//! `--rate N` is open-loop: requests are scheduled every 1/N s and latency is measured from when
+//! each was due (after the timer fired), so a stalled server cannot hide its queueing behind a
+//! slower sender (no coordinated omission).
+//! `--rate 0` saturates: every connection sends its next request as soon as the last one returns.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use serde_json::{json, Value};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const MAX_REQUESTS: u64 = 2_000_000;
+const MAX_SECONDS: u64 = 300;
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("certs") => certs(args.get(1).ok_or("usage: loadgen certs DIR")?),
+        Some("body") => body(args.get(1).ok_or("usage: loadgen body STATEFULSET.yaml")?),
+        Some("run") => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?
+            .block_on(run(&args[1..])),
+        _ => Err("usage: loadgen certs DIR | body FILE | run --ca F --body F --port P --rate N --seconds S --connections C".into()),
+    }
+}
+
+fn certs(dir: &str) -> Result<(), Error> {
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "loadgen CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
+    let key = KeyPair::generate()?;
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?
+        .signed_by(&key, &ca)?;
+    let dir = std::path::Path::new(dir);
+    std::fs::write(dir.join("ca.crt"), ca.pem())?;
+    std::fs::write(dir.join("tls.crt"), leaf.pem())?;
+    std::fs::write(dir.join("tls.key"), key.serialize_pem())?;
+    Ok(())
+}
+
+/// Wraps the StatefulSet the way the API server sends it: with managedFields and the
+/// last-applied annotation, which make up most of a real review's size.
+fn body(path: &str) -> Result<(), Error> {
+    let mut sts: Value = serde_saphyr::from_str(&std::fs::read_to_string(path)?)?;
+    let applied = sts.to_string();
+    sts["metadata"]["annotations"] =
+        json!({"kubectl.kubernetes.io/last-applied-configuration": applied});
+    sts["metadata"]["uid"] = json!("1f4b6c1e-8d3a-4c55-9a8e-3b7f0e9d2c11");
+    sts["metadata"]["generation"] = json!(1);
+    sts["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
+    sts["metadata"]["managedFields"] = json!([{
+        "manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "apps/v1",
+        "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:metadata": {"f:labels": {}}, "f:spec": {"f:template": {"f:spec": {"f:containers": {}}}}}
+    }]);
+    let review = json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "0df28fbd-5f5f-11e8-bc74-36e6bb280816",
+            "kind": {"group": "apps", "version": "v1", "kind": "StatefulSet"},
+            "resource": {"group": "apps", "version": "v1", "resource": "statefulsets"},
+            "requestKind": {"group": "apps", "version": "v1", "kind": "StatefulSet"},
+            "requestResource": {"group": "apps", "version": "v1", "resource": "statefulsets"},
+            "name": sts["metadata"]["name"], "namespace": sts["metadata"]["namespace"],
+            "operation": "CREATE",
+            "userInfo": {"username": "system:serviceaccount:kubesphere-system:ks-installer",
+                         "uid": "4b2b6a3c", "groups": ["system:serviceaccounts", "system:authenticated"]},
+            "object": sts, "oldObject": null, "dryRun": false,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions", "fieldManager": "kubectl-client-side-apply"}
+        }
+    });
+    println!("{review}");
+    Ok(())
+}
+
+struct Run {
+    ca: String,
+    body: String,
+    port: u16,
+    rate: u64,
+    seconds: u64,
+    connections: usize,
+}
+
+fn parse(args: &[String]) -> Result<Run, Error> {
+    let get = |name: &str| -> Result<String, Error> {
+        let i = args
+            .iter()
+            .position(|a| a == name)
+            .ok_or(format!("missing {name}"))?;
+        Ok(args
+            .get(i + 1)
+            .ok_or(format!("{name} needs a value"))?
+            .clone())
+    };
+    Ok(Run {
+        ca: get("--ca")?,
+        body: get("--body")?,
+        port: get("--port")?.parse()?,
+        rate: get("--rate")?.parse()?,
+        seconds: get("--seconds")?.parse::<u64>()?.min(MAX_SECONDS),
+        connections: get("--connections")?.parse()?,
+    })
+}
+
+async fn run(args: &[String]) -> Result<(), Error> {
+    use rustls::pki_types::pem::PemObject;
+    let run = parse(args)?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&run.ca)? {
+        roots.add(cert?)?;
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .pool_max_idle_per_host(run.connections)
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let url = format!("https://127.0.0.1:{}/mutate", run.port);
+    let body = Bytes::from(std::fs::read(&run.body)?);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(run.seconds);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<u64>>();
+
+    if run.rate > 0 {
+        let interval = Duration::from_secs_f64(1.0 / run.rate as f64);
+        let limit = Arc::new(tokio::sync::Semaphore::new(run.connections));
+        let mut n = 0u64;
+        while n < MAX_REQUESTS {
+            let scheduled = started + interval.mul_f64(n as f64);
+            if scheduled >= deadline {
+                break;
+            }
+            tokio::time::sleep_until(scheduled.into()).await;
+            // The timer has 1 ms granularity; start the clock at the wake-up, not the ideal tick,
+            // so timer slop is not charged to the server (queueing behind the permits still is).
+            let scheduled = Instant::now().max(scheduled);
+            let (client, url, body, tx, limit) = (
+                client.clone(),
+                url.clone(),
+                body.clone(),
+                tx.clone(),
+                limit.clone(),
+            );
+            tokio::spawn(async move {
+                let _permit = limit.acquire().await;
+                let ok = send(&client, &url, body).await;
+                let _ = tx.send(ok.then(|| scheduled.elapsed().as_micros() as u64));
+            });
+            n += 1;
+        }
+    } else {
+        for _ in 0..run.connections {
+            let (client, url, body, tx) = (client.clone(), url.clone(), body.clone(), tx.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let ok = send(&client, &url, body.clone()).await;
+                    let _ = tx.send(ok.then(|| t.elapsed().as_micros() as u64));
+                }
+            });
+        }
+    }
+    drop(tx);
+    let mut latencies = Vec::new();
+    let mut errors = 0u64;
+    let collect = async {
+        while let Some(r) = rx.recv().await {
+            match r {
+                Some(us) => latencies.push(us),
+                None => errors += 1,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(run.seconds + 10), collect)
+        .await
+        .map_err(|_| "requests still outstanding 10s after the end")?;
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(f64::NAN, |us| *us as f64 / 1000.0)
+    };
+    println!(
+        "mode={} requests={} errors={} rps={:.0} p50_ms={:.3} p99_ms={:.3} max_ms={:.3}",
+        if run.rate > 0 {
+            format!("fixed-{}", run.rate)
+        } else {
+            format!("saturation-c{}", run.connections)
+        },
+        latencies.len(),
+        errors,
+        latencies.len() as f64 / elapsed,
+        pct(0.50),
+        pct(0.99),
+        latencies.last().map_or(f64::NAN, |us| *us as f64 / 1000.0),
+    );
+    Ok(())
+}
+
+async fn send(client: &reqwest::Client, url: &str, body: Bytes) -> bool {
+    match client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+        _ => false,
+    }
+}

@@ -1,0 +1,54 @@
+//! Requests that are not an AdmissionReview at all. They never reach the API server's admission
+//! chain (it only sends well-formed reviews), so they are answered with an HTTP error and a JSON
+//! body that says what was wrong, for whoever is debugging with curl.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RequestError {
+    #[error("the request body is empty; send an admission.k8s.io/v1 AdmissionReview")]
+    EmptyBody,
+    #[error("content type {0:?} is not supported; send application/json")]
+    UnsupportedMediaType(String),
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("failed to read the request body: {0}")]
+    Unreadable(String),
+    #[error("failed to parse the request body as JSON: {0}")]
+    MalformedJson(String),
+    #[error("expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got apiVersion {api_version:?} and kind {kind:?}")]
+    NotAnAdmissionReview { api_version: String, kind: String },
+}
+
+impl RequestError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            RequestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RequestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// Short, stable name for logs and the rejection metric.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestError::EmptyBody => "empty-body",
+            RequestError::UnsupportedMediaType(_) => "unsupported-media-type",
+            RequestError::TooLarge { .. } => "too-large",
+            RequestError::Unreadable(_) => "unreadable-body",
+            RequestError::MalformedJson(_) => "malformed-json",
+            RequestError::NotAnAdmissionReview { .. } => "not-an-admission-review",
+        }
+    }
+}
+
+impl IntoResponse for RequestError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": { "code": self.code(), "message": self.to_string() }
+        });
+        (self.status(), Json(body)).into_response()
+    }
+}
