@@ -60,6 +60,10 @@ pub struct Config {
     /// Time allowed to read and answer one request (keep it below the webhook's timeoutSeconds)
     #[arg(long, env = "LOGBACKUP_WEBHOOK_REQUEST_TIMEOUT", default_value = "4s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// Time a connection may take to send a request's headers, and stay idle between keep-alive
+    /// requests, before it is closed (bounds slow clients and idle connections)
+    #[arg(long, env = "LOGBACKUP_WEBHOOK_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
     /// After SIGTERM, how long to keep accepting requests while endpoints drop this pod
     #[arg(long, env = "LOGBACKUP_WEBHOOK_SHUTDOWN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
     pub shutdown_delay: Duration,

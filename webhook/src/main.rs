@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use axum_server::tls_rustls::RustlsConfig;
 use clap::Parser;
+use hyper_util::rt::TokioTimer;
 use logbackup_webhook::config::{Config, LogFormat};
 use logbackup_webhook::metrics::Metrics;
 use logbackup_webhook::server::{admission_router, ops_router, AppState};
@@ -58,8 +59,20 @@ async fn run(config: Config) -> Result<()> {
         config.max_body_bytes,
     ));
     let handle = axum_server::Handle::new();
-    let admission = axum_server::bind_rustls(config.listen, tls)
-        .handle(handle.clone())
+    let mut admission = axum_server::bind_rustls(config.listen, tls).handle(handle.clone());
+    // hyper's header-read timer also runs while a keep-alive connection waits for its next request,
+    // so this one bound covers slow clients and idle connections; HTTP/2 peers are pinged instead.
+    let builder = admission.http_builder();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(config.header_read_timeout)
+        .keep_alive_timeout(config.header_read_timeout);
+    let admission = admission
         .serve(admission_router(state.clone(), config.request_timeout).into_make_service());
 
     let ops_listener = tokio::net::TcpListener::bind(config.ops_listen)

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -29,6 +30,7 @@ pub struct Metrics {
     pub rejections: Family<CodeLabels, Counter>,
     pub review_seconds: Histogram,
     pub tls_reloads: Family<ResultLabels, Counter>,
+    pub in_flight: Gauge,
 }
 
 impl Default for Metrics {
@@ -71,6 +73,12 @@ impl Metrics {
             "Certificate reloads after the files changed, by result",
             tls_reloads.clone(),
         );
+        let in_flight = Gauge::default();
+        registry.register(
+            "admission_requests_in_flight",
+            "Requests to /mutate being read or answered right now",
+            in_flight.clone(),
+        );
         Metrics {
             registry,
             reviews,
@@ -78,6 +86,7 @@ impl Metrics {
             rejections,
             review_seconds,
             tls_reloads,
+            in_flight,
         }
     }
 

@@ -56,6 +56,9 @@ pub struct Reviewed {
     pub denial: Option<String>,
     /// CREATE, UPDATE, DELETE or CONNECT; empty when the request could not be read.
     pub operation: &'static str,
+    /// Where the object lives, for the per-review log line; empty when the request could not be read.
+    pub namespace: String,
+    pub name: String,
 }
 
 /// Decides one admission. `Err` only when the body is not an AdmissionReview at all (answered with
@@ -112,6 +115,8 @@ fn decide(
     options: &Options,
 ) -> Reviewed {
     let mut reviewed = decide_inner(req, object, options);
+    reviewed.namespace = req.namespace.clone().unwrap_or_default();
+    reviewed.name = req.name.clone();
     reviewed.operation = match req.operation {
         Operation::Create => "CREATE",
         Operation::Update => "UPDATE",
@@ -182,6 +187,8 @@ impl Reviewed {
             warning_codes: Vec::new(),
             denial: None,
             operation: "",
+            namespace: String::new(),
+            name: String::new(),
         }
     }
 }

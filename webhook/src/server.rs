@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use logbackup::inject::{Options, Outcome};
+use logbackup::inject::Options;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::errors::RequestError;
@@ -43,11 +43,28 @@ pub fn admission_router(state: Arc<AppState>, request_timeout: Duration) -> Rout
     Router::new()
         .route("/mutate", post(mutate))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_in_flight,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
         ))
         .with_state(state)
+}
+
+/// Counts the request for the in-flight gauge until its response is ready, timeouts included.
+async fn count_in_flight(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let gauge = state.metrics.in_flight.clone();
+    gauge.inc();
+    let response = next.run(request).await;
+    gauge.dec();
+    response
 }
 
 /// /healthz, /readyz and /metrics on plain HTTP, for the kubelet and Prometheus.
@@ -108,25 +125,19 @@ fn handle(
     for code in &reviewed.warning_codes {
         m.warnings.get_or_create(&CodeLabels { code }).inc();
     }
+    // One line per review: uid, namespace, name, operation, outcome (and the reason of a denial).
     let uid = request["uid"].as_str().unwrap_or_default();
+    let outcome = reviewed.verdict.label();
+    let (namespace, name) = (&reviewed.namespace, &reviewed.name);
     match reviewed.verdict {
         Verdict::Denied => tracing::info!(
-            %uid, %operation, outcome = reviewed.verdict.label(),
-            reason = reviewed.denial.as_deref().unwrap_or_default(), "denied"
+            %uid, %namespace, %name, %operation, outcome,
+            reason = reviewed.denial.as_deref().unwrap_or_default(), "review"
         ),
         Verdict::Invalid => {
-            tracing::warn!(%uid, outcome = "invalid", "could not read the AdmissionReview request")
+            tracing::warn!(%uid, outcome, "review: could not read the AdmissionReview request")
         }
-        // Only changes are worth a line per request at info; skips are the common case.
-        Verdict::Admitted(Outcome::Injected | Outcome::Updated) => {
-            tracing::info!(%uid, %operation, outcome = reviewed.verdict.label(), "admitted with a patch")
-        }
-        Verdict::Admitted(_) => {
-            tracing::debug!(%uid, %operation, outcome = reviewed.verdict.label(), "admitted")
-        }
-        Verdict::Ignored => {
-            tracing::debug!(%uid, %operation, outcome = "ignored", "admitted untouched")
-        }
+        _ => tracing::info!(%uid, %namespace, %name, %operation, outcome, "review"),
     }
     Ok(reviewed.body)
 }

@@ -330,6 +330,40 @@ async fn sigterm_lets_the_in_flight_request_finish() {
     assert!(status.success(), "exit status {status}");
 }
 
+/// A client that opens a TLS connection and then sends a header slowly (or nothing, as an idle
+/// keep-alive connection does) is disconnected after --header-read-timeout, and counts as in flight
+/// only while a request is being answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_connections_are_closed_after_the_header_read_timeout() {
+    let ca = TestCa::new();
+    let webhook = Webhook::start(&ca, &["--header-read-timeout", "1s"]);
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(ca.rustls_client_config(ca.roots())));
+    let tcp = tokio::net::TcpStream::connect(webhook.admission)
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(b"POST /mutate HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    tls.flush().await.unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    // The server must close the connection (EOF or reset) well before this outer bound.
+    let read = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "a slow client was never disconnected");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed too early: {waited:?}"
+    );
+    let metrics = http_get(webhook.ops, "/metrics").expect("metrics").1;
+    assert!(
+        metrics.contains("logbackup_webhook_admission_requests_in_flight 0"),
+        "{metrics}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_are_one_object_per_line_on_stderr() {
     use std::io::Read;
@@ -361,9 +395,12 @@ async fn json_logs_are_one_object_per_line_on_stderr() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
     assert!(
-        lines
-            .iter()
-            .any(|l| l["outcome"] == "injected" && l["uid"] == UID && l["level"] == "INFO"),
+        lines.iter().any(|l| l["outcome"] == "injected"
+            && l["uid"] == UID
+            && l["level"] == "INFO"
+            && l["operation"] == "CREATE"
+            && l["namespace"] == smoke_statefulset()["metadata"]["namespace"]
+            && l["name"] == smoke_statefulset()["metadata"]["name"]),
         "{stderr}"
     );
     assert!(lines.iter().any(|l| l["message"] == "stopped"), "{stderr}");
