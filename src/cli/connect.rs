@@ -18,6 +18,7 @@ use super::Global;
 
 /// How to reach Elasticsearch/OpenSearch; shared by every command that talks to it.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Elasticsearch connection")]
 pub struct EsArgs {
     /// URL of Elasticsearch (skips Kubernetes discovery), e.g. http://127.0.0.1:9200
     #[arg(long, env = "LOGBACKUP_ES_URL", value_name = "URL")]

@@ -33,19 +33,36 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
-    #[arg(long, global = true, env = "KUBECONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "KUBECONFIG",
+        value_name = "FILE"
+    )]
     pub kubeconfig: Option<std::path::PathBuf>,
     /// The kubeconfig context to use
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "NAME"
+    )]
     pub context: Option<String>,
     /// Namespace of the Elasticsearch cluster (default: the context's namespace)
-    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "NAMESPACE"
+    )]
     pub namespace: Option<String>,
     /// Log format on stderr
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Plain)]
+    #[arg(long, global = true, help_heading = "Global options", value_enum, default_value_t = LogFormat::Plain)]
     pub log_format: LogFormat,
     /// More detail on stderr (-v info, -vv debug, -vvv trace)
-    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    #[arg(short = 'v', long = "verbose", global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
 
@@ -73,6 +90,7 @@ pub enum Command {
 
 /// `-o`, for commands that print data.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Output format
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
