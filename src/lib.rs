@@ -4,6 +4,7 @@
 //! no clock, network or environment; the binaries do the I/O.
 #![deny(warnings)]
 
+pub mod enable;
 pub mod es;
 pub mod inject;
 #[cfg(feature = "cli")]
