@@ -71,9 +71,13 @@ pub enum Action {
 pub struct EnablePlan {
     pub claim: String,
     pub via: Via,
+    /// Where the repository is mounted (the first target's), under which the repository goes.
+    pub path: String,
     pub actions: Vec<Action>,
     /// What the user must know: who restarts what, warnings from the injection.
     pub notes: Vec<String>,
+    /// Pods that need a restart nobody will do (`--restart none` on OnDelete StatefulSets).
+    pub left_to_user: Vec<String>,
 }
 
 impl EnablePlan {
@@ -211,12 +215,14 @@ pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
         }
     }
     let mut restarts: Vec<(bool, Action)> = Vec::new();
+    let mut paths: Vec<String> = Vec::new();
     for target in input.targets {
         if is_eck(target) {
             let path = options
                 .path
                 .clone()
                 .unwrap_or_else(|| Family::Elasticsearch.default_path().to_owned());
+            paths.push(path.clone());
             let patch = eck::enable_patch(target, input.claim, &path).map_err(|reason| {
                 EnableError::Invalid {
                     target: id(target),
@@ -253,6 +259,7 @@ pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
         );
         let plan = inject_plan(target, options, Some(input.claim))?;
         notes.extend(plan.warnings.iter().map(|w| w.to_string()));
+        paths.extend(plan.record.as_ref().map(|r| r.path.clone()));
         let template_changes = !matches!(plan.outcome, Outcome::Unchanged | Outcome::Skipped(_));
         let metadata_current = sts::metadata_current(target, &annotations);
         let name = name_of(target);
@@ -291,6 +298,7 @@ pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
     }
     // Data nodes first, master-eligible last; stable within each group.
     restarts.sort_by_key(|(master, _)| *master);
+    let mut left_to_user = Vec::new();
     if options.restart {
         actions.extend(restarts.into_iter().map(|(_, a)| a));
     } else {
@@ -303,12 +311,22 @@ pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
             .flatten()
             .collect();
         notes.extend(manual_restart(input.namespace, &pods));
+        left_to_user = pods;
+    }
+    let path = paths
+        .first()
+        .cloned()
+        .unwrap_or_else(|| Family::Elasticsearch.default_path().to_owned());
+    if paths.iter().any(|p| *p != path) {
+        notes.push(format!("the targets mount the repository at different paths ({}); the repository is registered under {path}, which must be in path.repo on every node", paths.join(", ")));
     }
     Ok(EnablePlan {
         claim: input.claim.to_owned(),
         via,
+        path,
         actions,
         notes,
+        left_to_user,
     })
 }
 
@@ -610,6 +628,7 @@ mod tests {
         };
         let plan = run(&[ks("es-data", 2)], None, false, &o).unwrap();
         assert!(plan.restart_pods().is_empty());
+        assert_eq!(plan.left_to_user, ["es-data-1", "es-data-0"]);
         let text = plan.notes.join("\n");
         assert!(
             text.contains("kubectl -n kubesphere-logging-system delete pod es-data-1"),
