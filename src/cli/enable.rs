@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use logbackup::cluster::{Cluster, Kind, LiveRestart, RestartSettings};
 use logbackup::enable::restart::{self, Progress};
-use logbackup::enable::{self, Action, EnableOptions, TargetKind, Via};
+use logbackup::enable::{self, Action, EnableOptions, Target, TargetKind, Via};
 use serde_json::Value;
 
 use super::connect::{connect, kube_client, EsArgs};
@@ -128,11 +128,18 @@ async fn cluster(global: &Global) -> Result<Cluster> {
     Ok(Cluster::new(client, &namespace))
 }
 
+/// Bad targets are reported before anything else is attempted.
+fn parse_targets(texts: &[String]) -> Result<Vec<Target>> {
+    texts
+        .iter()
+        .map(|t| enable::parse_target(t).map_err(|e| anyhow::Error::new(Refused(e.to_string()))))
+        .collect()
+}
+
 /// The objects to plan on; ECK-generated StatefulSets are swapped for their `Elasticsearch`.
-async fn fetch_targets(cluster: &Cluster, targets: &[String]) -> Result<Vec<Value>> {
+async fn fetch_targets(cluster: &Cluster, targets: &[Target]) -> Result<Vec<Value>> {
     let mut objects: Vec<Value> = Vec::new();
-    for text in targets {
-        let target = enable::parse_target(text)?;
+    for target in targets {
         let kind = match target.kind {
             TargetKind::StatefulSet => Kind::StatefulSet,
             TargetKind::Elasticsearch => Kind::Elasticsearch,
@@ -279,8 +286,9 @@ async fn rolling_restart(
 
 pub async fn run_enable(args: &EnableArgs, global: &Global) -> Result<ExitCode> {
     let common = &args.common;
+    let parsed = parse_targets(&common.targets)?;
     let cluster = cluster(global).await?;
-    let targets = fetch_targets(&cluster, &common.targets).await?;
+    let targets = fetch_targets(&cluster, &parsed).await?;
     let options = EnableOptions {
         claim: args.claim.clone(),
         storage_class: args.storage_class.clone(),
@@ -364,8 +372,9 @@ pub async fn run_enable(args: &EnableArgs, global: &Global) -> Result<ExitCode> 
 
 pub async fn run_disable(args: &DisableArgs, global: &Global) -> Result<ExitCode> {
     let common = &args.common;
+    let parsed = parse_targets(&common.targets)?;
     let cluster = cluster(global).await?;
-    let targets = fetch_targets(&cluster, &common.targets).await?;
+    let targets = fetch_targets(&cluster, &parsed).await?;
     let mut actions = Vec::new();
     let mut pods = Vec::new();
     for target in &targets {

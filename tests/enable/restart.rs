@@ -17,7 +17,9 @@ const POD: &str = "elasticsearch-logging-data-1";
 async fn double(extras: bool) -> (es_double::Running, EsClient) {
     let mut config = Config::new(Flavour::Elasticsearch, "7.17.0");
     config.restart_extras = extras;
-    let running = es_double::start(config, State::default(), "127.0.0.1:0").await.unwrap();
+    let running = es_double::start(config, State::default(), "127.0.0.1:0")
+        .await
+        .unwrap();
     let client = EsClient::connect(&ClientConfig {
         url: running.url(),
         auth: Auth::None,
@@ -37,7 +39,11 @@ fn pod(uid: &str, ready: bool) -> serde_json::Value {
 }
 
 fn settings(timeout: Duration) -> RestartSettings {
-    RestartSettings { health: "green".into(), timeout, interval: Duration::from_millis(1) }
+    RestartSettings {
+        health: "green".into(),
+        timeout,
+        interval: Duration::from_millis(1),
+    }
 }
 
 /// The double's log without the connect probe, request lines only.
@@ -63,7 +69,9 @@ async fn one_pod_restarts_the_elasticsearch_way() {
     ]);
     let cluster = Cluster::new(client, NS);
     let mut executor = LiveRestart::new(&cluster, &es, settings(Duration::from_secs(60)));
-    let done = restart::run(&[POD.to_owned()], &mut executor, || false, |_| {}).await.unwrap();
+    let done = restart::run(&[POD.to_owned()], &mut executor, || false, |_| {})
+        .await
+        .unwrap();
     assert_eq!(done, [POD]);
     server.await.unwrap();
     let requests = es_requests(&running);
@@ -71,7 +79,10 @@ async fn one_pod_restarts_the_elasticsearch_way() {
     assert_eq!(requests[1], "POST /_flush");
     assert_eq!(requests[2], "GET /_nodes/settings");
     assert_eq!(requests[3], "PUT /_cluster/settings?master_timeout=60s");
-    assert!(requests[4].starts_with("GET /_cluster/health?wait_for_status=green&timeout="), "{requests:?}");
+    assert!(
+        requests[4].starts_with("GET /_cluster/health?wait_for_status=green&timeout="),
+        "{requests:?}"
+    );
     assert_eq!(requests.len(), 5, "{requests:?}");
     // Allocation is back to the default: the setting is gone, not left at "primaries".
     assert!(running.state().cluster_settings.is_empty());
@@ -89,14 +100,19 @@ async fn a_pod_that_never_gets_ready_stops_the_restart_and_re_enables_allocation
     let cluster = Cluster::new(client, NS);
     let mut executor = LiveRestart::new(&cluster, &es, settings(Duration::ZERO));
     let pods = [POD.to_owned(), "elasticsearch-logging-data-0".to_owned()];
-    let stopped = restart::run(&pods, &mut executor, || false, |_| {}).await.unwrap_err();
+    let stopped = restart::run(&pods, &mut executor, || false, |_| {})
+        .await
+        .unwrap_err();
     server.await.unwrap();
     assert_eq!(stopped.step, Some(Step::WaitPodReady(POD.into())));
     assert_eq!(stopped.resume_from.as_deref(), Some(POD));
     assert!(stopped.allocation_restored);
     assert!(stopped.hint().contains(&format!("--resume-from {POD}")));
     assert!(running.state().cluster_settings.is_empty());
-    assert_eq!(es_requests(&running).last().map(String::as_str), Some("PUT /_cluster/settings?master_timeout=60s"));
+    assert_eq!(
+        es_requests(&running).last().map(String::as_str),
+        Some("PUT /_cluster/settings?master_timeout=60s")
+    );
 }
 
 #[tokio::test]
@@ -105,9 +121,14 @@ async fn without_the_extras_the_double_refuses_cluster_settings_and_nothing_is_d
     let (client, server) = scripted(vec![]);
     let cluster = Cluster::new(client, NS);
     let mut executor = LiveRestart::new(&cluster, &es, settings(Duration::from_secs(1)));
-    let stopped = restart::run(&[POD.to_owned()], &mut executor, || false, |_| {}).await.unwrap_err();
+    let stopped = restart::run(&[POD.to_owned()], &mut executor, || false, |_| {})
+        .await
+        .unwrap_err();
     server.await.unwrap();
     assert_eq!(stopped.step, Some(Step::AllocatePrimariesOnly));
     let error = stopped.error.unwrap_or_default();
-    assert!(error.contains("set cluster.routing.allocation.enable to primaries"), "{error}");
+    assert!(
+        error.contains("set cluster.routing.allocation.enable to primaries"),
+        "{error}"
+    );
 }
