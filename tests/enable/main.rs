@@ -1,6 +1,7 @@
 //! `enable`'s Kubernetes calls against a scripted API server, and the rolling restart against that
 //! server plus the Elasticsearch test double.
 
+mod binary;
 mod cli;
 mod cluster;
 mod mock;

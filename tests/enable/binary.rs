@@ -1,0 +1,259 @@
+//! The plugin binary end to end: `enable` against a scripted Kubernetes API server on 127.0.0.1 (via a
+//! kubeconfig) and the Elasticsearch test double. Every Kubernetes request must be the next one in
+//! the script; the server applies the patches it receives, so the result can be checked.
+
+use std::collections::VecDeque;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use es_double::{Config, Flavour, State};
+use logbackup::inject;
+use serde_json::{json, Value};
+
+const NS: &str = "kubesphere-logging-system";
+const STS: &str = "elasticsearch-logging-data";
+
+/// One expected request; `reply` gets the server's objects and the request body.
+struct Step {
+    method: &'static str,
+    path: String,
+    reply: Box<dyn Fn(&mut Objects, &[u8]) -> (u16, Value) + Send>,
+}
+
+#[derive(Default)]
+struct Objects {
+    sts: Value,
+    pvc: Option<Value>,
+    deleted_pods: Vec<String>,
+}
+
+#[derive(Default)]
+struct Server {
+    script: VecDeque<Step>,
+    objects: Objects,
+    mismatches: Vec<String>,
+}
+
+fn step(
+    method: &'static str,
+    path: String,
+    reply: impl Fn(&mut Objects, &[u8]) -> (u16, Value) + Send + 'static,
+) -> Step {
+    Step {
+        method,
+        path,
+        reply: Box::new(reply),
+    }
+}
+
+async fn serve(
+    axum::extract::State(server): axum::extract::State<Arc<Mutex<Server>>>,
+    method: Method,
+    uri: Uri,
+    _headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let mut s = server.lock().unwrap_or_else(|p| p.into_inner());
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let Some(next) = s.script.pop_front() else {
+        s.mismatches.push(format!("unexpected {method} {path}"));
+        return (StatusCode::INTERNAL_SERVER_ERROR, "{}".into());
+    };
+    if next.method != method.as_str() || next.path != path {
+        s.mismatches.push(format!(
+            "expected {} {}, got {method} {path}",
+            next.method, next.path
+        ));
+        return (StatusCode::INTERNAL_SERVER_ERROR, "{}".into());
+    }
+    let (code, value) = (next.reply)(&mut s.objects, &body);
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        value.to_string(),
+    )
+}
+
+fn kubesphere_sts() -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": STS, "namespace": NS, "resourceVersion": "100", "labels": {"app": "elasticsearch"}},
+        "spec": {"replicas": 2, "serviceName": STS, "selector": {"matchLabels": {"app": STS}},
+            "updateStrategy": {"type": "OnDelete"},
+            "template": {"metadata": {"labels": {"app": STS}}, "spec": {
+                "containers": [{"name": "elasticsearch", "image": "kubesphere/elasticsearch-oss:6.7.0-1",
+                    "volumeMounts": [{"name": "data", "mountPath": "/usr/share/elasticsearch/data"}]}]}}},
+        "status": {"replicas": 2, "currentRevision": "a", "updateRevision": "a"}})
+}
+
+fn not_found(name: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+           "message": format!("persistentvolumeclaims \"{name}\" not found")})
+}
+
+fn ready_pod(name: &str, uid: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS, "uid": uid},
+           "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+}
+
+fn script() -> VecDeque<Step> {
+    let sts_path = format!("/apis/apps/v1/namespaces/{NS}/statefulsets/{STS}");
+    let pvc = "elasticsearch-logging-backup";
+    let mut s = VecDeque::from(vec![
+        step("GET", sts_path.clone(), |o, _| (200, o.sts.clone())),
+        step(
+            "GET",
+            format!("/api/v1/namespaces/{NS}/persistentvolumeclaims/{pvc}"),
+            move |_, _| (404, not_found(pvc)),
+        ),
+        step(
+            "POST",
+            format!("/api/v1/namespaces/{NS}/persistentvolumeclaims?"),
+            |o, body| {
+                let v: Value = serde_json::from_slice(body).unwrap_or_default();
+                o.pvc = Some(v.clone());
+                (201, v)
+            },
+        ),
+        step("PATCH", format!("{sts_path}?"), |o, body| {
+            let Ok(patch) = serde_json::from_slice::<json_patch::Patch>(body) else {
+                return (422, json!({}));
+            };
+            match json_patch::patch(&mut o.sts, &patch) {
+                Ok(()) => (200, o.sts.clone()),
+                Err(e) => (
+                    422,
+                    json!({"kind": "Status", "status": "Failure", "code": 422, "message": e.to_string()}),
+                ),
+            }
+        }),
+    ]);
+    for pod in [
+        "elasticsearch-logging-data-1",
+        "elasticsearch-logging-data-0",
+    ] {
+        let path = format!("/api/v1/namespaces/{NS}/pods/{pod}");
+        s.push_back(step("GET", path.clone(), move |_, _| {
+            (200, ready_pod(pod, "old"))
+        }));
+        s.push_back(step("DELETE", format!("{path}?"), move |o, _| {
+            o.deleted_pods.push(pod.to_owned());
+            (200, ready_pod(pod, "old"))
+        }));
+        s.push_back(step("GET", path, move |_, _| (200, ready_pod(pod, "new"))));
+    }
+    s
+}
+
+#[test]
+fn enable_via_patch_with_rolling_restart_leaves_a_registered_repository() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = Arc::new(Mutex::new(Server {
+        script: script(),
+        objects: Objects {
+            sts: kubesphere_sts(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }));
+    let app = axum::Router::new()
+        .fallback(serve)
+        .with_state(server.clone());
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let api = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    let mut config = Config::new(Flavour::Elasticsearch, "7.17.0");
+    config.restart_extras = true;
+    let double = runtime
+        .block_on(es_double::start(config, State::default(), "127.0.0.1:0"))
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(&kubeconfig, format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{api}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n- name: c\n  context:\n    cluster: fake\n    user: u\n    namespace: {NS}\ncurrent-context: c\n"
+    )).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
+        .args([
+            "enable",
+            &format!("sts/{STS}"),
+            "--storage-class",
+            "nfs-client",
+            "--size",
+            "100Gi",
+            "--via",
+            "patch",
+            "--es-url",
+            &double.url(),
+            "--timeout",
+            "30",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env_remove("LOGBACKUP_ES_URL")
+        .env_remove("LOGBACKUP_REPOSITORY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let s = server.lock().unwrap();
+    assert!(s.mismatches.is_empty(), "{:?}\n{stderr}", s.mismatches);
+    assert!(
+        s.script.is_empty(),
+        "{} requests never came\n{stderr}",
+        s.script.len()
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+
+    // The claim the seed created by hand.
+    let pvc = s.objects.pvc.clone().unwrap();
+    assert_eq!(pvc["spec"]["accessModes"], json!(["ReadWriteMany"]));
+    assert_eq!(pvc["spec"]["storageClassName"], "nfs-client");
+    // The StatefulSet as patched is what the webhook would have produced: planning again changes nothing.
+    let plan = inject::plan(&s.objects.sts, &inject::Options::default()).unwrap();
+    assert_eq!(plan.outcome, inject::Outcome::Unchanged);
+    assert_eq!(
+        s.objects.sts["metadata"]["labels"]["logbackup.io/inject"],
+        "enabled"
+    );
+    assert_eq!(
+        s.objects.deleted_pods,
+        [
+            "elasticsearch-logging-data-1",
+            "elasticsearch-logging-data-0"
+        ]
+    );
+
+    // Progress lines, then the repository registered and verified at <mount>/<repository>.
+    assert!(
+        stderr.contains("2/2 elasticsearch-logging-data-0: flush"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("restarted 2 pods"), "{stderr}");
+    let state = double.state();
+    let repo = state.repositories.get("logbackup").expect("registered");
+    assert_eq!(
+        repo.settings["location"],
+        "/usr/share/elasticsearch/backup/logbackup"
+    );
+    assert!(
+        state
+            .log
+            .iter()
+            .any(|l| l.starts_with("POST /_snapshot/logbackup/_verify")),
+        "{:?}",
+        state.log
+    );
+    assert!(
+        state.cluster_settings.is_empty(),
+        "allocation left at {:?}",
+        state.cluster_settings
+    );
+}
