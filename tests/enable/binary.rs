@@ -15,11 +15,14 @@ use serde_json::{json, Value};
 const NS: &str = "kubesphere-logging-system";
 const STS: &str = "elasticsearch-logging-data";
 
-/// One expected request; `reply` gets the server's objects and the request body.
+/// Answers a request from the server's objects and the request body: status and JSON.
+type Reply = Box<dyn Fn(&mut Objects, &[u8]) -> (u16, Value) + Send>;
+
+/// One expected request.
 struct Step {
     method: &'static str,
     path: String,
-    reply: Box<dyn Fn(&mut Objects, &[u8]) -> (u16, Value) + Send>,
+    reply: Reply,
 }
 
 #[derive(Default)]
