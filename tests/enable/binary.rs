@@ -151,69 +151,103 @@ fn script() -> VecDeque<Step> {
     s
 }
 
+/// The scripted API server and a kubeconfig pointing at it; dropped with the test.
+struct Fake {
+    server: Arc<Mutex<Server>>,
+    kubeconfig: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Fake {
+    fn start(script: VecDeque<Step>, sts: Value) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = Arc::new(Mutex::new(Server {
+            script,
+            objects: Objects {
+                sts,
+                ..Default::default()
+            },
+            ..Default::default()
+        }));
+        let app = axum::Router::new()
+            .fallback(serve)
+            .with_state(server.clone());
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let api = listener.local_addr().unwrap();
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("config");
+        std::fs::write(&kubeconfig, format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{api}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n- name: c\n  context:\n    cluster: fake\n    user: u\n    namespace: {NS}\ncurrent-context: c\n"
+        )).unwrap();
+        Self {
+            server,
+            kubeconfig,
+            _dir: dir,
+            runtime,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env_remove("LOGBACKUP_ES_URL")
+            .env_remove("LOGBACKUP_REPOSITORY")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Every scripted request came, in order, and nothing else.
+    fn check_script(&self, stderr: &str) {
+        let s = self.server.lock().unwrap();
+        assert!(s.mismatches.is_empty(), "{:?}\n{stderr}", s.mismatches);
+        assert!(
+            s.script.is_empty(),
+            "{} requests never came\n{stderr}",
+            s.script.len()
+        );
+    }
+}
+
 #[test]
 fn enable_via_patch_with_rolling_restart_leaves_a_registered_repository() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = Arc::new(Mutex::new(Server {
-        script: script(),
-        objects: Objects {
-            sts: kubesphere_sts(),
-            ..Default::default()
-        },
-        ..Default::default()
-    }));
-    let app = axum::Router::new()
-        .fallback(serve)
-        .with_state(server.clone());
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let api = listener.local_addr().unwrap();
-    runtime.spawn(async move { axum::serve(listener, app).await });
+    let fake = Fake::start(script(), kubesphere_sts());
     let mut config = Config::new(Flavour::Elasticsearch, "7.17.0");
     config.restart_extras = true;
-    let double = runtime
+    let double = fake
+        .runtime
         .block_on(es_double::start(config, State::default(), "127.0.0.1:0"))
         .unwrap();
-
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("config");
-    std::fs::write(&kubeconfig, format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{api}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n- name: c\n  context:\n    cluster: fake\n    user: u\n    namespace: {NS}\ncurrent-context: c\n"
-    )).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args([
-            "enable",
-            &format!("sts/{STS}"),
-            "--storage-class",
-            "nfs-client",
-            "--size",
-            "100Gi",
-            "--via",
-            "patch",
-            "--es-url",
-            &double.url(),
-            "--timeout",
-            "30",
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .env_remove("LOGBACKUP_ES_URL")
-        .env_remove("LOGBACKUP_REPOSITORY")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let s = server.lock().unwrap();
-    assert!(s.mismatches.is_empty(), "{:?}\n{stderr}", s.mismatches);
-    assert!(
-        s.script.is_empty(),
-        "{} requests never came\n{stderr}",
-        s.script.len()
-    );
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (code, _, stderr) = fake.run(&[
+        "enable",
+        &format!("sts/{STS}"),
+        "--storage-class",
+        "nfs-client",
+        "--size",
+        "100Gi",
+        "--via",
+        "patch",
+        "--es-url",
+        &double.url(),
+        "--timeout",
+        "30",
+    ]);
+    fake.check_script(&stderr);
+    assert_eq!(code, 0, "{stderr}");
+    let s = fake.server.lock().unwrap();
 
     // The claim the seed created by hand.
     let pvc = s.objects.pvc.clone().unwrap();
@@ -258,5 +292,80 @@ fn enable_via_patch_with_rolling_restart_leaves_a_registered_repository() {
         state.cluster_settings.is_empty(),
         "allocation left at {:?}",
         state.cluster_settings
+    );
+}
+
+#[test]
+fn dry_run_prints_the_claim_the_patch_and_the_restart_and_changes_nothing() {
+    let sts_path = format!("/apis/apps/v1/namespaces/{NS}/statefulsets/{STS}");
+    let pvc = "elasticsearch-logging-backup";
+    let script = VecDeque::from(vec![
+        step("GET", sts_path, |o, _| (200, o.sts.clone())),
+        step(
+            "GET",
+            format!("/api/v1/namespaces/{NS}/persistentvolumeclaims/{pvc}"),
+            move |_, _| (404, not_found(pvc)),
+        ),
+    ]);
+    let fake = Fake::start(script, kubesphere_sts());
+    let (code, stdout, stderr) = fake.run(&[
+        "enable",
+        &format!("sts/{STS}"),
+        "--storage-class",
+        "nfs-client",
+        "--via",
+        "patch",
+        "--dry-run",
+    ]);
+    fake.check_script(&stderr);
+    assert_eq!(code, 0, "{stderr}");
+    let docs = logbackup::manifest::parse_documents("stdout", &stdout).unwrap();
+    assert_eq!(docs.len(), 3, "{stdout}");
+    assert_eq!(docs[0]["kind"], "PersistentVolumeClaim");
+    assert_eq!(docs[0]["spec"]["resources"]["requests"]["storage"], "100Gi");
+    assert_eq!(
+        (docs[1]["action"].as_str(), docs[1]["patchType"].as_str()),
+        (Some("patch"), Some("json"))
+    );
+    assert_eq!(
+        docs[2]["pods"],
+        json!([
+            "elasticsearch-logging-data-1",
+            "elasticsearch-logging-data-0"
+        ])
+    );
+    assert!(stderr.contains("dry run: nothing changed"), "{stderr}");
+    assert_eq!(fake.server.lock().unwrap().objects.sts, kubesphere_sts());
+}
+
+#[test]
+fn disable_removes_what_enable_injected_and_keeps_the_claim() {
+    let mut enabled = kubesphere_sts();
+    enabled["metadata"]["labels"]["logbackup.io/inject"] = json!("enabled");
+    enabled["metadata"]["annotations"] =
+        json!({"logbackup.io/claim": "elasticsearch-logging-backup"});
+    inject::apply(&mut enabled, &inject::Options::default()).unwrap();
+    let sts_path = format!("/apis/apps/v1/namespaces/{NS}/statefulsets/{STS}");
+    let mut script = script();
+    // Only the read and the patch: the claim is neither read nor deleted, and --restart none.
+    script.retain(|s| s.path.starts_with(&sts_path));
+    let fake = Fake::start(script, enabled);
+    let (code, _, stderr) = fake.run(&["disable", &format!("sts/{STS}"), "--restart", "none"]);
+    fake.check_script(&stderr);
+    assert_eq!(code, 0, "{stderr}");
+    let sts = fake.server.lock().unwrap().objects.sts.clone();
+    let mut expected = kubesphere_sts();
+    expected["metadata"]["labels"] = json!({"app": "elasticsearch"});
+    assert_eq!(sts["spec"], expected["spec"]);
+    assert_eq!(sts["metadata"]["labels"], expected["metadata"]["labels"]);
+    assert!(
+        stderr.contains(
+            "kubectl -n kubesphere-logging-system delete pod elasticsearch-logging-data-1"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("The claim and the snapshots on it stay"),
+        "{stderr}"
     );
 }
