@@ -344,6 +344,9 @@ pub async fn run_enable(args: &EnableArgs, global: &Global) -> Result<ExitCode> 
         return Ok(ExitCode::SUCCESS);
     }
     apply(&cluster, &plan.actions).await?;
+    if plan.via == Via::Webhook {
+        make_up_for_the_webhook(&cluster, &plan, &options).await?;
+    }
     rolling_restart(&cluster, common, global, &plan.restart_pods()).await?;
     if args.skip_register {
         return Ok(ExitCode::SUCCESS);
@@ -351,6 +354,23 @@ pub async fn run_enable(args: &EnableArgs, global: &Global) -> Result<ExitCode> 
     if !plan.left_to_user.is_empty() {
         eprintln!("not registering yet: the pods still run without the repository. After restarting them:\n  kubectl logbackup repo register {repository} --location {location} -n {}", cluster.namespace());
         return Ok(ExitCode::SUCCESS);
+    }
+    for (kind, name) in &plan.rolled_by_others {
+        eprintln!(
+            "waiting (up to {}s) for {}/{name} to roll out before registering",
+            common.timeout,
+            kind.to_lowercase()
+        );
+        let (k, done): (Kind, fn(&Value) -> bool) = if kind == enable::ES_KIND {
+            (Kind::Elasticsearch, enable::eck_ready)
+        } else {
+            (Kind::StatefulSet, enable::rolled_out)
+        };
+        let interval = Duration::from_secs(common.poll_interval.max(1));
+        cluster
+            .wait_until(k, name, done, Duration::from_secs(common.timeout), interval)
+            .await
+            .with_context(|| format!("the volume is in place; once the pods run with it, run `kubectl logbackup repo register {repository} --location {location} -n {}`", cluster.namespace()))?;
     }
     let register_args = RegisterArgs {
         name: Some(repository.clone()),
@@ -368,6 +388,38 @@ pub async fn run_enable(args: &EnableArgs, global: &Global) -> Result<ExitCode> 
     register(&register_args, &scoped).await.with_context(|| {
         format!("the volume is in place, but registering repository {repository} failed; when every pod runs with it (ECK and RollingUpdate restart them in the background), run `kubectl logbackup repo register {repository} --location {location} -n {}`", cluster.namespace())
     })
+}
+
+/// The webhook path, checked: each labelled StatefulSet is read back, and whatever the webhook did
+/// not inject is patched directly, with the same planning.
+async fn make_up_for_the_webhook(
+    cluster: &Cluster,
+    plan: &enable::EnablePlan,
+    options: &EnableOptions,
+) -> Result<()> {
+    for action in &plan.actions {
+        let Action::Patch {
+            kind,
+            name,
+            patch_type,
+            ..
+        } = action
+        else {
+            continue;
+        };
+        if kind != "StatefulSet" || patch_type != "merge" {
+            continue;
+        }
+        let sts = cluster
+            .get(Kind::StatefulSet, name)
+            .await?
+            .with_context(|| format!("statefulset/{name} disappeared after it was labelled"))?;
+        if let Some(direct) = enable::injection_pending(&sts, &plan.claim, options)? {
+            eprintln!("statefulset/{name}: the webhook did not inject it (is the namespace excluded by its namespaceSelector?); patching directly");
+            apply(cluster, std::slice::from_ref(&direct)).await?;
+        }
+    }
+    Ok(())
 }
 
 pub async fn run_disable(args: &DisableArgs, global: &Global) -> Result<ExitCode> {

@@ -200,6 +200,32 @@ impl Cluster {
         Ok(())
     }
 
+    /// Polls `kind`/`name` until `done` holds, for at most `timeout`: a rollout the StatefulSet
+    /// controller or ECK does on its own.
+    pub async fn wait_until(
+        &self,
+        kind: Kind,
+        name: &str,
+        done: impl Fn(&Value) -> bool,
+        timeout: Duration,
+        interval: Duration,
+    ) -> Result<(), ClusterError> {
+        let action = format!("see {} {}/{name} rolled out", kind.label(), self.namespace);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.get(kind, name).await?.as_ref().is_some_and(&done) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() + interval > deadline {
+                return Err(ClusterError::Timeout {
+                    action,
+                    seconds: timeout.as_secs(),
+                });
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+
     /// Polls until a pod `name` other than `old_uid` is Ready, for at most `timeout`.
     pub async fn wait_pod_ready(
         &self,

@@ -26,6 +26,21 @@ pub fn eck_cluster_of(sts: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// ECK has seen the latest spec and reports the cluster Ready (its pods rolled, health green).
+pub fn eck_ready(es: &Value) -> bool {
+    let observed = match (
+        es.pointer("/metadata/generation").and_then(Value::as_u64),
+        es.pointer("/status/observedGeneration")
+            .and_then(Value::as_u64),
+    ) {
+        (Some(g), Some(o)) => o >= g,
+        _ => false,
+    };
+    observed
+        && es.pointer("/status/phase").and_then(Value::as_str) == Some("Ready")
+        && es.pointer("/status/health").and_then(Value::as_str) == Some("green")
+}
+
 fn name_of(v: &Value) -> Option<&str> {
     v.get("name").and_then(Value::as_str)
 }
@@ -296,6 +311,20 @@ mod tests {
     fn a_resource_without_node_sets_is_refused() {
         let e = enable_patch(&json!({"metadata": {"name": "x"}, "spec": {}}), "c", P).unwrap_err();
         assert!(e.contains("elasticsearch/x has no spec.nodeSets"), "{e}");
+    }
+
+    #[test]
+    fn eck_ready_needs_the_new_generation_observed_and_green() {
+        let mut v = json!({"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "phase": "Ready", "health": "green"}});
+        assert!(eck_ready(&v));
+        v["status"]["observedGeneration"] = json!(1);
+        assert!(!eck_ready(&v));
+        v["status"]["observedGeneration"] = json!(2);
+        v["status"]["phase"] = json!("ApplyingChanges");
+        assert!(!eck_ready(&v));
+        v["status"]["phase"] = json!("Ready");
+        v["status"]["health"] = json!("yellow");
+        assert!(!eck_ready(&v));
     }
 
     #[test]

@@ -16,13 +16,14 @@ mod webhook;
 pub use claim::{check_existing, desired_claim, ClaimCheck};
 pub use disable::plan_disable;
 pub use eck::{
-    disable_patch as eck_disable_patch, eck_cluster_of, enable_patch as eck_enable_patch,
-    ES_API_VERSION, ES_KIND, ES_PLURAL,
+    disable_patch as eck_disable_patch, eck_cluster_of, eck_ready,
+    enable_patch as eck_enable_patch, ES_API_VERSION, ES_KIND, ES_PLURAL,
 };
 pub use error::EnableError;
 pub use plan::{
-    manual_restart, plan_enable, resolve_claim, Action, EnableInput, EnableOptions, EnablePlan, Via,
+    injection_pending, manual_restart, plan_enable, resolve_claim, Action, EnableInput,
+    EnableOptions, EnablePlan, Via,
 };
-pub use statefulset::{pods_in_restart_order, restart_needed, RestartNeed};
+pub use statefulset::{pods_in_restart_order, restart_needed, rolled_out, RestartNeed};
 pub use target::{parse_target, Target, TargetKind};
 pub use webhook::webhook_installed;

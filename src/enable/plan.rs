@@ -78,6 +78,9 @@ pub struct EnablePlan {
     pub notes: Vec<String>,
     /// Pods that need a restart nobody will do (`--restart none` on OnDelete StatefulSets).
     pub left_to_user: Vec<String>,
+    /// `(kind, name)` of targets the StatefulSet controller or ECK rolls on its own: the repository
+    /// can be registered once they have.
+    pub rolled_by_others: Vec<(String, String)>,
 }
 
 impl EnablePlan {
@@ -216,6 +219,7 @@ pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
     }
     let mut restarts: Vec<(bool, Action)> = Vec::new();
     let mut paths: Vec<String> = Vec::new();
+    let mut rolled_by_others: Vec<(String, String)> = Vec::new();
     for target in input.targets {
         if is_eck(target) {
             let path = options
@@ -286,13 +290,28 @@ pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
         }
         match sts::restart_needed(target, template_changes) {
             RestartNeed::None => {}
-            RestartNeed::Controller => notes.push(format!("{}: updateStrategy RollingUpdate, the StatefulSet controller restarts the pods itself", id(target))),
+            RestartNeed::Controller => {
+                rolled_by_others.push(("StatefulSet".into(), name.clone()));
+                notes.push(format!("{}: updateStrategy RollingUpdate, the StatefulSet controller restarts the pods itself", id(target)));
+            }
             RestartNeed::Us if options.restart => {
-                restarts.push((sts::is_master_set(target), Action::Restart { statefulset: name, pods: sts::pods_in_restart_order(target) }));
+                restarts.push((
+                    sts::is_master_set(target),
+                    Action::Restart {
+                        statefulset: name,
+                        pods: sts::pods_in_restart_order(target),
+                    },
+                ));
             }
             RestartNeed::Us => {
                 notes.push(format!("{}: updateStrategy OnDelete and --restart none: its pods keep running without the repository until you restart them (see below)", id(target)));
-                restarts.push((sts::is_master_set(target), Action::Restart { statefulset: name, pods: sts::pods_in_restart_order(target) }));
+                restarts.push((
+                    sts::is_master_set(target),
+                    Action::Restart {
+                        statefulset: name,
+                        pods: sts::pods_in_restart_order(target),
+                    },
+                ));
             }
         }
     }
@@ -327,7 +346,32 @@ pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
         actions,
         notes,
         left_to_user,
+        rolled_by_others,
     })
+}
+
+/// After the webhook path, read back: the direct patch still needed when the webhook did not inject
+/// `sts` (its namespaceSelector excludes the namespace, or it is not the webhook we took it for);
+/// None when the object is injected as planned.
+pub fn injection_pending(
+    sts: &Value,
+    claim: &str,
+    options: &EnableOptions,
+) -> Result<Option<Action>, EnableError> {
+    let annotations =
+        sts::annotations(claim, options.path.as_deref(), options.container.as_deref());
+    let plan = inject_plan(sts, options, Some(claim))?;
+    if matches!(plan.outcome, Outcome::Unchanged | Outcome::Skipped(_)) {
+        return Ok(None);
+    }
+    let current = sts::metadata_current(sts, &annotations);
+    Ok(Some(json_patch_action(
+        sts,
+        &name_of(sts),
+        &annotations,
+        &plan,
+        current,
+    )))
 }
 
 fn json_patch_action(
@@ -511,6 +555,29 @@ mod tests {
         );
         // The webhook changes the template, and OnDelete restarts nothing: we restart.
         assert_eq!(plan.restart_pods().len(), 2);
+    }
+
+    #[test]
+    fn a_webhook_that_did_not_inject_is_made_up_for_directly() {
+        let o = options();
+        let labelled_only = apply(
+            &ks("es-data", 2),
+            &run(&[ks("es-data", 2)], None, true, &o).unwrap().actions[1],
+        );
+        let action = injection_pending(&labelled_only, "es-backup", &o)
+            .unwrap()
+            .expect("a patch");
+        let after = apply(&labelled_only, &action);
+        assert_eq!(injection_pending(&after, "es-backup", &o).unwrap(), None);
+        let Action::Patch { patch, .. } = action else {
+            panic!()
+        };
+        // The label is there already: only the resourceVersion test and the injection.
+        assert!(patch
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|op| !op["path"].as_str().unwrap().starts_with("/metadata/labels")));
     }
 
     #[test]

@@ -140,6 +140,22 @@ pub fn pods_in_restart_order(sts: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The controller has replaced every pod with a Ready one of the current revision.
+pub fn rolled_out(sts: &Value) -> bool {
+    let n = |p: &str| sts.pointer(p).and_then(Value::as_u64);
+    let s = |p: &str| sts.pointer(p).and_then(Value::as_str);
+    let replicas = n("/spec/replicas").unwrap_or(1);
+    let observed = match (n("/metadata/generation"), n("/status/observedGeneration")) {
+        (Some(g), Some(o)) => o >= g,
+        _ => false,
+    };
+    observed
+        && s("/status/updateRevision").is_some()
+        && s("/status/currentRevision") == s("/status/updateRevision")
+        && n("/status/updatedReplicas").unwrap_or(0) >= replicas
+        && n("/status/readyReplicas").unwrap_or(0) >= replicas
+}
+
 /// Master-eligible StatefulSets restart last, so the cluster keeps its elected master as long as
 /// possible (the order Elasticsearch recommends for rolling upgrades).
 pub fn is_master_set(sts: &Value) -> bool {
@@ -241,6 +257,24 @@ mod tests {
             Some(json!({"op": "test", "path": "/metadata/resourceVersion", "value": "42"}))
         );
         assert_eq!(version_guard(&json!({})), None);
+    }
+
+    #[test]
+    fn rolled_out_means_observed_current_updated_and_ready() {
+        let done = json!({"metadata": {"generation": 3}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 3, "currentRevision": "b", "updateRevision": "b", "updatedReplicas": 2, "readyReplicas": 2}});
+        assert!(rolled_out(&done));
+        for (pointer, value) in [
+            ("/status/observedGeneration", json!(2)),
+            ("/status/currentRevision", json!("a")),
+            ("/status/updatedReplicas", json!(1)),
+            ("/status/readyReplicas", json!(1)),
+        ] {
+            let mut v = done.clone();
+            *v.pointer_mut(pointer).unwrap() = value;
+            assert!(!rolled_out(&v), "{pointer}");
+        }
+        assert!(!rolled_out(&json!({"spec": {"replicas": 1}})));
     }
 
     #[test]

@@ -369,3 +369,74 @@ fn disable_removes_what_enable_injected_and_keeps_the_claim() {
         "{stderr}"
     );
 }
+
+/// Applies a JSON patch (an array) or a merge patch (an object) to the StatefulSet.
+fn patch_sts(o: &mut Objects, body: &[u8]) -> (u16, Value) {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return (400, json!({}));
+    };
+    if v.is_object() {
+        json_patch::merge(&mut o.sts, &v);
+        return (200, o.sts.clone());
+    }
+    let Ok(patch) = serde_json::from_value::<json_patch::Patch>(v) else {
+        return (422, json!({}));
+    };
+    match json_patch::patch(&mut o.sts, &patch) {
+        Ok(()) => (200, o.sts.clone()),
+        Err(e) => (
+            422,
+            json!({"kind": "Status", "status": "Failure", "code": 422, "message": e.to_string()}),
+        ),
+    }
+}
+
+#[test]
+fn a_webhook_that_does_not_inject_is_made_up_for_with_the_direct_patch() {
+    let sts_path = format!("/apis/apps/v1/namespaces/{NS}/statefulsets/{STS}");
+    let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "elasticsearch-logging-backup", "namespace": NS},
+        "spec": {"accessModes": ["ReadWriteMany"]}, "status": {"phase": "Bound"}});
+    let hooks = json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfigurationList", "metadata": {},
+        "items": [{"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration", "metadata": {"name": "logbackup-webhook"}}]});
+    let script = VecDeque::from(vec![
+        step("GET", sts_path.clone(), |o, _| (200, o.sts.clone())),
+        step(
+            "GET",
+            format!("/api/v1/namespaces/{NS}/persistentvolumeclaims/elasticsearch-logging-backup"),
+            move |_, _| (200, pvc.clone()),
+        ),
+        step(
+            "GET",
+            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations?".into(),
+            move |_, _| (200, hooks.clone()),
+        ),
+        // The label and annotations; this server, like a webhook whose namespaceSelector excludes the
+        // namespace, injects nothing.
+        step("PATCH", format!("{sts_path}?"), patch_sts),
+        step("GET", sts_path.clone(), |o, _| (200, o.sts.clone())),
+        step("PATCH", format!("{sts_path}?"), patch_sts),
+    ]);
+    let fake = Fake::start(script, kubesphere_sts());
+    let (code, _, stderr) = fake.run(&[
+        "enable",
+        &format!("sts/{STS}"),
+        "--restart",
+        "none",
+        "--skip-register",
+    ]);
+    fake.check_script(&stderr);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("the webhook did not inject it"), "{stderr}");
+    let sts = fake.server.lock().unwrap().objects.sts.clone();
+    assert_eq!(
+        inject::plan(&sts, &inject::Options::default())
+            .unwrap()
+            .outcome,
+        inject::Outcome::Unchanged
+    );
+    assert!(
+        stderr.contains("delete pod elasticsearch-logging-data-1"),
+        "{stderr}"
+    );
+}

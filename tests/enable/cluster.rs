@@ -216,3 +216,28 @@ async fn the_wait_is_bounded() {
     );
     server.await.unwrap();
 }
+
+#[tokio::test]
+async fn waits_for_a_rollout_the_controller_does() {
+    let path = format!("/apis/apps/v1/namespaces/{NS}/statefulsets/es-data");
+    let mut rolling = sts();
+    rolling["metadata"]["generation"] = json!(2);
+    rolling["status"] = json!({"observedGeneration": 2, "currentRevision": "a", "updateRevision": "b", "updatedReplicas": 1, "readyReplicas": 2});
+    let mut done = rolling.clone();
+    done["status"] = json!({"observedGeneration": 2, "currentRevision": "b", "updateRevision": "b", "updatedReplicas": 2, "readyReplicas": 2});
+    let (client, server) = scripted(vec![
+        expect("GET", &path).reply(200, rolling),
+        expect("GET", &path).reply(200, done),
+    ]);
+    Cluster::new(client, NS)
+        .wait_until(
+            Kind::StatefulSet,
+            "es-data",
+            logbackup::enable::rolled_out,
+            Duration::from_secs(60),
+            Duration::from_millis(1),
+        )
+        .await
+        .unwrap();
+    server.await.unwrap();
+}
