@@ -199,12 +199,15 @@ async fn apply(cluster: &Cluster, actions: &[Action]) -> Result<()> {
                 patch,
             } => {
                 let k = Kind::from_name(kind).with_context(|| format!("cannot patch a {kind}"))?;
-                cluster
-                    .patch(k, name, patch_type, patch)
-                    .await
-                    .with_context(|| {
-                        "if it changed since it was read, run the command again".to_string()
-                    })?;
+                if let Err(e) = cluster.patch(k, name, patch_type, patch).await {
+                    if e.is_conflict() {
+                        return Err(anyhow::Error::new(e).context(format!(
+                            "the API server refused the patch to {}/{name} and applied none of it; if it changed since it was read, run the command again",
+                            kind.to_lowercase()
+                        )));
+                    }
+                    return Err(e.into());
+                }
                 eprintln!(
                     "patched {}/{name} ({patch_type} patch)",
                     kind.to_lowercase()
@@ -228,7 +231,10 @@ async fn rolling_restart(
     if pods.is_empty() {
         return Ok(());
     }
-    let es = connect(&common.es, global).await?;
+    // Discovery looks for the Elasticsearch Service in the targets' namespace, not in all of them.
+    let mut scoped = global.clone();
+    scoped.namespace = Some(cluster.namespace().to_owned());
+    let es = connect(&common.es, &scoped).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     tokio::spawn(async move {

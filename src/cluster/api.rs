@@ -83,7 +83,7 @@ pub struct Cluster {
 }
 
 fn api_error(action: String) -> impl FnOnce(kube::Error) -> ClusterError {
-    move |source| ClusterError::Api { action, source }
+    move |cause| ClusterError::Api { action, cause }
 }
 
 fn to_value(object: DynamicObject, action: &str) -> Result<Value, ClusterError> {

@@ -440,3 +440,39 @@ fn a_webhook_that_does_not_inject_is_made_up_for_with_the_direct_patch() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_statefulset_changed_after_it_was_read_is_not_patched() {
+    let sts_path = format!("/apis/apps/v1/namespaces/{NS}/statefulsets/{STS}");
+    let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "elasticsearch-logging-backup", "namespace": NS},
+        "spec": {"accessModes": ["ReadWriteMany"]}, "status": {"phase": "Bound"}});
+    let script = VecDeque::from(vec![
+        step("GET", sts_path.clone(), |o, _| (200, o.sts.clone())),
+        step(
+            "GET",
+            format!("/api/v1/namespaces/{NS}/persistentvolumeclaims/elasticsearch-logging-backup"),
+            move |_, _| (200, pvc.clone()),
+        ),
+        step("PATCH", format!("{sts_path}?"), |o, body| {
+            // Someone else updated it in between.
+            o.sts["metadata"]["resourceVersion"] = json!("101");
+            patch_sts(o, body)
+        }),
+    ]);
+    let fake = Fake::start(script, kubesphere_sts());
+    let (code, _, stderr) = fake.run(&["enable", &format!("sts/{STS}"), "--via", "patch"]);
+    fake.check_script(&stderr);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "refused the patch to statefulset/elasticsearch-logging-data and applied none of it"
+        ),
+        "{stderr}"
+    );
+    let sts = fake.server.lock().unwrap().objects.sts.clone();
+    assert!(sts["spec"]["template"]["spec"].get("volumes").is_none());
+    assert!(sts["metadata"]["labels"]
+        .get("logbackup.io/inject")
+        .is_none());
+}
