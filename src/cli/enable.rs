@@ -235,6 +235,13 @@ async fn rolling_restart(
     let mut scoped = global.clone();
     scoped.namespace = Some(cluster.namespace().to_owned());
     let es = connect(&common.es, &scoped).await?;
+    let wanted = match common.wait_for_status {
+        HealthArg::Green => "green",
+        HealthArg::Yellow => "yellow",
+    };
+    let nodes = es.node_names().await?;
+    let health = es.wait_for_health(wanted, "10s").await?;
+    restart::preflight(&pods, &nodes, &health.status, wanted).map_err(Refused)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     tokio::spawn(async move {
@@ -247,10 +254,7 @@ async fn rolling_restart(
         }
     });
     let settings = RestartSettings {
-        health: match common.wait_for_status {
-            HealthArg::Green => "green".into(),
-            HealthArg::Yellow => "yellow".into(),
-        },
+        health: wanted.into(),
         timeout: Duration::from_secs(common.timeout),
         interval: Duration::from_secs(common.poll_interval.max(1)),
     };

@@ -63,6 +63,41 @@ pub fn remaining(pods: &[String], resume_from: Option<&str>) -> Result<Vec<Strin
     }
 }
 
+/// Checks before the first pod is touched: every pod is a node of the cluster now (the procedure
+/// recognises a restarted node by its name, and starts from a whole cluster), and the cluster
+/// already has the health each step will wait for.
+pub fn preflight(
+    pods: &[String],
+    node_names: &[String],
+    health: &str,
+    wanted: &str,
+) -> Result<(), String> {
+    let missing: Vec<&str> = pods
+        .iter()
+        .filter(|p| !node_names.contains(p))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "not restarting: {} {} not among the cluster's nodes ({}); either the pods are not all up, or node.name is not the pod name (then restart them yourself: --restart none)",
+            missing.join(", "),
+            if missing.len() == 1 { "is" } else { "are" },
+            node_names.join(", ")
+        ));
+    }
+    let rank = |s: &str| match s {
+        "green" => 2,
+        "yellow" => 1,
+        _ => 0,
+    };
+    if rank(health) < rank(wanted) {
+        return Err(format!(
+            "not restarting: the cluster is {health} before anything was touched, and each pod's restart waits for {wanted}; bring it to {wanted} first, or pass --wait-for-status yellow if it cannot be green"
+        ));
+    }
+    Ok(())
+}
+
 /// The I/O behind each step. Waits are bounded by the implementation's own deadlines.
 #[allow(async_fn_in_trait)] // Used through generics only, on one task: no Send bound needed.
 pub trait Executor {
@@ -334,6 +369,32 @@ mod tests {
         assert!(stopped
             .hint()
             .contains("stopped on request before pod es-data-0"));
+    }
+
+    #[test]
+    fn preflight_wants_every_pod_in_the_cluster_and_the_health_to_wait_for() {
+        let nodes = vec![
+            "es-data-0".to_string(),
+            "es-data-1".into(),
+            "es-master-0".into(),
+        ];
+        assert_eq!(preflight(&pods(), &nodes, "green", "green"), Ok(()));
+        assert_eq!(preflight(&pods(), &nodes, "green", "yellow"), Ok(()));
+        assert_eq!(preflight(&pods(), &nodes, "yellow", "yellow"), Ok(()));
+        let e = preflight(&pods(), &nodes, "yellow", "green").unwrap_err();
+        assert!(e.contains("the cluster is yellow"), "{e}");
+        assert!(preflight(&pods(), &nodes, "red", "yellow").is_err());
+        let e = preflight(
+            &pods(),
+            &["node-a".into(), "es-data-0".into()],
+            "green",
+            "green",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("es-data-1 is not among the cluster's nodes (node-a, es-data-0)"),
+            "{e}"
+        );
     }
 
     #[test]
