@@ -245,6 +245,7 @@ pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
                         "{}: ECK rolls the pods itself, one at a time",
                         id(target)
                     ));
+                    rolled_by_others.push((ES_KIND.into(), name_of(target)));
                 }
                 None => notes.push(format!("{}: already enabled", id(target))),
             }
@@ -685,6 +686,10 @@ mod tests {
             "{:?}",
             plan.notes
         );
+        assert_eq!(
+            plan.rolled_by_others,
+            [("StatefulSet".to_string(), "es-data".to_string())]
+        );
     }
 
     #[test]
@@ -734,6 +739,10 @@ mod tests {
             .notes
             .iter()
             .any(|n| n.contains("ECK rolls the pods itself")));
+        assert_eq!(
+            plan.rolled_by_others,
+            [("Elasticsearch".to_string(), "logs".to_string())]
+        );
     }
 
     #[test]

@@ -476,3 +476,82 @@ fn a_statefulset_changed_after_it_was_read_is_not_patched() {
         .get("logbackup.io/inject")
         .is_none());
 }
+
+fn existing_pvc(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": NS},
+           "spec": {"accessModes": ["ReadWriteMany"]}, "status": {"phase": "Bound"}})
+}
+
+#[test]
+fn eck_targets_patch_the_elasticsearch_resource_and_wait_for_it_before_registering() {
+    let es_path =
+        format!("/apis/elasticsearch.k8s.elastic.co/v1/namespaces/{NS}/elasticsearches/logs");
+    let es = json!({"apiVersion": "elasticsearch.k8s.elastic.co/v1", "kind": "Elasticsearch",
+        "metadata": {"name": "logs", "namespace": NS, "resourceVersion": "5", "generation": 1},
+        "spec": {"version": "7.17.0", "nodeSets": [{"name": "default", "count": 2, "config": {"node.store.allow_mmap": false}}]},
+        "status": {"observedGeneration": 1, "phase": "Ready", "health": "green"}});
+    let script = VecDeque::from(vec![
+        step("GET", es_path.clone(), |o, _| (200, o.sts.clone())),
+        step(
+            "GET",
+            format!("/api/v1/namespaces/{NS}/persistentvolumeclaims/logs-backup"),
+            |_, _| (200, existing_pvc("logs-backup")),
+        ),
+        step(
+            "GET",
+            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations?".into(),
+            |_, _| {
+                (
+                    200,
+                    json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfigurationList", "metadata": {}, "items": []}),
+                )
+            },
+        ),
+        step("PATCH", format!("{es_path}?"), |o, body| {
+            let (code, v) = patch_sts(o, body);
+            // The API server bumps the generation; ECK has not seen it yet.
+            o.sts["metadata"]["generation"] = json!(2);
+            o.sts["status"]["phase"] = json!("ApplyingChanges");
+            (code, v)
+        }),
+        step("GET", es_path.clone(), |o, _| (200, o.sts.clone())),
+        step("GET", es_path.clone(), |o, _| {
+            o.sts["status"] = json!({"observedGeneration": 2, "phase": "Ready", "health": "green"});
+            (200, o.sts.clone())
+        }),
+    ]);
+    let fake = Fake::start(script, es);
+    let double = fake
+        .runtime
+        .block_on(es_double::start(
+            Config::new(Flavour::Elasticsearch, "7.17.0"),
+            State::default(),
+            "127.0.0.1:0",
+        ))
+        .unwrap();
+    let (code, _, stderr) = fake.run(&[
+        "enable",
+        "es/logs",
+        "--es-url",
+        &double.url(),
+        "--timeout",
+        "30",
+        "--poll-interval",
+        "1",
+    ]);
+    fake.check_script(&stderr);
+    assert_eq!(code, 0, "{stderr}");
+    let es = fake.server.lock().unwrap().objects.sts.clone();
+    let set = &es["spec"]["nodeSets"][0];
+    assert_eq!(
+        set["config"]["path.repo"],
+        json!(["/usr/share/elasticsearch/backup"])
+    );
+    assert_eq!(set["config"]["node.store.allow_mmap"], false);
+    assert_eq!(
+        set["podTemplate"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        "logs-backup"
+    );
+    assert!(stderr.contains("ECK rolls the pods itself"), "{stderr}");
+    assert!(double.state().repositories.contains_key("logbackup"));
+}
