@@ -555,3 +555,64 @@ fn eck_targets_patch_the_elasticsearch_resource_and_wait_for_it_before_registeri
     assert!(stderr.contains("ECK rolls the pods itself"), "{stderr}");
     assert!(double.state().repositories.contains_key("logbackup"));
 }
+
+#[test]
+fn rolling_update_statefulsets_are_left_to_the_controller_and_awaited_before_registering() {
+    let sts_path = format!("/apis/apps/v1/namespaces/{NS}/statefulsets/{STS}");
+    let mut sts = kubesphere_sts();
+    sts["spec"]["updateStrategy"] = json!({"type": "RollingUpdate"});
+    sts["metadata"]["generation"] = json!(1);
+    sts["status"] = json!({"observedGeneration": 1, "replicas": 2, "readyReplicas": 2, "updatedReplicas": 2, "currentRevision": "a", "updateRevision": "a"});
+    let script = VecDeque::from(vec![
+        step("GET", sts_path.clone(), |o, _| (200, o.sts.clone())),
+        step(
+            "GET",
+            format!("/api/v1/namespaces/{NS}/persistentvolumeclaims/elasticsearch-logging-backup"),
+            |_, _| (200, existing_pvc("elasticsearch-logging-backup")),
+        ),
+        step("PATCH", format!("{sts_path}?"), |o, body| {
+            let reply = patch_sts(o, body);
+            o.sts["metadata"]["generation"] = json!(2);
+            o.sts["status"] = json!({"observedGeneration": 2, "replicas": 2, "readyReplicas": 2, "updatedReplicas": 0, "currentRevision": "a", "updateRevision": "b"});
+            reply
+        }),
+        // The controller has rolled the pods by the first look.
+        step("GET", sts_path.clone(), |o, _| {
+            o.sts["status"] = json!({"observedGeneration": 2, "replicas": 2, "readyReplicas": 2, "updatedReplicas": 2, "currentRevision": "b", "updateRevision": "b"});
+            (200, o.sts.clone())
+        }),
+    ]);
+    let fake = Fake::start(script, sts);
+    let double = fake
+        .runtime
+        .block_on(es_double::start(
+            Config::new(Flavour::Elasticsearch, "7.17.0"),
+            State::default(),
+            "127.0.0.1:0",
+        ))
+        .unwrap();
+    let (code, _, stderr) = fake.run(&[
+        "enable",
+        &format!("sts/{STS}"),
+        "--via",
+        "patch",
+        "--es-url",
+        &double.url(),
+        "--timeout",
+        "30",
+    ]);
+    fake.check_script(&stderr);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("the StatefulSet controller restarts the pods itself"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("rolling restart of"), "{stderr}");
+    assert!(double.state().repositories.contains_key("logbackup"));
+    // No pod was deleted and allocation was never touched.
+    assert!(!double
+        .state()
+        .log
+        .iter()
+        .any(|l| l.contains("_cluster/settings")));
+}
