@@ -4,6 +4,9 @@
 //! no clock, network or environment; the binaries do the I/O.
 #![deny(warnings)]
 
+#[cfg(feature = "cli")]
+pub mod cluster;
+pub mod enable;
 pub mod es;
 pub mod inject;
 #[cfg(feature = "cli")]

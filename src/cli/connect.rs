@@ -173,7 +173,7 @@ fn basic(username: &str, password: String) -> Auth {
     }
 }
 
-async fn kube_client(global: &Global) -> Result<kube::Client> {
+pub(super) async fn kube_client(global: &Global) -> Result<kube::Client> {
     let options = kube::config::KubeConfigOptions {
         context: global.context.clone(),
         cluster: None,

@@ -1,6 +1,7 @@
 //! Command-line front end: parses flags, calls the library, renders results. `anyhow` stops here.
 
 mod connect;
+mod enable;
 mod inject;
 mod prune;
 mod repo;
@@ -30,7 +31,7 @@ pub struct Cli {
 }
 
 /// Flags every command takes, spelled as kubectl spells them.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct Global {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
     #[arg(
@@ -86,6 +87,10 @@ pub enum Command {
     Restore(restore::RestoreArgs),
     /// Is the backup healthy? Exit 1 when it is not
     Status(status::StatusArgs),
+    /// Give StatefulSets (or an ECK Elasticsearch) the shared snapshot volume, restart, register
+    Enable(enable::EnableArgs),
+    /// Undo enable: remove the volume and labels (the claim and its snapshots stay)
+    Disable(enable::DisableArgs),
 }
 
 /// `-o`, for commands that print data.
@@ -201,6 +206,8 @@ fn run_async(command: &Command, global: &Global) -> anyhow::Result<ExitCode> {
             Command::Prune(args) => prune::run(args, global).await,
             Command::Restore(args) => restore::run(args, global).await,
             Command::Status(args) => status::run(args, global).await,
+            Command::Enable(args) => enable::run_enable(args, global).await,
+            Command::Disable(args) => enable::run_disable(args, global).await,
         }
     })
 }

@@ -94,7 +94,7 @@ pub async fn run(args: &RepoArgs, global: &Global) -> Result<ExitCode> {
     }
 }
 
-async fn register(args: &RegisterArgs, global: &Global) -> Result<ExitCode> {
+pub(super) async fn register(args: &RegisterArgs, global: &Global) -> Result<ExitCode> {
     let name = args
         .name
         .clone()

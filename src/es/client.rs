@@ -101,7 +101,7 @@ impl EsClient {
         })
     }
 
-    async fn send<B: Serialize + ?Sized>(
+    pub(super) async fn send<B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
@@ -130,7 +130,7 @@ impl EsClient {
         Ok((status, bytes.to_vec()))
     }
 
-    async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
+    pub(super) async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
@@ -151,7 +151,7 @@ impl EsClient {
         serde_json::from_slice(&bytes).map_err(|e| failed(action, EsError::Decode(e.to_string())))
     }
 
-    fn master_timeout(&self) -> (&'static str, String) {
+    pub(super) fn master_timeout(&self) -> (&'static str, String) {
         (self.version.master_timeout_param(), "60s".to_string())
     }
 

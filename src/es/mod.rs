@@ -6,6 +6,8 @@
 pub mod auth;
 #[cfg(feature = "cli")]
 pub mod client;
+#[cfg(feature = "cli")]
+mod cluster;
 pub mod discovery;
 pub mod error;
 pub mod types;

@@ -80,6 +80,9 @@ pub fn handle(state: &mut State, ctx: &Ctx) -> Reply {
         "nodes.info" => nodes_info(state, ctx),
         "nodes.stats" => nodes_stats(state, ctx),
         "cluster.health" => cluster_health(state),
+        // Extras outside shared/es-api (Config::restart_extras).
+        "cluster.put_settings" => put_cluster_settings(state, ctx),
+        "indices.flush" => flush(state),
         other => Reply::Json(
             501,
             envelope(
@@ -1383,4 +1386,44 @@ fn java_replacement(r: &str) -> String {
         }
     }
     out
+}
+
+/// `PUT /_cluster/settings`: `null` resets a setting, as on a real cluster. Only `persistent` is kept.
+fn put_cluster_settings(state: &mut State, ctx: &Ctx) -> Reply {
+    let body = ctx.json_body();
+    let Some(persistent) = body.get("persistent").and_then(Value::as_object) else {
+        return Reply::Json(
+            400,
+            envelope(
+                400,
+                "action_request_validation_exception",
+                "Validation Failed: 1: no settings to update;",
+            ),
+        );
+    };
+    for (k, v) in persistent {
+        if v.is_null() {
+            state.cluster_settings.remove(k);
+        } else {
+            state.cluster_settings.insert(k.clone(), v.clone());
+        }
+    }
+    Reply::Json(
+        200,
+        json!({"acknowledged": true, "persistent": persistent, "transient": {}}),
+    )
+}
+
+/// `POST /_flush`: every open index's shards, all successful.
+fn flush(state: &State) -> Reply {
+    let total: u32 = state
+        .indices
+        .values()
+        .filter(|i| i.open)
+        .map(|i| i.shards * (1 + i.replicas))
+        .sum();
+    Reply::Json(
+        200,
+        json!({"_shards": {"total": total, "successful": total, "failed": 0}}),
+    )
 }

@@ -8,6 +8,12 @@
 //! `Config::story_extras` adds two routes that are NOT in the definitions (`PUT /{index}` and
 //! `POST /_aliases`) because the OpenSearch test stories create indices in their prologues; only
 //! the story replay turns it on.
+//!
+//! `Config::restart_extras` adds two more routes that are NOT in the definitions either, for
+//! `enable`'s rolling restart: `PUT /_cluster/settings` (cluster.put_settings) and `POST /_flush`,
+//! `POST /{index}/_flush` (indices.flush), with the parameters and bodies the Elasticsearch reference
+//! documents. The settings are kept in `State::cluster_settings` so tests can check that allocation
+//! was re-enabled.
 
 pub mod errors;
 pub mod handlers;
@@ -41,6 +47,8 @@ pub struct Config {
     /// The `shared/es-api` folder.
     pub api_root: PathBuf,
     pub story_extras: bool,
+    /// Serve cluster.put_settings and indices.flush (outside shared/es-api, see the module docs).
+    pub restart_extras: bool,
 }
 
 impl Config {
@@ -50,6 +58,7 @@ impl Config {
             version: version.to_string(),
             api_root: default_api_root(),
             story_extras: false,
+            restart_extras: false,
         }
     }
 }
@@ -124,6 +133,33 @@ pub async fn start(config: Config, state: State, addr: &str) -> Result<Running, 
         let globals = ["pretty", "human", "error_trace", "filter_path", "source"];
         spec.add_extra("indices.create", "PUT", "/{index}", &globals);
         spec.add_extra("indices.update_aliases", "POST", "/_aliases", &globals);
+    }
+    if config.restart_extras {
+        let globals = ["pretty", "human", "error_trace", "filter_path"];
+        let settings = [
+            &globals[..],
+            &["flat_settings", "master_timeout", "timeout"],
+        ]
+        .concat();
+        spec.add_extra(
+            "cluster.put_settings",
+            "PUT",
+            "/_cluster/settings",
+            &settings,
+        );
+        let flush = [
+            &globals[..],
+            &[
+                "force",
+                "wait_if_ongoing",
+                "ignore_unavailable",
+                "allow_no_indices",
+                "expand_wildcards",
+            ],
+        ]
+        .concat();
+        spec.add_extra("indices.flush", "POST", "/_flush", &flush);
+        spec.add_extra("indices.flush", "POST", "/{index}/_flush", &flush);
     }
     let errors = errors::ErrorBodies::load(&config.api_root)?;
     let dir = match config.flavour {

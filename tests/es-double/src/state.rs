@@ -145,6 +145,8 @@ pub struct State {
     /// Every request line the double answered, `METHOD /path?query -> status`.
     pub log: Vec<String>,
     pub next_id: u64,
+    /// Persistent cluster settings set through the `restart_extras` route, flat keys.
+    pub cluster_settings: Map<String, Value>,
 }
 
 pub const GB: u64 = 1024 * 1024 * 1024;
@@ -172,6 +174,7 @@ impl Default for State {
             behaviour: Behaviour::default(),
             log: Vec::new(),
             next_id: 1,
+            cluster_settings: Map::new(),
         }
     }
 }
