@@ -1,5 +1,6 @@
 //! Command-line front end: parses flags, calls the library, renders results. `anyhow` stops here.
 
+mod backup;
 mod connect;
 mod inject;
 mod prune;
@@ -65,6 +66,8 @@ pub enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// Delete old snapshots by age and count, explaining each decision
     Prune(prune::PruneArgs),
+    /// Snapshot, wait, then prune: the one command a scheduled CronJob runs
+    Backup(backup::BackupArgs),
     /// Restore indices from a snapshot, after checking for conflicts and disk space
     Restore(restore::RestoreArgs),
     /// Is the backup healthy? Exit 1 when it is not
@@ -181,6 +184,7 @@ fn run_async(command: &Command, global: &Global) -> anyhow::Result<ExitCode> {
             Command::Repo(args) => repo::run(args, global).await,
             Command::Snapshot(args) => snapshot::run(args, global).await,
             Command::Prune(args) => prune::run(args, global).await,
+            Command::Backup(args) => backup::run(args, global).await,
             Command::Restore(args) => restore::run(args, global).await,
             Command::Status(args) => status::run(args, global).await,
         }

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod backup;
 mod prune;
 mod real_es;
 mod repo;
