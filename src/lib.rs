@@ -10,4 +10,6 @@ pub mod inject;
 pub mod manifest;
 #[cfg(feature = "cli")]
 pub mod render;
+#[cfg(feature = "cli")]
+pub mod schedule;
 pub mod snapshot;

@@ -1,0 +1,4 @@
+//! Scheduled backups and the webhook installer: rendered objects against the Kubernetes schema,
+//! and the thin Kubernetes calls against a mocked API server.
+
+mod schema;
