@@ -7,6 +7,8 @@
 pub mod es;
 pub mod inject;
 #[cfg(feature = "cli")]
+pub mod kube_ops;
+#[cfg(feature = "cli")]
 pub mod manifest;
 #[cfg(feature = "cli")]
 pub mod render;

@@ -7,6 +7,7 @@ mod prune;
 mod repo;
 mod restore;
 mod retry;
+mod schedule;
 mod snapshot;
 mod status;
 
@@ -68,6 +69,8 @@ pub enum Command {
     Prune(prune::PruneArgs),
     /// Snapshot, wait, then prune: the one command a scheduled CronJob runs
     Backup(backup::BackupArgs),
+    /// Scheduled backups: a CronJob running `backup`, or an SLM / Snapshot Management policy
+    Schedule(schedule::ScheduleArgs),
     /// Restore indices from a snapshot, after checking for conflicts and disk space
     Restore(restore::RestoreArgs),
     /// Is the backup healthy? Exit 1 when it is not
@@ -185,6 +188,7 @@ fn run_async(command: &Command, global: &Global) -> anyhow::Result<ExitCode> {
             Command::Snapshot(args) => snapshot::run(args, global).await,
             Command::Prune(args) => prune::run(args, global).await,
             Command::Backup(args) => backup::run(args, global).await,
+            Command::Schedule(args) => schedule::run(args, global).await,
             Command::Restore(args) => restore::run(args, global).await,
             Command::Status(args) => status::run(args, global).await,
         }

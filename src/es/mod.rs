@@ -8,6 +8,8 @@ pub mod auth;
 pub mod client;
 pub mod discovery;
 pub mod error;
+#[cfg(feature = "cli")]
+pub mod policies;
 pub mod types;
 pub mod version;
 
