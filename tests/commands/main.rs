@@ -8,5 +8,6 @@ mod prune;
 mod real_es;
 mod repo;
 mod restore;
+mod schedule;
 mod snapshot;
 mod status;
