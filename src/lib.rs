@@ -15,3 +15,5 @@ pub mod render;
 #[cfg(feature = "cli")]
 pub mod schedule;
 pub mod snapshot;
+#[cfg(feature = "cli")]
+pub mod webhook_install;

@@ -2,3 +2,4 @@
 //! and the thin Kubernetes calls against a mocked API server.
 
 mod schema;
+mod webhook_manifests;
