@@ -10,6 +10,7 @@ mod retry;
 mod schedule;
 mod snapshot;
 mod status;
+mod webhook;
 
 use std::process::ExitCode;
 
@@ -71,6 +72,8 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Scheduled backups: a CronJob running `backup`, or an SLM / Snapshot Management policy
     Schedule(schedule::ScheduleArgs),
+    /// Install, remove and check the admission webhook
+    Webhook(webhook::WebhookArgs),
     /// Restore indices from a snapshot, after checking for conflicts and disk space
     Restore(restore::RestoreArgs),
     /// Is the backup healthy? Exit 1 when it is not
@@ -189,6 +192,7 @@ fn run_async(command: &Command, global: &Global) -> anyhow::Result<ExitCode> {
             Command::Prune(args) => prune::run(args, global).await,
             Command::Backup(args) => backup::run(args, global).await,
             Command::Schedule(args) => schedule::run(args, global).await,
+            Command::Webhook(args) => webhook::run(args, global).await,
             Command::Restore(args) => restore::run(args, global).await,
             Command::Status(args) => status::run(args, global).await,
         }

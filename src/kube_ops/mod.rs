@@ -3,6 +3,7 @@
 //! them against a mocked API server and check each request.
 
 pub mod schedules;
+pub mod webhook;
 
 /// The field manager of every server-side apply we do.
 pub const FIELD_MANAGER: &str = "kubectl-logbackup";
