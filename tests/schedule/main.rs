@@ -1,5 +1,7 @@
 //! Scheduled backups and the webhook installer: rendered objects against the Kubernetes schema,
 //! and the thin Kubernetes calls against a mocked API server.
 
+mod kube_schedules;
+mod mock_api;
 mod schema;
 mod webhook_manifests;
