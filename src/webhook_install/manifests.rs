@@ -92,8 +92,12 @@ fn file(path: &str) -> Result<&'static str, ManifestsError> {
 }
 
 fn docs(path: &str) -> Result<Vec<Value>, ManifestsError> {
-    let parsed: Vec<Value> =
-        serde_saphyr::from_multiple(file(path)?).map_err(|e| ManifestsError::Parse {
+    // Kubernetes reads manifests as YAML 1.1, where `defaultMode: 0440` is octal (288); YAML 1.2
+    // would read 440, which the API server would take as mode 0670.
+    let mut options = serde_saphyr::Options::default();
+    options.legacy_octal_numbers = true;
+    let parsed: Vec<Value> = serde_saphyr::from_multiple_with_options(file(path)?, options)
+        .map_err(|e| ManifestsError::Parse {
             file: path.to_string(),
             why: e.to_string(),
         })?;
@@ -304,6 +308,12 @@ mod tests {
         );
         let mwc = o.last().unwrap();
         assert_eq!(mwc["webhooks"][0]["clientConfig"]["caBundle"], b64("CA"));
+        // YAML 1.1 octal, as kubectl reads it: 0440 is 288, an integer.
+        let deployment = o.iter().find(|x| x["kind"] == "Deployment").unwrap();
+        assert_eq!(
+            deployment["spec"]["template"]["spec"]["volumes"][0]["secret"]["defaultMode"],
+            json!(288)
+        );
         // The base's settings survive the patch.
         assert_eq!(mwc["webhooks"][0]["failurePolicy"], "Fail");
         let tls = &o[5];

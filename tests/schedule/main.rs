@@ -2,6 +2,7 @@
 //! and the thin Kubernetes calls against a mocked API server.
 
 mod kube_schedules;
+mod kube_webhook;
 mod mock_api;
 mod schema;
 mod webhook_manifests;
