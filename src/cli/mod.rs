@@ -216,3 +216,15 @@ fn init_logging(global: &Global) {
         LogFormat::Json => builder.json().init(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks the whole command tree (duplicate flag names across flattened groups,
+    /// conflicting short flags) only when a command is built; build them all here.
+    #[test]
+    fn every_command_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}
