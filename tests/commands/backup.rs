@@ -100,3 +100,30 @@ fn a_bad_retention_flag_is_refused_before_any_snapshot_starts() {
     assert_ne!(run.code, 0, "{}", run.stderr);
     assert_eq!(count_requests(&env, "PUT"), 0);
 }
+
+#[test]
+fn a_failed_deletion_exits_1_after_trying_the_others() {
+    let env = Env::start(VERSIONS[1].0, VERSIONS[1].1, |s| {
+        seeded(s);
+        // The first deletion meets 503 on every attempt (1 + --retries 2).
+        s.behaviour.deletes_busy_for = 3;
+    });
+    let run = env.run(&[
+        "backup",
+        "-r",
+        REPO,
+        "--preset",
+        "kubesphere",
+        "--keep-days",
+        "2",
+        "--retries",
+        "2",
+        "-o",
+        "json",
+    ]);
+    run.code(1).stderr_has("succeeded");
+    let out = run.json();
+    assert_eq!(out["prune"]["failed"].as_array().unwrap().len(), 1);
+    assert_eq!(out["prune"]["deleted"].as_array().unwrap().len(), 52);
+    assert_eq!(names(&env).len(), 49);
+}

@@ -725,8 +725,12 @@ fn delete_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
             },
         );
     }
-    if state.behaviour.busy_for > 0 {
-        state.behaviour.busy_for -= 1;
+    if state.behaviour.busy_for > 0 || state.behaviour.deletes_busy_for > 0 {
+        if state.behaviour.busy_for > 0 {
+            state.behaviour.busy_for -= 1;
+        } else {
+            state.behaviour.deletes_busy_for -= 1;
+        }
         return ctx.error(
             "concurrent_snapshot_execution_exception",
             Names {

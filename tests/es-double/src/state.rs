@@ -116,6 +116,8 @@ pub struct Behaviour {
     pub recovery_polls: u32,
     /// The next snapshot create is carried out but answered this late, as when a client times out.
     pub delay_next_create_ms: Option<u64>,
+    /// The next N snapshot deletes (only) get 503 concurrent_snapshot_execution_exception.
+    pub deletes_busy_for: u32,
     /// An OSS build (no x-pack): `_slm` has no handler, as in the images KubeSphere ships.
     pub oss_build: bool,
 }
@@ -131,6 +133,7 @@ impl Default for Behaviour {
             repo_not_shared: false,
             recovery_polls: 1,
             delay_next_create_ms: None,
+            deletes_busy_for: 0,
             oss_build: false,
         }
     }
