@@ -10,7 +10,13 @@ pub mod enable;
 pub mod es;
 pub mod inject;
 #[cfg(feature = "cli")]
+pub mod kube_ops;
+#[cfg(feature = "cli")]
 pub mod manifest;
 #[cfg(feature = "cli")]
 pub mod render;
+#[cfg(feature = "cli")]
+pub mod schedule;
 pub mod snapshot;
+#[cfg(feature = "cli")]
+pub mod webhook_install;

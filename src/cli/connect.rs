@@ -173,7 +173,7 @@ fn basic(username: &str, password: String) -> Auth {
     }
 }
 
-pub(super) async fn kube_client(global: &Global) -> Result<kube::Client> {
+pub async fn kube_client(global: &Global) -> Result<kube::Client> {
     let options = kube::config::KubeConfigOptions {
         context: global.context.clone(),
         cluster: None,
@@ -191,7 +191,7 @@ pub(super) async fn kube_client(global: &Global) -> Result<kube::Client> {
     kube::Client::try_from(config).context("failed to create the Kubernetes client")
 }
 
-async fn discover(client: &kube::Client, namespace: Option<&str>) -> Result<Target> {
+pub async fn discover(client: &kube::Client, namespace: Option<&str>) -> Result<Target> {
     let api: Api<Service> = match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),

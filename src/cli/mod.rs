@@ -1,5 +1,6 @@
 //! Command-line front end: parses flags, calls the library, renders results. `anyhow` stops here.
 
+mod backup;
 mod connect;
 mod enable;
 mod inject;
@@ -7,8 +8,10 @@ mod prune;
 mod repo;
 mod restore;
 mod retry;
+mod schedule;
 mod snapshot;
 mod status;
+mod webhook;
 
 use std::process::ExitCode;
 
@@ -83,6 +86,12 @@ pub enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// Delete old snapshots by age and count, explaining each decision
     Prune(prune::PruneArgs),
+    /// Snapshot, wait, then prune: the one command a scheduled CronJob runs
+    Backup(backup::BackupArgs),
+    /// Scheduled backups: a CronJob running `backup`, or an SLM / Snapshot Management policy
+    Schedule(schedule::ScheduleArgs),
+    /// Install, remove and check the admission webhook
+    Webhook(webhook::WebhookArgs),
     /// Restore indices from a snapshot, after checking for conflicts and disk space
     Restore(restore::RestoreArgs),
     /// Is the backup healthy? Exit 1 when it is not
@@ -204,6 +213,9 @@ fn run_async(command: &Command, global: &Global) -> anyhow::Result<ExitCode> {
             Command::Repo(args) => repo::run(args, global).await,
             Command::Snapshot(args) => snapshot::run(args, global).await,
             Command::Prune(args) => prune::run(args, global).await,
+            Command::Backup(args) => backup::run(args, global).await,
+            Command::Schedule(args) => schedule::run(args, global).await,
+            Command::Webhook(args) => webhook::run(args, global).await,
             Command::Restore(args) => restore::run(args, global).await,
             Command::Status(args) => status::run(args, global).await,
             Command::Enable(args) => enable::run_enable(args, global).await,
@@ -227,5 +239,17 @@ fn init_logging(global: &Global) {
     match global.log_format {
         LogFormat::Plain => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks the whole command tree (duplicate flag names across flattened groups,
+    /// conflicting short flags) only when a command is built; build them all here.
+    #[test]
+    fn every_command_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -8,6 +8,8 @@ use logbackup::render;
 use logbackup::snapshot::retention::{self, Action, AgeSource, RetentionPolicy};
 use serde::Serialize;
 
+use logbackup::es::EsClient;
+
 use super::connect::{connect, EsArgs};
 use super::{emit, now, retry, Global, OutputArgs};
 
@@ -25,6 +27,20 @@ snapshot whose age it cannot tell. Deletes oldest first, one at a time, retrying
 Example (the seed's Curator action, 45 days):
   kubectl logbackup prune -r ks-log-snapshots --keep-days 45 --dry-run")]
 pub struct PruneArgs {
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+    /// Show the plan, delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub es: EsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Which snapshots to keep; shared by `prune`, `backup` and `schedule create`.
+#[derive(Debug, Args, Clone)]
+pub struct RetentionArgs {
     /// Delete snapshots older than this many days
     #[arg(long, value_name = "DAYS")]
     pub keep_days: Option<u32>,
@@ -43,55 +59,78 @@ pub struct PruneArgs {
     /// strftime format of the time in names, with --age-from name
     #[arg(long, default_value = "%Y%m%d%H%M%S", value_name = "FORMAT")]
     pub timestring: String,
-    /// Show the plan, delete nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    #[command(flatten)]
-    pub es: EsArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
+}
+
+impl RetentionArgs {
+    pub fn policy(&self) -> Result<RetentionPolicy> {
+        let policy = RetentionPolicy {
+            keep_days: self.keep_days,
+            min_count: self.min_count,
+            max_count: self.max_count,
+            prefix: self.prefix.clone(),
+            age_from: match self.age_from {
+                AgeFrom::StartTime => AgeSource::StartTime,
+                AgeFrom::Name => AgeSource::Name {
+                    timestring: self.timestring.clone(),
+                },
+            },
+        };
+        policy.validate()?;
+        Ok(policy)
+    }
 }
 
 #[derive(Serialize)]
-struct Report<'a> {
-    dry_run: bool,
-    plan: &'a retention::RetentionPlan,
-    deleted: Vec<String>,
-    failed: Vec<(String, String)>,
+pub struct Report {
+    pub dry_run: bool,
+    pub plan: retention::RetentionPlan,
+    pub deleted: Vec<String>,
+    pub failed: Vec<(String, String)>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty()
+    }
 }
 
 pub async fn run(args: &PruneArgs, global: &Global) -> Result<ExitCode> {
-    let policy = RetentionPolicy {
-        keep_days: args.keep_days,
-        min_count: args.min_count,
-        max_count: args.max_count,
-        prefix: args.prefix.clone(),
-        age_from: match args.age_from {
-            AgeFrom::StartTime => AgeSource::StartTime,
-            AgeFrom::Name => AgeSource::Name {
-                timestring: args.timestring.clone(),
-            },
-        },
-    };
-    policy.validate()?;
-    let repo = &args.es.repository;
+    let policy = args.retention.policy()?;
     let es = connect(&args.es, global).await?;
+    let report = prune(&es, &args.es, &policy, args.dry_run).await?;
+    emit(&report, args.output.format(), report_table)?;
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Plans with the pure core and deletes oldest first, one at a time; a failed deletion is recorded
+/// and the rest still go. Shared by `prune` and `backup`.
+pub async fn prune(
+    es: &EsClient,
+    args: &EsArgs,
+    policy: &RetentionPolicy,
+    dry_run: bool,
+) -> Result<Report> {
+    let repo = &args.repository;
     let infos = es.snapshots(repo, "_all").await?;
     let summaries: Vec<_> = infos.iter().map(|i| i.summary()).collect();
-    let plan = retention::plan(&summaries, &policy, now())?;
+    let plan = retention::plan(&summaries, policy, now())?;
     let doomed: Vec<String> = plan.to_delete().map(|d| d.name.clone()).collect();
     eprintln!(
         "{}{} of {} snapshots in {repo} to delete, {} kept",
-        if args.dry_run { "dry run: " } else { "" },
+        if dry_run { "dry run: " } else { "" },
         doomed.len(),
         plan.decisions.len(),
         plan.kept()
     );
     let mut deleted = Vec::new();
     let mut failed = Vec::new();
-    if !args.dry_run {
+    if !dry_run {
         for name in &doomed {
-            match retry::concurrent(&args.es, false, || es.delete_snapshot(repo, name)).await {
+            match retry::concurrent(args, false, || es.delete_snapshot(repo, name)).await {
                 Ok(()) => {
                     eprintln!("deleted {name}");
                     deleted.push(name.clone());
@@ -103,13 +142,16 @@ pub async fn run(args: &PruneArgs, global: &Global) -> Result<ExitCode> {
             }
         }
     }
-    let report = Report {
-        dry_run: args.dry_run,
-        plan: &plan,
+    Ok(Report {
+        dry_run,
+        plan,
         deleted,
         failed,
-    };
-    emit(&report, args.output.format(), |r| {
+    })
+}
+
+pub fn report_table(r: &Report) -> String {
+    {
         let rows: Vec<Vec<String>> = r
             .plan
             .decisions
@@ -132,10 +174,5 @@ pub async fn run(args: &PruneArgs, global: &Global) -> Result<ExitCode> {
             })
             .collect();
         render::table(&["name", "state", "age", "action", "why"], &rows)
-    })?;
-    Ok(if report.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    }
 }

@@ -38,8 +38,9 @@ pub enum SnapshotCommand {
     Delete(DeleteArgs),
 }
 
-#[derive(Debug, Args)]
-pub struct CreateArgs {
+/// What a snapshot holds and how it is named; shared by `snapshot create`, `backup` and `schedule create`.
+#[derive(Debug, Args, Clone)]
+pub struct WhatArgs {
     /// Snapshot name, strftime pattern in UTC
     #[arg(long, default_value = naming::DEFAULT_PATTERN, value_name = "PATTERN")]
     pub name: String,
@@ -49,6 +50,43 @@ pub struct CreateArgs {
     /// Index patterns of a known logging stack: kubesphere (ks-logstash-log-*), fluentd (logstash-*), audit
     #[arg(long, value_name = "PRESET", value_parser = ["kubesphere", "fluentd", "audit"])]
     pub preset: Vec<String>,
+}
+
+impl WhatArgs {
+    pub fn index_patterns(&self) -> Vec<String> {
+        let mut patterns: Vec<String> = self.indices.clone();
+        for preset in &self.preset {
+            patterns.extend(
+                preset_indices(preset)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| p.to_string()),
+            );
+        }
+        if patterns.is_empty() {
+            // Everything but system indices (.kibana, .security...), which restores rarely want back.
+            patterns = vec!["*".into(), "-.*".into()];
+        }
+        patterns
+    }
+
+    /// The request body every snapshot we start carries.
+    pub fn body(&self) -> CreateSnapshot {
+        CreateSnapshot {
+            indices: self.index_patterns().join(","),
+            ignore_unavailable: true,
+            include_global_state: false,
+            // A shard that fails makes the snapshot PARTIAL (reported as a failure) instead of aborting it.
+            partial: true,
+            metadata: json!({"taken_by": "kubectl-logbackup"}),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub what: WhatArgs,
     /// Follow the snapshot until it ends, with progress on stderr
     #[arg(long)]
     pub wait: bool,
@@ -101,34 +139,10 @@ pub async fn run(args: &SnapshotArgs, global: &Global) -> Result<ExitCode> {
     }
 }
 
-fn index_patterns(args: &CreateArgs) -> Vec<String> {
-    let mut patterns: Vec<String> = args.indices.clone();
-    for preset in &args.preset {
-        patterns.extend(
-            preset_indices(preset)
-                .unwrap_or_default()
-                .iter()
-                .map(|p| p.to_string()),
-        );
-    }
-    if patterns.is_empty() {
-        // Everything but system indices (.kibana, .security...), which restores rarely want back.
-        patterns = vec!["*".into(), "-.*".into()];
-    }
-    patterns
-}
-
 async fn create(args: &CreateArgs, global: &Global) -> Result<ExitCode> {
-    let name = naming::render_name(&args.name, now())?;
+    let name = naming::render_name(&args.what.name, now())?;
     let repo = &args.es.repository;
-    let body = CreateSnapshot {
-        indices: index_patterns(args).join(","),
-        ignore_unavailable: true,
-        include_global_state: false,
-        // A shard that fails makes the snapshot PARTIAL (reported as a failure) instead of aborting it.
-        partial: true,
-        metadata: json!({"taken_by": "kubectl-logbackup"}),
-    };
+    let body = args.what.body();
     let es = connect(&args.es, global).await?;
     if args.dry_run {
         es.repositories(Some(repo)).await?;
@@ -148,17 +162,17 @@ async fn create(args: &CreateArgs, global: &Global) -> Result<ExitCode> {
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    start_once(&es, &args.es, repo, &name, &body).await?;
-    eprintln!("started snapshot {repo}:{name}");
     if !args.wait {
+        start_once(&es, &args.es, repo, &name, &body).await?;
+        eprintln!("started snapshot {repo}:{name}");
         println!("{name}");
         return Ok(ExitCode::SUCCESS);
     }
-    let info = wait(
+    let info = create_and_wait(
         &es,
         &args.es,
-        repo,
         &name,
+        &body,
         Duration::from_secs(args.wait_timeout),
     )
     .await?;
@@ -166,6 +180,21 @@ async fn create(args: &CreateArgs, global: &Global) -> Result<ExitCode> {
         snapshot_table(std::slice::from_ref(i))
     })?;
     finish(&info)
+}
+
+/// Starts snapshot `name` (adopting it if a retried start already did) and follows it to its end.
+/// Shared by `snapshot create --wait` and `backup`.
+pub async fn create_and_wait(
+    es: &EsClient,
+    args: &EsArgs,
+    name: &str,
+    body: &CreateSnapshot,
+    timeout: Duration,
+) -> Result<SnapshotInfo> {
+    let repo = &args.repository;
+    start_once(es, args, repo, name, body).await?;
+    eprintln!("started snapshot {repo}:{name}");
+    wait(es, args, repo, name, timeout).await
 }
 
 /// Starts the snapshot, retrying 503s and timeouts. Before any retry it looks the name up: a
@@ -245,7 +274,8 @@ async fn wait(
     }
 }
 
-fn finish(info: &SnapshotInfo) -> Result<ExitCode> {
+/// Exit 0 for SUCCESS; otherwise says why it is not a complete backup and exits 1.
+pub fn finish(info: &SnapshotInfo) -> Result<ExitCode> {
     let state = info.state.clone().unwrap_or(SnapshotState::InProgress);
     if state == SnapshotState::Success {
         eprintln!("snapshot {} succeeded", info.snapshot);

@@ -42,7 +42,7 @@ fn failed(action: impl Into<String>, source: EsError) -> Failed {
     }
 }
 
-fn enc(segment: &str) -> String {
+pub(super) fn enc(segment: &str) -> String {
     // Names are validated elsewhere; only characters that would change the URL's shape are escaped.
     segment
         .replace('%', "%25")

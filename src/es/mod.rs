@@ -10,6 +10,8 @@ pub mod client;
 mod cluster;
 pub mod discovery;
 pub mod error;
+#[cfg(feature = "cli")]
+pub mod policies;
 pub mod types;
 pub mod version;
 

@@ -3,9 +3,11 @@
 
 mod harness;
 
+mod backup;
 mod prune;
 mod real_es;
 mod repo;
 mod restore;
+mod schedule;
 mod snapshot;
 mod status;

@@ -26,7 +26,7 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn p(&self, name: &str) -> &str {
+    pub(crate) fn p(&self, name: &str) -> &str {
         self.matched.param(name).unwrap_or_default()
     }
     fn q_true(&self, name: &str) -> bool {
@@ -34,23 +34,23 @@ impl Ctx<'_> {
             .get(name)
             .is_some_and(|v| v.is_empty() || v == "true")
     }
-    fn json_body(&self) -> Value {
+    pub(crate) fn json_body(&self) -> Value {
         serde_json::from_slice(self.body).unwrap_or(Value::Null)
     }
     fn error(&self, file: &str, names: Names) -> Reply {
         let (status, body) = self.errors.render(file, &names);
         Reply::Json(status, body)
     }
-    fn is_es(&self) -> bool {
+    pub(crate) fn is_es(&self) -> bool {
         self.flavour == Flavour::Elasticsearch
     }
-    fn major_minor(&self) -> (u32, u32) {
+    pub(crate) fn major_minor(&self) -> (u32, u32) {
         let mut it = self.version.split('.').map(|p| p.parse().unwrap_or(0));
         (it.next().unwrap_or(0), it.next().unwrap_or(0))
     }
 }
 
-fn ok() -> Reply {
+pub(crate) fn ok() -> Reply {
     Reply::Json(200, json!({"acknowledged": true}))
 }
 
@@ -83,6 +83,15 @@ pub fn handle(state: &mut State, ctx: &Ctx) -> Reply {
         // Extras outside shared/es-api (Config::restart_extras).
         "cluster.put_settings" => put_cluster_settings(state, ctx),
         "indices.flush" => flush(state),
+        "slm.put_lifecycle" => crate::policies::slm_put(state, ctx),
+        "slm.get_lifecycle" => crate::policies::slm_get(state, ctx),
+        "slm.delete_lifecycle" => crate::policies::slm_delete(state, ctx),
+        "slm.execute_lifecycle" => crate::policies::slm_execute(state, ctx),
+        "sm.create_policy" => crate::policies::sm_create(state, ctx),
+        "sm.update_policy" => crate::policies::sm_update(state, ctx),
+        "sm.get_policy" => crate::policies::sm_get(state, ctx),
+        "sm.get_policies" => crate::policies::sm_list(state, ctx),
+        "sm.delete_policy" => crate::policies::sm_delete(state, ctx),
         other => Reply::Json(
             501,
             envelope(
@@ -302,7 +311,7 @@ fn delete_repository(state: &mut State, ctx: &Ctx) -> Reply {
     }
 }
 
-fn indices_param(v: &Value) -> Vec<String> {
+pub(crate) fn indices_param(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => s
             .split(',')
@@ -342,7 +351,10 @@ fn wildcard(pattern: &str, name: &str) -> bool {
     true
 }
 
-fn expand(patterns: &[String], names: impl Iterator<Item = String> + Clone) -> Vec<String> {
+pub(crate) fn expand(
+    patterns: &[String],
+    names: impl Iterator<Item = String> + Clone,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for p in patterns {
         if let Some(ex) = p.strip_prefix('-') {
@@ -716,8 +728,12 @@ fn delete_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
             },
         );
     }
-    if state.behaviour.busy_for > 0 {
-        state.behaviour.busy_for -= 1;
+    if state.behaviour.busy_for > 0 || state.behaviour.deletes_busy_for > 0 {
+        if state.behaviour.busy_for > 0 {
+            state.behaviour.busy_for -= 1;
+        } else {
+            state.behaviour.deletes_busy_for -= 1;
+        }
         return ctx.error(
             "concurrent_snapshot_execution_exception",
             Names {

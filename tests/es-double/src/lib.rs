@@ -17,6 +17,7 @@
 
 pub mod errors;
 pub mod handlers;
+pub mod policies;
 pub mod schema;
 pub mod spec;
 pub mod state;

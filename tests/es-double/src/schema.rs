@@ -197,11 +197,21 @@ pub fn response_schema<'a>(
     manifest: &'a Value,
     endpoint: &str,
 ) -> Option<&'a Value> {
-    let reference = operations(manifest, endpoint)?
-        .iter()
-        .find_map(|o| o["responses"]["200"].as_str())?;
-    doc.pointer(reference.trim_start_matches('#'))?
-        .pointer("/content/application~1json/schema")
+    operations(manifest, endpoint)?.iter().find_map(|o| {
+        let found = match o["responses"]["200"].as_str() {
+            Some(reference) => doc.pointer(reference.trim_start_matches('#')),
+            // Documented inline on the operation (SLM), not as a component.
+            None => inline(doc, o)?.get("responses")?.get("200"),
+        };
+        found?.pointer("/content/application~1json/schema")
+    })
+}
+
+/// The operation object of a manifest entry in the OpenAPI document.
+fn inline<'a>(doc: &'a Value, operation: &Value) -> Option<&'a Value> {
+    let path = operation["path"].as_str()?;
+    let method = operation["method"].as_str()?.to_ascii_lowercase();
+    doc.get("paths")?.get(path)?.get(method.as_str())
 }
 
 /// The request body schema of `endpoint`, if documented.
@@ -210,11 +220,13 @@ pub fn request_schema<'a>(
     manifest: &'a Value,
     endpoint: &str,
 ) -> Option<&'a Value> {
-    let reference = operations(manifest, endpoint)?
-        .iter()
-        .find_map(|o| o["requestBody"]["ref"].as_str())?;
-    doc.pointer(reference.trim_start_matches('#'))?
-        .pointer("/content/application~1json/schema")
+    operations(manifest, endpoint)?.iter().find_map(|o| {
+        let found = match o["requestBody"]["ref"].as_str() {
+            Some(reference) => doc.pointer(reference.trim_start_matches('#')),
+            None => inline(doc, o)?.get("requestBody"),
+        };
+        found?.pointer("/content/application~1json/schema")
+    })
 }
 
 #[cfg(test)]

@@ -116,6 +116,10 @@ pub struct Behaviour {
     pub recovery_polls: u32,
     /// The next snapshot create is carried out but answered this late, as when a client times out.
     pub delay_next_create_ms: Option<u64>,
+    /// The next N snapshot deletes (only) get 503 concurrent_snapshot_execution_exception.
+    pub deletes_busy_for: u32,
+    /// An OSS build (no x-pack): `_slm` has no handler, as in the images KubeSphere ships.
+    pub oss_build: bool,
 }
 
 impl Default for Behaviour {
@@ -129,6 +133,8 @@ impl Default for Behaviour {
             repo_not_shared: false,
             recovery_polls: 1,
             delay_next_create_ms: None,
+            deletes_busy_for: 0,
+            oss_build: false,
         }
     }
 }
@@ -142,6 +148,10 @@ pub struct State {
     pub snapshots: BTreeMap<String, Vec<Snapshot>>,
     pub indices: BTreeMap<String, Index>,
     pub behaviour: Behaviour,
+    /// SLM policies by id (Elasticsearch with x-pack, 7.4+).
+    pub slm_policies: BTreeMap<String, crate::policies::SlmPolicy>,
+    /// Snapshot Management policies by name (OpenSearch 2.1+).
+    pub sm_policies: BTreeMap<String, crate::policies::SmPolicy>,
     /// Every request line the double answered, `METHOD /path?query -> status`.
     pub log: Vec<String>,
     pub next_id: u64,
@@ -172,6 +182,8 @@ impl Default for State {
             snapshots: BTreeMap::new(),
             indices: BTreeMap::new(),
             behaviour: Behaviour::default(),
+            slm_policies: BTreeMap::new(),
+            sm_policies: BTreeMap::new(),
             log: Vec::new(),
             next_id: 1,
             cluster_settings: Map::new(),

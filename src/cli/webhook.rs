@@ -1,0 +1,298 @@
+//! `kubectl logbackup webhook install|uninstall|status`: objects and certificates decided in
+//! `logbackup::webhook_install`, applied through `logbackup::kube_ops::webhook`.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use logbackup::kube_ops::webhook as kube_webhook;
+use logbackup::webhook_install::certs::{self, Bundle, Decision};
+use logbackup::webhook_install::manifests::{
+    self, Certificates, CA_SECRET, DEFAULT_NAMESPACE, SERVICE, TLS_SECRET, WEBHOOK_CONFIG,
+};
+use serde_json::Value;
+
+use super::connect::kube_client;
+use super::schedule::ManifestFormat;
+use super::{now, Global};
+
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    #[command(subcommand)]
+    pub command: WebhookCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Install (or update) the admission webhook, with our own certificates or cert-manager's
+    #[command(after_help = "\
+-n/--namespace is the webhook's namespace here (default logbackup-system).
+Without --cert-manager the plugin generates a CA (10 years) and a serving certificate (1 year) for
+logbackup-webhook.<namespace>.svc; running install again keeps a valid CA and renews the serving
+certificate in its last 30 days. The CA key is kept in Secret logbackup-webhook-ca, which no pod mounts.
+
+Examples:
+  kubectl logbackup webhook install
+  kubectl logbackup webhook install --cert-manager --dry-run -o yaml")]
+    Install(InstallArgs),
+    /// Remove what install created (the namespace only if install created it)
+    Uninstall(UninstallArgs),
+    /// Is the webhook ready and serving a certificate the API server trusts? Exit 1 when not
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Let cert-manager (v1, installed already) issue and rotate the certificates
+    #[arg(long)]
+    pub cert_manager: bool,
+    /// Print the objects, change nothing (Secret keys are not printed)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the objects as
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub output: Option<ManifestFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Show what would be deleted, delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {}
+
+pub async fn run(args: &WebhookArgs, global: &Global) -> Result<ExitCode> {
+    match &args.command {
+        WebhookCommand::Install(a) => install(a, global).await,
+        WebhookCommand::Uninstall(a) => uninstall(a, global).await,
+        WebhookCommand::Status(a) => status(a, global).await,
+    }
+}
+
+/// The webhook's namespace: -n/--namespace, else logbackup-system (not the context's namespace:
+/// the manifests and the certificate names default to it).
+fn namespace(global: &Global) -> String {
+    global
+        .namespace
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
+}
+
+/// A namespace is ours when it carries the label our Namespace manifest sets.
+fn ours(labels: &std::collections::BTreeMap<String, String>) -> bool {
+    labels.get("app.kubernetes.io/part-of").map(String::as_str) == Some("kubectl-logbackup")
+}
+
+fn bundle_from(
+    tls: Option<std::collections::BTreeMap<String, String>>,
+    ca: Option<std::collections::BTreeMap<String, String>>,
+) -> Option<Bundle> {
+    let tls = tls?;
+    let ca = ca?;
+    let get = |m: &std::collections::BTreeMap<String, String>, k: &str| {
+        m.get(k).cloned().unwrap_or_default()
+    };
+    Some(Bundle {
+        ca_cert: get(&ca, "ca.crt"),
+        ca_key: get(&ca, "ca.key"),
+        tls_cert: get(&tls, "tls.crt"),
+        tls_key: get(&tls, "tls.key"),
+    })
+}
+
+/// Secret data is not printed: a dry run's output is for reading and reviewing.
+fn redacted(objects: &[Value]) -> Vec<Value> {
+    objects
+        .iter()
+        .cloned()
+        .map(|mut o| {
+            if o["kind"] == "Secret" {
+                if let Some(data) = o["data"].as_object_mut() {
+                    for v in data.values_mut() {
+                        *v = Value::String("<generated at install>".into());
+                    }
+                }
+            }
+            o
+        })
+        .collect()
+}
+
+fn print(objects: &[Value], format: ManifestFormat) -> Result<()> {
+    let text = match format {
+        ManifestFormat::Yaml => logbackup::manifest::to_yaml_stream(objects)?,
+        ManifestFormat::Json => format!("{}\n", serde_json::to_string_pretty(objects)?),
+    };
+    print!("{text}");
+    Ok(())
+}
+
+async fn install(args: &InstallArgs, global: &Global) -> Result<ExitCode> {
+    let client = kube_client(global).await?;
+    let ns = &namespace(global);
+    let include_namespace = match kube_webhook::namespace_labels(&client, ns).await? {
+        None => true,
+        Some(labels) => ours(&labels),
+    };
+    if !include_namespace {
+        eprintln!("namespace {ns} exists and is not ours: installing into it, leaving it as it is");
+    }
+    let certificates = if args.cert_manager {
+        let missing = kube_webhook::missing_cert_manager_crds(&client).await?;
+        if !missing.is_empty() {
+            bail!(
+                "cert-manager is not installed (missing CRDs: {}); install cert-manager v1 first, or run without --cert-manager to let the plugin generate the certificates",
+                missing.join(", ")
+            );
+        }
+        Certificates::CertManager
+    } else {
+        let names = certs::service_names(SERVICE, ns);
+        let existing = bundle_from(
+            kube_webhook::secret_data(&client, ns, TLS_SECRET).await?,
+            kube_webhook::secret_data(&client, ns, CA_SECRET).await?,
+        );
+        let decision = certs::decide(existing.as_ref(), &names, now());
+        match &decision {
+            Decision::KeepAll => eprintln!("keeping the CA and serving certificate: still valid"),
+            Decision::RenewServing(why) => {
+                eprintln!("issuing a new serving certificate ({why}); the CA stays")
+            }
+            Decision::NewCa(why) => eprintln!("generating a CA and a serving certificate ({why})"),
+        }
+        let b = certs::apply(&decision, existing.as_ref(), &names, now())?;
+        Certificates::Generated {
+            ca_cert: b.ca_cert,
+            ca_key: b.ca_key,
+            tls_cert: b.tls_cert,
+            tls_key: b.tls_key,
+        }
+    };
+    let objects = manifests::objects(ns, &certificates, include_namespace)?;
+    if args.dry_run {
+        eprintln!("dry run: would apply {} objects", objects.len());
+        print(
+            &redacted(&objects),
+            args.output.unwrap_or(ManifestFormat::Yaml),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    kube_webhook::apply_all(&client, &objects).await?;
+    eprintln!(
+        "applied {} objects; check with: kubectl logbackup webhook status -n {ns}",
+        objects.len()
+    );
+    if let Some(format) = args.output {
+        print(&redacted(&objects), format)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn uninstall(args: &UninstallArgs, global: &Global) -> Result<ExitCode> {
+    let client = kube_client(global).await?;
+    let ns = &namespace(global);
+    let include_namespace = kube_webhook::namespace_labels(&client, ns)
+        .await?
+        .is_some_and(|l| ours(&l));
+    // Both variants' objects: whichever was installed, and nothing else, is there to delete.
+    let placeholder = Certificates::Generated {
+        ca_cert: String::new(),
+        ca_key: String::new(),
+        tls_cert: String::new(),
+        tls_key: String::new(),
+    };
+    let mut objects = manifests::objects(ns, &Certificates::CertManager, include_namespace)?;
+    for o in manifests::objects(ns, &placeholder, false)? {
+        let same =
+            |x: &Value| x["kind"] == o["kind"] && x["metadata"]["name"] == o["metadata"]["name"];
+        if !objects.iter().any(same) {
+            // Before the webhook configuration, which goes first when deleting in reverse.
+            let at = objects.len().saturating_sub(1);
+            objects.insert(at, o);
+        }
+    }
+    let deleted = kube_webhook::delete_all(&client, &objects, args.dry_run).await?;
+    let prefix = if args.dry_run {
+        "dry run: would delete"
+    } else {
+        "deleted"
+    };
+    for d in &deleted {
+        eprintln!("{prefix} {d}");
+    }
+    if !include_namespace {
+        eprintln!("namespace {ns} was not created by install: left in place");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(_args: &StatusArgs, global: &Global) -> Result<ExitCode> {
+    let client = kube_client(global).await?;
+    let ns = &namespace(global);
+    let seen =
+        kube_webhook::observe(&client, ns, SERVICE, WEBHOOK_CONFIG, TLS_SECRET, SERVICE).await?;
+    let mut healthy = true;
+    match seen.deployment {
+        Some((ready, want)) if ready >= want && want > 0 => {
+            println!("deployment: {ready}/{want} ready")
+        }
+        Some((ready, want)) => {
+            healthy = false;
+            println!("deployment: {ready}/{want} ready  PROBLEM");
+        }
+        None => {
+            healthy = false;
+            println!("deployment: {ns}/{SERVICE} not found  PROBLEM (run webhook install)");
+        }
+    }
+    if seen.ready_endpoints == 0 {
+        healthy = false;
+        println!("service: no ready endpoints  PROBLEM: the API server cannot reach the webhook");
+    } else {
+        println!("service: {} ready endpoints", seen.ready_endpoints);
+    }
+    match (&seen.ca_bundle, &seen.serving_cert) {
+        (Some(ca), Some(cert)) if !ca.trim().is_empty() => {
+            let names = certs::service_names(SERVICE, ns);
+            let h = certs::check(ca, cert, &names, now())?;
+            println!(
+                "certificate: chain {}, names {}, serving expires in {} days, CA in {} days",
+                if h.chain_verifies {
+                    "verifies"
+                } else {
+                    "BROKEN"
+                },
+                if h.names_covered {
+                    "cover the Service"
+                } else {
+                    "MISSING"
+                },
+                h.serving_days_left,
+                h.ca_days_left
+            );
+            for p in &h.problems {
+                println!("  PROBLEM: {p}");
+            }
+            for w in &h.warnings {
+                println!("  warning: {w}");
+            }
+            healthy &= h.healthy();
+        }
+        (None, _) | (Some(_), None) => {
+            healthy = false;
+            println!("certificate: caBundle or serving certificate missing  PROBLEM");
+        }
+        (Some(_), Some(_)) => {
+            healthy = false;
+            println!("certificate: the caBundle is empty  PROBLEM (cert-manager's cainjector has not filled it yet?)");
+        }
+    }
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,175 @@
+//! `schedule create|delete|run-now` Kubernetes calls, against the mocked API.
+
+use logbackup::kube_ops::schedules;
+use logbackup::schedule::cronjob::{self, BackupCommand, CronJobPlan};
+use logbackup::schedule::Schedule;
+use serde_json::json;
+
+use crate::mock_api::*;
+
+const NS: &str = "kubesphere-logging-system";
+
+fn plan() -> CronJobPlan {
+    CronJobPlan {
+        name: "nightly".into(),
+        namespace: NS.into(),
+        schedule: Schedule::parse("0 1 * * *", None).unwrap(),
+        image: cronjob::IMAGE.into(),
+        backup: BackupCommand {
+            es_url: "http://elasticsearch-logging-data.kubesphere-logging-system.svc:9200".into(),
+            repository: "ks-log-snapshots".into(),
+            name_pattern: "nightly-%Y%m%d%H%M%S".into(),
+            indices: vec!["ks-logstash-log-*".into()],
+            keep_days: Some(45),
+            min_count: 1,
+            max_count: None,
+            prefix: Some("nightly-".into()),
+            username: None,
+            password: None,
+            api_key: None,
+            ca: None,
+        },
+    }
+}
+
+fn live_cron_job() -> serde_json::Value {
+    let mut cj = serde_json::to_value(cronjob::cron_job(&plan())).unwrap();
+    cj["metadata"]["uid"] = json!("3f1c7a52-2b8e-4d0e-9c61-0a9d1f0e7b11");
+    cj["metadata"]["resourceVersion"] = json!("4711");
+    cj
+}
+
+const APPLY: &[(&str, &str)] = &[("fieldManager", "kubectl-logbackup"), ("force", "true")];
+
+#[test]
+fn create_applies_the_service_account_then_the_cron_job_server_side() {
+    let rt = runtime();
+    let _inside = rt.enter();
+    let (client, handle) = client();
+    let sa = serde_json::to_value(cronjob::service_account(&plan())).unwrap();
+    let cj = live_cron_job();
+    let script = vec![
+        Exchange::new(
+            "PATCH",
+            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
+        )
+        .query(APPLY)
+        .body(|b| {
+            assert_eq!(b["kind"], "ServiceAccount");
+            assert_eq!(b["automountServiceAccountToken"], false);
+        })
+        .answer(200, sa),
+        Exchange::new(
+            "PATCH",
+            format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly"),
+        )
+        .query(APPLY)
+        .body(|b| {
+            assert_eq!(b["kind"], "CronJob");
+            assert_eq!(b["spec"]["concurrencyPolicy"], "Forbid");
+            assert_eq!(b["metadata"]["labels"]["logbackup.io/schedule"], "nightly");
+        })
+        .answer(200, cj),
+    ];
+    rt.block_on(async {
+        let server = tokio::spawn(serve(handle, script));
+        let applied = schedules::apply_schedule(&client, &plan()).await.unwrap();
+        assert_eq!(applied.metadata.resource_version.as_deref(), Some("4711"));
+        drop(client);
+        server.await.unwrap();
+    });
+}
+
+#[test]
+fn run_now_creates_a_job_owned_by_the_cron_job() {
+    let rt = runtime();
+    let _inside = rt.enter();
+    let (client, handle) = client();
+    let script = vec![
+        Exchange::new("GET", format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly"))
+            .answer(200, live_cron_job()),
+        Exchange::new("POST", format!("/apis/batch/v1/namespaces/{NS}/jobs"))
+            .body(|b| {
+                assert_eq!(b["kind"], "Job");
+                assert_eq!(b["metadata"]["name"], "logbackup-nightly-manual-1");
+                assert_eq!(b["metadata"]["ownerReferences"][0]["uid"], "3f1c7a52-2b8e-4d0e-9c61-0a9d1f0e7b11");
+                assert_eq!(b["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"], "manual");
+                assert_eq!(b["spec"]["template"]["spec"]["containers"][0]["args"][0], "backup");
+            })
+            .answer(201, json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "logbackup-nightly-manual-1", "namespace": NS, "uid": "u2"}})),
+    ];
+    rt.block_on(async {
+        let server = tokio::spawn(serve(handle, script));
+        let job = schedules::run_now(&client, NS, "nightly", "logbackup-nightly-manual-1")
+            .await
+            .unwrap();
+        assert_eq!(job.metadata.uid.as_deref(), Some("u2"));
+        drop(client);
+        server.await.unwrap();
+    });
+}
+
+#[test]
+fn delete_removes_cron_job_and_service_account_and_reports_absent_schedules() {
+    let rt = runtime();
+    let _inside = rt.enter();
+    let (client, handle) = client();
+    let deleted =
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}});
+    let script = vec![
+        Exchange::new(
+            "GET",
+            format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly"),
+        )
+        .answer(200, live_cron_job()),
+        Exchange::new(
+            "DELETE",
+            format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly"),
+        )
+        .body(|b| {
+            assert_eq!(b["propagationPolicy"], "Background");
+            assert_eq!(b["dryRun"], json!(["All"]));
+        })
+        .answer(200, deleted.clone()),
+        Exchange::new(
+            "DELETE",
+            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
+        )
+        .body(|b| assert_eq!(b["dryRun"], json!(["All"])))
+        .answer(404, not_found("serviceaccounts", "logbackup-nightly")),
+        Exchange::new(
+            "GET",
+            format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-other"),
+        )
+        .answer(404, not_found("cronjobs", "logbackup-other")),
+    ];
+    rt.block_on(async {
+        let server = tokio::spawn(serve(handle, script));
+        assert!(schedules::delete_schedule(&client, NS, "nightly", true)
+            .await
+            .unwrap());
+        assert!(!schedules::delete_schedule(&client, NS, "other", true)
+            .await
+            .unwrap());
+        drop(client);
+        server.await.unwrap();
+    });
+}
+
+#[test]
+fn list_selects_our_label() {
+    let rt = runtime();
+    let _inside = rt.enter();
+    let (client, handle) = client();
+    let script = vec![Exchange::new("GET", "/apis/batch/v1/cronjobs")
+        .query(&[("labelSelector", "app.kubernetes.io%2Fmanaged-by%3Dkubectl-logbackup")])
+        .answer(200, json!({"apiVersion": "batch/v1", "kind": "CronJobList", "metadata": {"resourceVersion": "1"}, "items": [live_cron_job()]}))];
+    rt.block_on(async {
+        let server = tokio::spawn(serve(handle, script));
+        let found = schedules::list_schedules(&client, None).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].metadata.name.as_deref(), Some("logbackup-nightly"));
+        drop(client);
+        server.await.unwrap();
+    });
+}

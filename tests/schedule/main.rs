@@ -1,0 +1,9 @@
+//! Scheduled backups and the webhook installer: rendered objects against the Kubernetes schema,
+//! and the thin Kubernetes calls against a mocked API server.
+
+mod e2e;
+mod kube_schedules;
+mod kube_webhook;
+mod mock_api;
+mod schema;
+mod webhook_manifests;
