@@ -13,9 +13,12 @@ pub enum ManifestError {
     Write(String),
 }
 
-/// Every non-empty document of `text`, in order.
+/// Every non-empty document of `text`, in order, read as kubectl reads it: YAML 1.1, where
+/// `defaultMode: 0440` is octal (288). YAML 1.2 would read 440, which the API server takes as 0670.
 pub fn parse_documents(source_name: &str, text: &str) -> Result<Vec<Value>, ManifestError> {
-    serde_saphyr::from_multiple::<Value>(text)
+    let mut options = serde_saphyr::Options::default();
+    options.legacy_octal_numbers = true;
+    serde_saphyr::from_multiple_with_options::<Value>(text, options)
         .map(|docs| docs.into_iter().filter(|d| !d.is_null()).collect())
         .map_err(|e| ManifestError::Parse {
             source_name: source_name.to_owned(),

@@ -176,3 +176,24 @@ fn bad_input_is_reported_with_its_source() {
     let out = run(&["inject", "-f", "-", "--path", "relative"], "");
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --path"));
 }
+
+#[test]
+fn yaml_is_read_as_kubectl_reads_it() {
+    // YAML 1.1, as kubectl: 0440 is octal (288), not 440 (which would be mode 0670).
+    let sts = fixture("edge-not-labelled.yaml").replace(
+        "      containers:\n",
+        "      volumes:\n      - name: config\n        configMap:\n          name: es-config\n          defaultMode: 0440\n      containers:\n",
+    );
+    let out = run(&["inject", "--all", "-f", "-"], &sts);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = docs(&out);
+    assert_eq!(
+        docs[0]["spec"]["template"]["spec"]["volumes"][0]["configMap"]["defaultMode"],
+        288
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("defaultMode: 288"));
+}

@@ -92,16 +92,10 @@ fn file(path: &str) -> Result<&'static str, ManifestsError> {
 }
 
 fn docs(path: &str) -> Result<Vec<Value>, ManifestsError> {
-    // Kubernetes reads manifests as YAML 1.1, where `defaultMode: 0440` is octal (288); YAML 1.2
-    // would read 440, which the API server would take as mode 0670.
-    let mut options = serde_saphyr::Options::default();
-    options.legacy_octal_numbers = true;
-    let parsed: Vec<Value> = serde_saphyr::from_multiple_with_options(file(path)?, options)
-        .map_err(|e| ManifestsError::Parse {
-            file: path.to_string(),
-            why: e.to_string(),
-        })?;
-    Ok(parsed.into_iter().filter(|d| !d.is_null()).collect())
+    crate::manifest::parse_documents(path, file(path)?).map_err(|e| ManifestsError::Parse {
+        file: path.to_string(),
+        why: e.to_string(),
+    })
 }
 
 /// The files a kustomization lists under `resources`, in order, as `dir/file` (following `../x`).
