@@ -4,6 +4,8 @@
 mod e2e;
 mod kube_schedules;
 mod kube_webhook;
+#[path = "../support/kubernetes_validate.rs"]
+mod kubernetes_validate;
 mod mock_api;
 mod schema;
 mod webhook_manifests;

@@ -1,8 +1,6 @@
 //! Every object `schedule create` renders validates against the Kubernetes 1.30 OpenAPI schema,
 //! strictly (no unknown fields), with kubernetes-validate (PyPI), as tests/injected_schema.rs does.
 
-use std::process::Command;
-
 use logbackup::schedule::cronjob::{self, BackupCommand, CronJobPlan, SecretKey};
 use logbackup::schedule::Schedule;
 
@@ -56,15 +54,5 @@ fn rendered_schedule_objects_validate_against_the_kubernetes_schema() {
             files.push(path.display().to_string());
         }
     }
-    let out = Command::new("kubernetes-validate")
-        .args(["-k", "1.30.0", "--strict", "--quiet"])
-        .args(&files)
-        .output()
-        .expect("kubernetes-validate is missing: pip install kubernetes-validate (.ci/run does)");
-    assert!(
-        out.status.success(),
-        "schema validation failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::kubernetes_validate::assert_valid("rendered schedule objects", &files);
 }
