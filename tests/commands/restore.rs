@@ -1,7 +1,7 @@
 use crate::harness::*;
 
-/// A snapshot of three days of logs, then the 2019.11.12 index deleted, as in the seed.
-fn snapshotted(env: &Env) {
+/// `daily-1`: a snapshot of the KubeSphere indices, waited for.
+fn snapshot_daily(env: &Env) {
     env.run(&[
         "snapshot",
         "create",
@@ -14,6 +14,11 @@ fn snapshotted(env: &Env) {
         "--wait",
     ])
     .ok();
+}
+
+/// A snapshot of three days of logs, then the 2019.11.12 index deleted, as in the seed.
+fn snapshotted(env: &Env) {
+    snapshot_daily(env);
     env.double
         .state()
         .indices
@@ -137,18 +142,7 @@ fn the_server_refusal_onto_an_open_index_is_typed() {
     // Skip our pre-check's view by racing: the index opens between plan and restore. Simulated by
     // asking the server directly through a rename onto an existing open index.
     let env = Env::start(VERSIONS[0].0, VERSIONS[0].1, kubesphere);
-    env.run(&[
-        "snapshot",
-        "create",
-        "-r",
-        REPO,
-        "--name",
-        "daily-1",
-        "--preset",
-        "kubesphere",
-        "--wait",
-    ])
-    .ok();
+    snapshot_daily(&env);
     env.double
         .state()
         .add_index("x-ks-logstash-log-2019.11.11", 1);
