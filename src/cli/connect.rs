@@ -105,7 +105,13 @@ pub async fn connect(args: &EsArgs, global: &Global) -> Result<EsClient> {
         None => {
             let client = kube_client(global).await?;
             let target = discover(&client, global.namespace.as_deref()).await?;
-            let port = forward(client.clone(), &target).await?;
+            let port = forward_service(
+                client.clone(),
+                &target.namespace,
+                &target.service,
+                target.port,
+            )
+            .await?;
             let (url, pinned) = forwarded_url(&target, port);
             config.url = url;
             config.resolve =
@@ -230,14 +236,19 @@ pub async fn discover(client: &kube::Client, namespace: Option<&str>) -> Result<
     })
 }
 
-/// Port-forwards a local port to 9200 of a ready pod behind the Service; each local connection
-/// gets its own forwarded stream.
-async fn forward(client: kube::Client, target: &Target) -> Result<u16> {
-    let services: Api<Service> = Api::namespaced(client.clone(), &target.namespace);
+/// Port-forwards a local port on 127.0.0.1 to `remote` of a ready pod behind the Service (as
+/// `kubectl port-forward svc/...` does); each local connection gets its own forwarded stream.
+pub async fn forward_service(
+    client: kube::Client,
+    namespace: &str,
+    service_name: &str,
+    remote: u16,
+) -> Result<u16> {
+    let services: Api<Service> = Api::namespaced(client.clone(), namespace);
     let service = services
-        .get(&target.service)
+        .get(service_name)
         .await
-        .with_context(|| format!("failed to read Service {}", target.service))?;
+        .with_context(|| format!("failed to read Service {namespace}/{service_name}"))?;
     let selector: BTreeMap<String, String> =
         service.spec.and_then(|s| s.selector).unwrap_or_default();
     let selector = selector
@@ -245,29 +256,26 @@ async fn forward(client: kube::Client, target: &Target) -> Result<u16> {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",");
-    let pods: Api<Pod> = Api::namespaced(client, &target.namespace);
+    let pods: Api<Pod> = Api::namespaced(client, namespace);
     let list = pods
         .list(&ListParams::default().labels(&selector))
         .await
-        .context("failed to list the Elasticsearch pods")?;
+        .with_context(|| {
+            format!("failed to list the pods behind Service {namespace}/{service_name}")
+        })?;
     let ready = list.items.iter().find(|p| {
         p.status
             .as_ref()
             .and_then(|s| s.conditions.as_ref())
             .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
     });
-    let pod = ready.and_then(|p| p.metadata.name.clone()).ok_or_else(|| {
-        anyhow!(
-            "no ready pod behind Service {}/{}",
-            target.namespace,
-            target.service
-        )
-    })?;
+    let pod = ready
+        .and_then(|p| p.metadata.name.clone())
+        .ok_or_else(|| anyhow!("no ready pod behind Service {namespace}/{service_name}"))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("failed to open a local port")?;
     let port = listener.local_addr()?.port();
-    let remote = target.port;
     tracing::info!(pod = %pod, local = port, "port-forwarding");
     tokio::spawn(async move {
         while let Ok((mut local, _)) = listener.accept().await {

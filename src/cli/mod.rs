@@ -11,6 +11,7 @@ mod retry;
 mod schedule;
 mod snapshot;
 mod status;
+mod tls_probe;
 mod webhook;
 
 use std::process::ExitCode;

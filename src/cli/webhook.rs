@@ -9,11 +9,13 @@ use logbackup::kube_ops::webhook as kube_webhook;
 use logbackup::webhook_install::certs::{self, Bundle, Decision};
 use logbackup::webhook_install::manifests::{
     self, Certificates, CA_SECRET, DEFAULT_NAMESPACE, SERVICE, TLS_SECRET, WEBHOOK_CONFIG,
+    WEBHOOK_PORT,
 };
 use serde_json::Value;
 
-use super::connect::kube_client;
+use super::connect::{forward_service, kube_client};
 use super::schedule::ManifestFormat;
+use super::tls_probe;
 use super::{now, Global};
 
 #[derive(Debug, Args)]
@@ -290,9 +292,43 @@ async fn status(_args: &StatusArgs, global: &Global) -> Result<ExitCode> {
             println!("certificate: the caBundle is empty  PROBLEM (cert-manager's cainjector has not filled it yet?)");
         }
     }
+    if let Some(ca) = seen.ca_bundle.as_deref().filter(|c| !c.trim().is_empty()) {
+        if seen.ready_endpoints > 0 {
+            healthy &= handshake(&client, ns, ca, seen.serving_cert.as_deref()).await;
+        }
+    }
     Ok(if healthy {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Port-forwards to a ready webhook pod and shakes hands as the API server would: trusting only
+/// the caBundle, as the Service's DNS name. True when the API server could call the webhook.
+async fn handshake(client: &kube::Client, ns: &str, ca: &str, secret_cert: Option<&str>) -> bool {
+    let name = format!("{SERVICE}.{ns}.svc");
+    let served = async {
+        let port = forward_service(client.clone(), ns, SERVICE, WEBHOOK_PORT).await?;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        tls_probe::served_certificate(addr, ca, &name, std::time::Duration::from_secs(10)).await
+    }
+    .await;
+    match served {
+        Ok(der) if secret_cert.and_then(tls_probe::first_der).as_ref() == Some(&der) => {
+            println!("handshake: trusted as {name}, serving the Secret's certificate");
+            true
+        }
+        Ok(_) => {
+            println!("handshake: trusted as {name}, but serving another certificate than the Secret holds");
+            println!(
+                "  warning: the webhook re-reads its files every 10s; restart it if this persists"
+            );
+            true
+        }
+        Err(e) => {
+            println!("handshake: FAILED  PROBLEM: {e:#}");
+            false
+        }
+    }
 }

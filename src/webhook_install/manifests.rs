@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 
 pub const DEFAULT_NAMESPACE: &str = "logbackup-system";
 pub const SERVICE: &str = "logbackup-webhook";
+/// The container port the webhook serves TLS on (`https` in manifests/webhook/base/deployment.yaml).
+pub const WEBHOOK_PORT: u16 = 8443;
 pub const TLS_SECRET: &str = "logbackup-webhook-tls";
 /// Holds the CA key for renewals; mounted by nothing.
 pub const CA_SECRET: &str = "logbackup-webhook-ca";
@@ -142,25 +144,10 @@ fn renamespace(value: &mut Value, ns: &str) {
     }
 }
 
+/// Standard alphabet with padding, as Secret data and caBundle want.
 fn b64(text: &str) -> String {
-    // Standard alphabet with padding, as Secret data and caBundle want.
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
 }
 
 fn labels() -> Value {
@@ -282,6 +269,23 @@ mod tests {
         assert_eq!(b64("foo"), "Zm9v");
         assert_eq!(b64("foobar"), "Zm9vYmFy");
         assert_eq!(b64("-----BEGIN"), "LS0tLS1CRUdJTg==");
+    }
+
+    #[test]
+    fn the_probe_port_is_the_port_the_deployment_serves_tls_on() {
+        let o = objects("logbackup-system", &generated(), true).unwrap();
+        let deployment = o
+            .iter()
+            .find(|x| x["kind"] == "Deployment")
+            .expect("a Deployment");
+        let ports = &deployment["spec"]["template"]["spec"]["containers"][0]["ports"];
+        let https = ports
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "https")
+            .expect("https port");
+        assert_eq!(https["containerPort"], u64::from(WEBHOOK_PORT));
     }
 
     #[test]
