@@ -41,6 +41,23 @@ impl Ctx<'_> {
         let (status, body) = self.errors.render(file, &names);
         Reply::Json(status, body)
     }
+    /// The real 404 for a repository that is not registered.
+    fn missing_repository(&self, repository: &str) -> Reply {
+        let names = Names {
+            repository,
+            ..Names::default()
+        };
+        self.error("repository_missing_exception", names)
+    }
+    /// The real 404 for a snapshot that is not in the repository.
+    fn missing_snapshot(&self, repository: &str, snapshot: &str) -> Reply {
+        let names = Names {
+            repository,
+            snapshot,
+            ..Names::default()
+        };
+        self.error("snapshot_missing_exception", names)
+    }
     pub(crate) fn is_es(&self) -> bool {
         self.flavour == Flavour::Elasticsearch
     }
@@ -259,26 +276,14 @@ fn get_repository(state: &State, ctx: &Ctx) -> Reply {
             }
             Reply::Json(200, Value::Object(out))
         }
-        Err(missing) => ctx.error(
-            "repository_missing_exception",
-            Names {
-                repository: &missing,
-                ..Names::default()
-            },
-        ),
+        Err(missing) => ctx.missing_repository(&missing),
     }
 }
 
 fn verify_repository(state: &State, ctx: &Ctx) -> Reply {
     let name = ctx.p("repository");
     if !state.repositories.contains_key(name) {
-        return ctx.error(
-            "repository_missing_exception",
-            Names {
-                repository: name,
-                ..Names::default()
-            },
-        );
+        return ctx.missing_repository(name);
     }
     if let Some(reply) = verification_failure(state, ctx, name) {
         return reply;
@@ -301,13 +306,7 @@ fn delete_repository(state: &mut State, ctx: &Ctx) -> Reply {
             }
             ok()
         }
-        Err(missing) => ctx.error(
-            "repository_missing_exception",
-            Names {
-                repository: &missing,
-                ..Names::default()
-            },
-        ),
+        Err(missing) => ctx.missing_repository(&missing),
     }
 }
 
@@ -533,13 +532,7 @@ fn get_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
     let repo = ctx.p("repository").to_string();
     let pattern = ctx.p("snapshot").to_string();
     if !state.repositories.contains_key(&repo) {
-        return ctx.error(
-            "repository_missing_exception",
-            Names {
-                repository: &repo,
-                ..Names::default()
-            },
-        );
+        return ctx.missing_repository(&repo);
     }
     let behaviour = state.behaviour.clone();
     let ignore_unavailable = ctx.q_true("ignore_unavailable");
@@ -579,14 +572,7 @@ fn get_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
         *l = list;
     }
     if let (Some(missing), false) = (missing, ignore_unavailable) {
-        return ctx.error(
-            "snapshot_missing_exception",
-            Names {
-                repository: &repo,
-                snapshot: &missing,
-                ..Names::default()
-            },
-        );
+        return ctx.missing_snapshot(&repo, &missing);
     }
     let mut body = json!({"snapshots": out});
     if ctx.is_es() && ctx.major_minor() >= (7, 14) {
@@ -651,13 +637,7 @@ fn snapshot_status(state: &mut State, ctx: &Ctx) -> Reply {
         (Some(repo), Some(pattern)) => {
             let repo = repo.to_string();
             if !state.repositories.contains_key(&repo) {
-                return ctx.error(
-                    "repository_missing_exception",
-                    Names {
-                        repository: &repo,
-                        ..Names::default()
-                    },
-                );
+                return ctx.missing_repository(&repo);
             }
             let Some(list) = state.snapshots_of_mut(&repo) else {
                 return Reply::Json(200, json!({"snapshots": []}));
@@ -685,13 +665,7 @@ fn snapshot_status(state: &mut State, ctx: &Ctx) -> Reply {
         (repo, None) => {
             if let Some(r) = repo {
                 if !state.repositories.contains_key(r) {
-                    return ctx.error(
-                        "repository_missing_exception",
-                        Names {
-                            repository: r,
-                            ..Names::default()
-                        },
-                    );
+                    return ctx.missing_repository(r);
                 }
             }
             let out: Vec<Value> = state
@@ -720,13 +694,7 @@ fn delete_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
     let repo = ctx.p("repository").to_string();
     let pattern = ctx.p("snapshot").to_string();
     if !state.repositories.contains_key(&repo) {
-        return ctx.error(
-            "repository_missing_exception",
-            Names {
-                repository: &repo,
-                ..Names::default()
-            },
-        );
+        return ctx.missing_repository(&repo);
     }
     if state.behaviour.busy_for > 0 || state.behaviour.deletes_busy_for > 0 {
         if state.behaviour.busy_for > 0 {
@@ -757,14 +725,7 @@ fn delete_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
             if let Some(l) = state.snapshots_of_mut(&repo) {
                 *l = all;
             }
-            return ctx.error(
-                "snapshot_missing_exception",
-                Names {
-                    repository: &repo,
-                    snapshot: part,
-                    ..Names::default()
-                },
-            );
+            return ctx.missing_snapshot(&repo, part);
         }
     }
     if let Some(l) = state.snapshots_of_mut(&repo) {
@@ -777,13 +738,7 @@ fn restore(state: &mut State, ctx: &Ctx) -> Reply {
     let repo = ctx.p("repository").to_string();
     let name = ctx.p("snapshot").to_string();
     if !state.repositories.contains_key(&repo) {
-        return ctx.error(
-            "repository_missing_exception",
-            Names {
-                repository: &repo,
-                ..Names::default()
-            },
-        );
+        return ctx.missing_repository(&repo);
     }
     let Some(snap) = state
         .snapshots_of(&repo)
@@ -791,14 +746,7 @@ fn restore(state: &mut State, ctx: &Ctx) -> Reply {
         .find(|s| s.name == name)
         .cloned()
     else {
-        return ctx.error(
-            "snapshot_missing_exception",
-            Names {
-                repository: &repo,
-                snapshot: &name,
-                ..Names::default()
-            },
-        );
+        return ctx.missing_snapshot(&repo, &name);
     };
     if snap.state == SnapState::InProgress {
         let reason = format!(
@@ -887,13 +835,7 @@ fn restore(state: &mut State, ctx: &Ctx) -> Reply {
 fn cleanup_repository(state: &State, ctx: &Ctx) -> Reply {
     let repo = ctx.p("repository");
     if !state.repositories.contains_key(repo) {
-        return ctx.error(
-            "repository_missing_exception",
-            Names {
-                repository: repo,
-                ..Names::default()
-            },
-        );
+        return ctx.missing_repository(repo);
     }
     Reply::Json(
         200,
@@ -908,13 +850,7 @@ fn clone_snapshot(state: &mut State, ctx: &Ctx) -> Reply {
         ctx.p("target_snapshot").to_string(),
     );
     if !state.repositories.contains_key(&repo) {
-        return ctx.error(
-            "repository_missing_exception",
-            Names {
-                repository: &repo,
-                ..Names::default()
-            },
-        );
+        return ctx.missing_repository(&repo);
     }
     let Some(mut copy) = state
         .snapshots_of(&repo)
@@ -922,14 +858,7 @@ fn clone_snapshot(state: &mut State, ctx: &Ctx) -> Reply {
         .find(|s| s.name == from)
         .cloned()
     else {
-        return ctx.error(
-            "snapshot_missing_exception",
-            Names {
-                repository: &repo,
-                snapshot: &from,
-                ..Names::default()
-            },
-        );
+        return ctx.missing_snapshot(&repo, &from);
     };
     if state.snapshots_of(&repo).iter().any(|s| s.name == to) {
         return ctx.error(
@@ -1010,15 +939,7 @@ fn cat_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
         .param("repository")
         .or(ctx.query.get("repository").map(String::as_str));
     let repos: Vec<String> = match named {
-        Some(r) if !state.repositories.contains_key(r) => {
-            return ctx.error(
-                "repository_missing_exception",
-                Names {
-                    repository: r,
-                    ..Names::default()
-                },
-            )
-        }
+        Some(r) if !state.repositories.contains_key(r) => return ctx.missing_repository(r),
         Some(r) => vec![r.to_string()],
         None => state.repositories.keys().cloned().collect(),
     };
