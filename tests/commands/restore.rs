@@ -60,18 +60,7 @@ fn restore_one_day_by_date_on_every_version() {
 fn an_open_index_with_the_same_name_is_refused_with_three_ways_out() {
     for (flavour, version) in VERSIONS {
         let env = Env::start(flavour, version, kubesphere);
-        env.run(&[
-            "snapshot",
-            "create",
-            "-r",
-            REPO,
-            "--name",
-            "daily-1",
-            "--preset",
-            "kubesphere",
-            "--wait",
-        ])
-        .ok();
+        snapshot_daily(&env);
         env.run(&["restore", "daily-1", "-r", REPO, "--date", "2019.11.12"])
             .code(3)
             .stderr_has(
