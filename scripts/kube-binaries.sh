@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds (once) the real kube-apiserver and kube-controller-manager that the real-Kubernetes test tier
+# runs, from Debian's `kubernetes` source package, and prints the directory that holds them with etcd.
+#
+#   KUBE_ASSETS=DIR   use existing binaries (kube-apiserver, kube-controller-manager, etcd) and build nothing,
+#                     as envtest's KUBEBUILDER_ASSETS does
+#   KUBE_CACHE=DIR    where built binaries are kept between runs (default /var/cache/logbackup/kube)
+#
+# Nothing built goes into the repository. Progress goes to stderr; the directory alone goes to stdout.
+set -euo pipefail
+
+log() { echo "kube-binaries: $*" >&2; }
+
+if [ -n "${KUBE_ASSETS:-}" ]; then
+  for b in kube-apiserver kube-controller-manager etcd; do
+    [ -x "$KUBE_ASSETS/$b" ] || { log "KUBE_ASSETS=$KUBE_ASSETS has no executable $b"; exit 1; }
+  done
+  echo "$KUBE_ASSETS"
+  exit 0
+fi
+
+cache="${KUBE_CACHE:-/var/cache/logbackup/kube}"
+if [ -x "$cache/kube-apiserver" ] && [ -x "$cache/kube-controller-manager" ] && [ -x "$cache/etcd" ]; then
+  echo "$cache"
+  exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+if [ ! -f /etc/apt/sources.list.d/logbackup-src.sources ]; then
+  # The same archive as the binary packages, for `apt-get source`.
+  cat > /etc/apt/sources.list.d/logbackup-src.sources <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+log "installing the build tools (golang-go, rsync, etcd-server, reflect2 1.0.2)"
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends golang-go rsync etcd-server dpkg-dev make \
+  golang-github-modern-go-reflect2-dev >&2
+
+work="$cache.build"
+rm -rf "$work"
+mkdir -p "$work/src" "$cache"
+log "fetching Debian's kubernetes source package"
+(cd "$work/src" && apt-get source -qq --download-only kubernetes >&2 && dpkg-source -x --skip-patches kubernetes_*.dsc kubernetes >&2 \
+  || dpkg-source -x kubernetes_*.dsc kubernetes >&2)
+
+gopath="$work/gopath"
+mkdir -p "$gopath/src/k8s.io"
+mv "$work/src/kubernetes" "$gopath/src/k8s.io/kubernetes"
+k8s="$gopath/src/k8s.io/kubernetes"
+
+# The vendored reflect2 1.0.1 crashes under Go 1.18+; Debian ships the fixed 1.0.2.
+rm -rf "$k8s/vendor/github.com/modern-go/reflect2"
+cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$k8s/vendor/github.com/modern-go/reflect2"
+
+export GOPATH="$gopath" GO111MODULE=off GOFLAGS=-mod=vendor GOCACHE="$work/gocache"
+unset GOFLAGS
+cd "$k8s"
+log "generating OpenAPI definitions (make gen_openapi)"
+make gen_openapi >&2
+for cmd in kube-apiserver kube-controller-manager; do
+  log "building $cmd (about 15 minutes for both on 2 cores)"
+  go build -o "$cache/$cmd" "./cmd/$cmd" >&2
+done
+ln -sf "$(command -v etcd || echo /usr/bin/etcd)" "$cache/etcd"
+rm -rf "$work"
+log "built into $cache"
+echo "$cache"
