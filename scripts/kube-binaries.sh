@@ -20,7 +20,8 @@ if [ -n "${KUBE_ASSETS:-}" ]; then
 fi
 
 cache="${KUBE_CACHE:-/var/cache/logbackup/kube}"
-if [ -x "$cache/kube-apiserver" ] && [ -x "$cache/kube-controller-manager" ] && [ -x "$cache/etcd" ]; then
+if [ -x "$cache/kube-apiserver" ] && [ -x "$cache/kube-controller-manager" ] && [ -x "$cache/etcd" ] \
+  && "$cache/kube-apiserver" --version | grep -q 'v1\.'; then
   echo "$cache"
   exit 0
 fi
@@ -62,9 +63,17 @@ unset GOFLAGS
 cd "$k8s"
 log "generating OpenAPI definitions (make gen_openapi)"
 make gen_openapi >&2
+# The version the servers report on /version, as the release build stamps it: clients (kubectl, our
+# discovery) read it, and a bare `go build` would say v0.0.0-master.
+version=$(dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null | sed -E 's/.*really//; s/-[^-]*$//')
+version=${version:-1.20.2}
+pkg=k8s.io/kubernetes/vendor/k8s.io/component-base/version
+ldflags="-X $pkg.gitVersion=v$version -X $pkg.gitMajor=${version%%.*} -X $pkg.gitMinor=$(echo "$version" | cut -d. -f2)"
+ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 for cmd in kube-apiserver kube-controller-manager; do
-  log "building $cmd (about 15 minutes for both on 2 cores)"
-  go build -o "$cache/$cmd" "./cmd/$cmd" >&2
+  log "building $cmd v$version (about 5-15 minutes for both on 2 cores)"
+  go build -ldflags "$ldflags" -o "$cache/$cmd.new" "./cmd/$cmd" >&2
+  mv "$cache/$cmd.new" "$cache/$cmd"
 done
 ln -sf "$(command -v etcd || echo /usr/bin/etcd)" "$cache/etcd"
 rm -rf "$work"
