@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use logbackup::inject::Options;
+use logbackup_core::inject::Options;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Semaphore;
 
