@@ -46,7 +46,7 @@ async fn run(config: Config) -> Result<()> {
     );
 
     let state = Arc::new(AppState::with_limits(
-        config.inject_options(),
+        config.inject_options()?,
         metrics.clone(),
         config.request_limits(),
     ));
