@@ -18,5 +18,6 @@ pub mod render;
 #[cfg(feature = "cli")]
 pub mod schedule;
 pub mod snapshot;
+pub mod sync;
 #[cfg(feature = "cli")]
 pub mod webhook_install;
