@@ -61,10 +61,11 @@ pub fn reconcile(state: &mut State) {
         .collect();
     for (name, path, readonly) in repos {
         let key = state.repo_key(&name).unwrap_or_default();
-        if !state.snapshots.contains_key(&key) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = state.snapshots.entry(key.clone())
+        {
             match load(&path, &name) {
                 Ok(Some(list)) => {
-                    state.snapshots.insert(key, list);
+                    slot.insert(list);
                     continue;
                 }
                 Ok(None) => {}
