@@ -81,8 +81,8 @@ fn edit() -> impl Strategy<Value = Edit> {
         Just(json!(1000)),
     ];
     prop_oneof![
-        3 => node.clone().prop_map(Edit::Remove),
-        3 => (node.clone(), value).prop_map(|(n, v)| Edit::Set(n, v)),
+        3 => node.prop_map(Edit::Remove),
+        3 => (node, value).prop_map(|(n, v)| Edit::Set(n, v)),
         1 => node.prop_map(Edit::Duplicate),
         1 => prop_oneof![Just(None), Just(Some("enabled")), Just(Some("disabled")), Just(Some("maybe"))]
             .prop_map(Edit::Label),
