@@ -12,6 +12,7 @@ mod schedule;
 mod snapshot;
 mod status;
 mod tls_probe;
+mod verify;
 mod webhook;
 
 use std::process::ExitCode;

@@ -9,7 +9,11 @@ pub mod client;
 #[cfg(feature = "cli")]
 mod cluster;
 pub mod discovery;
+#[cfg(feature = "cli")]
+mod documents;
 pub mod error;
+#[cfg(feature = "cli")]
+pub mod listing;
 #[cfg(feature = "cli")]
 pub mod policies;
 pub mod types;

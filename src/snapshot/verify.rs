@@ -236,11 +236,10 @@ pub fn report(
                 .join("; ")
         )
     };
-    let throughput_bytes_per_s = if took_ms == 0 {
-        bytes.saturating_mul(1000)
-    } else {
-        bytes.saturating_mul(1000) / took_ms
-    };
+    let throughput_bytes_per_s = bytes
+        .saturating_mul(1000)
+        .checked_div(took_ms)
+        .unwrap_or(bytes.saturating_mul(1000));
     RestoreTestReport {
         repository: repository.to_string(),
         snapshot: snapshot.to_string(),

@@ -11,3 +11,4 @@ mod restore;
 mod schedule;
 mod snapshot;
 mod status;
+mod verify;

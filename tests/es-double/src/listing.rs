@@ -76,7 +76,7 @@ pub fn get_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
         advance(&mut list[i], &behaviour, ctx.now);
     }
     let (selected, total, remaining, next) = page.apply(&list, matched, &repo);
-    let names = !ctx.query.get("index_names").is_some_and(|v| v == "false");
+    let names = ctx.query.get("index_names").is_none_or(|v| v != "false");
     let out: Vec<Value> = selected
         .iter()
         .map(|&i| {
