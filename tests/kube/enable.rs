@@ -1,0 +1,246 @@
+//! `enable` and `disable` on KubeSphere's two StatefulSets (`OnDelete`), against the real API
+//! server, the real StatefulSet controller and the kubelet stand-in; Elasticsearch is the double.
+
+use std::time::{Duration, Instant};
+
+use es_double::{Config, Flavour, State};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+use serde_json::Value;
+
+use crate::fixtures::{self, KS_NS};
+use crate::tier::Tier;
+
+const DATA: &str = "elasticsearch-logging-data";
+const DISCOVERY: &str = "elasticsearch-logging-discovery";
+
+/// The tier with KubeSphere's logging StatefulSets running (as far as the stand-in runs anything).
+pub fn kubesphere() -> Tier {
+    let mut tier = Tier::start();
+    tier.start_kubelet();
+    tier.rt.block_on(async {
+        let client = tier.client().await;
+        fixtures::namespace(&client, KS_NS, &[DATA, DISCOVERY]).await;
+        for role in ["data", "discovery"] {
+            fixtures::apply(&client, &fixtures::kubesphere(role)).await;
+        }
+    });
+    for sts in [DATA, DISCOVERY] {
+        wait_rolled_out(&tier, KS_NS, sts, Duration::from_secs(90));
+    }
+    tier
+}
+
+/// The double, pretending to be the ES 6.7-era cluster those pods form (nodes named as the pods).
+pub fn es_double(tier: &Tier, pods: &[&str]) -> es_double::Running {
+    let mut config = Config::new(Flavour::Elasticsearch, "6.8.23");
+    config.restart_extras = true;
+    let mut state = State::default();
+    let template = state.nodes[0].clone();
+    state.nodes = pods
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut n = template.clone();
+            n.name = p.to_string();
+            n.id = format!("node{i}AAAAAAAAAAAAAAAAA");
+            n
+        })
+        .collect();
+    tier.rt
+        .block_on(es_double::start(config, state, "127.0.0.1:0"))
+        .unwrap()
+}
+
+/// The pods of `sts`, by name: (uid, Ready, controller-revision-hash).
+pub fn pods(tier: &Tier, ns: &str, sts: &str) -> Vec<(String, String, bool, String)> {
+    tier.rt.block_on(async {
+        let api: Api<Pod> = Api::namespaced(tier.client().await, ns);
+        let mut pods: Vec<_> = api
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|p| {
+                p.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.name == sts)
+                    && p.metadata.deletion_timestamp.is_none()
+            })
+            .map(|p| {
+                let ready = p
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                let revision = p
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("controller-revision-hash").cloned())
+                    .unwrap_or_default();
+                (
+                    p.metadata.name.unwrap_or_default(),
+                    p.metadata.uid.unwrap_or_default(),
+                    ready,
+                    revision,
+                )
+            })
+            .collect();
+        pods.sort();
+        pods
+    })
+}
+
+pub fn statefulset(tier: &Tier, ns: &str, name: &str) -> StatefulSet {
+    tier.rt.block_on(async {
+        let api: Api<StatefulSet> = Api::namespaced(tier.client().await, ns);
+        api.get(name).await.unwrap()
+    })
+}
+
+/// Waits until every replica of `sts` is Ready at the StatefulSet's update revision.
+pub fn wait_rolled_out(tier: &Tier, ns: &str, sts: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let set = statefulset(tier, ns, sts);
+        let want = set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) as usize;
+        let update = set
+            .status
+            .as_ref()
+            .and_then(|s| s.update_revision.clone())
+            .unwrap_or_default();
+        let pods = pods(tier, ns, sts);
+        if pods.len() == want && pods.iter().all(|p| p.2 && p.3 == update) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{ns}/{sts} not rolled out after {timeout:?}: pods {pods:?}, update revision {update}\n{}",
+            tier.log_tail("kube-controller-manager")
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn template(tier: &Tier, sts: &str) -> Value {
+    serde_json::to_value(statefulset(tier, KS_NS, sts).spec.unwrap().template).unwrap()
+}
+
+#[test]
+#[ignore = "needs the real Kubernetes binaries: scripts/kube-binaries.sh; run with -- --ignored"]
+fn enable_via_patch_restarts_kubesphere_on_the_real_controller_then_disable_undoes_it() {
+    let tier = kubesphere();
+    let before: Vec<_> = [DATA, DISCOVERY]
+        .iter()
+        .flat_map(|s| pods(&tier, KS_NS, s))
+        .collect();
+    let names: Vec<&str> = before.iter().map(|p| p.0.as_str()).collect();
+    let double = es_double(&tier, &names);
+
+    let (code, stdout, stderr) = tier.plugin(&[
+        "enable",
+        "-n",
+        KS_NS,
+        &format!("sts/{DATA}"),
+        &format!("sts/{DISCOVERY}"),
+        "--storage-class",
+        "nfs-client",
+        "--size",
+        "100Gi",
+        "--via",
+        "patch",
+        "--repository",
+        "ks-log-snapshots",
+        "--es-url",
+        &double.url(),
+        "--timeout",
+        "60",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+
+    // Every pod was replaced by the real controller, at the injected revision, and is Ready.
+    for sts in [DATA, DISCOVERY] {
+        wait_rolled_out(&tier, KS_NS, sts, Duration::from_secs(30));
+        let t = template(&tier, sts);
+        assert_eq!(
+            t["spec"]["volumes"].as_array().unwrap().last().unwrap()["persistentVolumeClaim"]
+                ["claimName"],
+            "elasticsearch-logging-backup",
+            "{sts}: {t}"
+        );
+        assert!(t["metadata"]["annotations"]["logbackup.io/injected"].is_string());
+    }
+    let after: Vec<_> = [DATA, DISCOVERY]
+        .iter()
+        .flat_map(|s| pods(&tier, KS_NS, s))
+        .collect();
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(old.0, new.0);
+        assert_ne!(old.1, new.1, "{} was not restarted", old.0);
+    }
+    // Data nodes first, master-eligible last, one at a time.
+    let deleted: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.split_once(": delete pod ").map(|(_, pod)| pod.trim()))
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            &format!("{DATA}-1"),
+            &format!("{DATA}-0"),
+            &format!("{DISCOVERY}-0")
+        ],
+        "{stderr}"
+    );
+    assert!(stderr.contains("restarted 3 pods"), "{stderr}");
+    let pvc = tier.rt.block_on(async {
+        fixtures::get(
+            &tier.client().await,
+            "v1",
+            "PersistentVolumeClaim",
+            Some(KS_NS),
+            "elasticsearch-logging-backup",
+        )
+        .await
+    });
+    assert_eq!(pvc.unwrap()["spec"]["accessModes"][0], "ReadWriteMany");
+    let repo = double
+        .state()
+        .repositories
+        .get("ks-log-snapshots")
+        .cloned()
+        .expect("registered");
+    assert_eq!(
+        repo.settings["location"],
+        "/usr/share/elasticsearch/backup/ks-log-snapshots"
+    );
+
+    // disable: exactly what the record says goes, the claim stays.
+    let (code, stdout, stderr) = tier.plugin(&[
+        "disable",
+        "-n",
+        KS_NS,
+        &format!("sts/{DATA}"),
+        &format!("sts/{DISCOVERY}"),
+        "--es-url",
+        &double.url(),
+        "--timeout",
+        "60",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for sts in [DATA, DISCOVERY] {
+        let t = template(&tier, sts);
+        assert!(
+            t["metadata"]["annotations"]
+                .get("logbackup.io/injected")
+                .is_none(),
+            "{sts}: {t}"
+        );
+        assert!(!t.to_string().contains("logbackup-repo"), "{sts}: {t}");
+    }
+}

@@ -1,0 +1,12 @@
+//! The real tier: the plugin and webhook binaries against a real kube-apiserver, etcd and
+//! kube-controller-manager on 127.0.0.1 (`tier`), with a kubelet stand-in (`kubelet`), and the
+//! Elasticsearch test double for the Elasticsearch side.
+//!
+//! These need the Kubernetes binaries, which a fresh machine does not have: they are ignored by
+//! default. `.ci/run` builds (or reuses) them and runs `cargo test --test kube -- --ignored`.
+
+mod fixtures;
+mod kubelet;
+mod tier;
+
+mod enable;
