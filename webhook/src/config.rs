@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use logbackup_core::inject::{Options, Overrides, Selection};
+use logbackup_core::inject::{InjectError, Options, Overrides, Selection};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -100,9 +100,10 @@ pub enum LogFormat {
 }
 
 impl Config {
-    /// The injection options the core receives for every review.
-    pub fn inject_options(&self) -> Options {
-        Options {
+    /// The injection options the core receives for every review, checked once at startup by the
+    /// same `Overrides::validate` every other entry point uses.
+    pub fn inject_options(&self) -> Result<Options, InjectError> {
+        let options = Options {
             selection: if self.all {
                 Selection::All
             } else {
@@ -115,6 +116,43 @@ impl Config {
                 uid: self.uid,
                 gid: self.gid,
             },
+        };
+        options.overrides.validate()?;
+        Ok(options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_held_to_the_same_rules_as_annotations() {
+        let base = [
+            "logbackup-webhook",
+            "--tls-cert-file",
+            "c",
+            "--tls-key-file",
+            "k",
+        ];
+        let ok = Config::try_parse_from(base.iter().chain(&["--claim", "logs-backup"]))
+            .expect("valid flags parse");
+        assert_eq!(
+            ok.inject_options()
+                .expect("valid")
+                .overrides
+                .claim
+                .as_deref(),
+            Some("logs-backup")
+        );
+        for (flag, value) in [("--claim", "Logs_Backup"), ("--path", "relative/dir")] {
+            let config = Config::try_parse_from(base.iter().chain(&[flag, value]))
+                .expect("clap accepts any string");
+            let e = config.inject_options().expect_err("refused at startup");
+            assert!(
+                e.to_string().starts_with(&format!("invalid {flag} ")),
+                "{e}"
+            );
         }
     }
 }

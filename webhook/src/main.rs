@@ -54,7 +54,7 @@ async fn run(config: Config) -> Result<()> {
     );
 
     let state = Arc::new(AppState::new(
-        config.inject_options(),
+        config.inject_options()?,
         metrics,
         config.max_body_bytes,
     ));
