@@ -14,3 +14,5 @@ pub mod es;
 pub mod kube_ops;
 #[cfg(feature = "cli")]
 pub mod render;
+#[cfg(feature = "cli")]
+pub mod sync;
