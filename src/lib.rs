@@ -9,3 +9,4 @@ pub mod cluster;
 pub mod es;
 pub mod kube_ops;
 pub mod render;
+pub mod sync;
