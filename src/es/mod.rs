@@ -7,6 +7,7 @@ pub use logbackup_core::es::{auth, discovery, error, types, version};
 
 pub mod client;
 mod cluster;
+pub mod plugins;
 pub mod policies;
 
 pub use auth::{Auth, Secret};

@@ -19,6 +19,7 @@ pub mod disk;
 pub mod errors;
 pub mod handlers;
 pub mod policies;
+pub mod s3;
 pub mod schema;
 pub mod spec;
 pub mod state;
