@@ -78,7 +78,7 @@ impl WhatArgs {
             include_global_state: false,
             // A shard that fails makes the snapshot PARTIAL (reported as a failure) instead of aborting it.
             partial: true,
-            metadata: json!({"taken_by": "kubectl-logbackup"}),
+            metadata: logbackup_core::ids::taken_by_metadata(),
         }
     }
 }
