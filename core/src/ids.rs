@@ -7,7 +7,7 @@
 pub const PRODUCT: &str = "kubectl-logbackup";
 
 /// The snapshot-metadata key naming who took a snapshot; its value is [`PRODUCT`] for ours.
-pub const TAKEN_BY: &str = "taken_by";
+pub const TAKEN_BY_KEY: &str = "taken_by";
 
 /// Recommended Kubernetes labels we set and read.
 pub const PART_OF_LABEL: &str = "app.kubernetes.io/part-of";
@@ -19,5 +19,5 @@ pub const WEBHOOK: &str = "logbackup-webhook";
 
 /// `{"taken_by": "kubectl-logbackup"}`, the metadata our snapshots and policies carry.
 pub fn taken_by_metadata() -> serde_json::Value {
-    serde_json::json!({ TAKEN_BY: PRODUCT })
+    serde_json::json!({ TAKEN_BY_KEY: PRODUCT })
 }

@@ -13,6 +13,7 @@ mod snapshot;
 mod status;
 mod sync;
 mod tls_probe;
+mod verify;
 mod webhook;
 
 use std::process::ExitCode;

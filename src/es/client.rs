@@ -274,6 +274,17 @@ impl EsClient {
             ("wait_for_completion", "false".to_string()),
         ];
         let action = format!("start snapshot {repo}:{name}");
+        // Servers without snapshot metadata reject the field: the counts are then not recorded.
+        let bare;
+        let body = if body.metadata.is_some() && !self.version.snapshot_metadata() {
+            bare = CreateSnapshot {
+                metadata: None,
+                ..body.clone()
+            };
+            &bare
+        } else {
+            body
+        };
         let _: CreateSnapshotResponse = self
             .put(
                 &format!("/_snapshot/{}/{}", enc(repo), enc(name)),

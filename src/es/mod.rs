@@ -7,6 +7,8 @@ pub use logbackup_core::es::{auth, discovery, error, types, version};
 
 pub mod client;
 mod cluster;
+mod documents;
+pub mod listing;
 pub mod policies;
 
 pub use auth::{Auth, Secret};

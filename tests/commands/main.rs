@@ -12,3 +12,4 @@ mod restore;
 mod schedule;
 mod snapshot;
 mod status;
+mod verify;

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::ids::{PRODUCT, TAKEN_BY};
+use crate::ids::{PRODUCT, TAKEN_BY_KEY};
 
 fn ours(metadata: Option<&Map<String, Value>>) -> bool {
     metadata
-        .and_then(|m| m.get(TAKEN_BY))
+        .and_then(|m| m.get(TAKEN_BY_KEY))
         .and_then(Value::as_str)
         == Some(PRODUCT)
 }

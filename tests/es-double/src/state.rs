@@ -67,6 +67,8 @@ pub struct Snapshot {
     pub end_ms: i64,
     pub polls_left: u32,
     pub include_global_state: bool,
+    /// The user metadata given at creation (Elasticsearch 7.3+ and OpenSearch keep it).
+    pub metadata: Option<Value>,
 }
 
 impl Snapshot {
@@ -160,6 +162,9 @@ pub struct State {
     pub next_id: u64,
     /// Persistent cluster settings set through the `restart_extras` route, flat keys.
     pub cluster_settings: Map<String, Value>,
+    /// The cost model: per-snapshot metadata blobs (`snap-UUID.dat`) the master would have read
+    /// from the repository to answer so far (see `listing`).
+    pub metadata_reads: u64,
 }
 
 pub const GB: u64 = 1024 * 1024 * 1024;
@@ -190,6 +195,7 @@ impl Default for State {
             log: Vec::new(),
             next_id: 1,
             cluster_settings: Map::new(),
+            metadata_reads: 0,
         }
     }
 }
@@ -277,6 +283,7 @@ impl State {
                 end_ms: start + 60_000,
                 polls_left: 0,
                 include_global_state: false,
+                metadata: None,
             });
         }
         let key = self.repo_key(repo).unwrap_or_default();
