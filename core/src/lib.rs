@@ -10,6 +10,7 @@ pub mod es;
 pub mod ids;
 pub mod inject;
 pub mod manifest;
+pub mod s3_repository;
 pub mod schedule;
 pub mod snapshot;
 pub mod sync;

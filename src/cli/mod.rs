@@ -6,6 +6,7 @@ mod enable;
 mod inject;
 mod prune;
 mod repo;
+mod repo_s3;
 mod restore;
 mod retry;
 mod schedule;

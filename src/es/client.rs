@@ -224,7 +224,11 @@ impl EsClient {
 
     /// Registers without server-side verification: `verify_repository` runs next so its failure is
     /// reported on its own, with hints.
-    pub async fn put_repository(&self, name: &str, body: &PutRepository) -> Result<(), Failed> {
+    pub async fn put_repository<B: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        body: &B,
+    ) -> Result<(), Failed> {
         let query = [self.master_timeout(), ("verify", "false".to_string())];
         let action = format!("register repository {name}");
         let _: Acknowledged = self

@@ -9,6 +9,7 @@ pub mod client;
 mod cluster;
 mod documents;
 pub mod listing;
+pub mod plugins;
 pub mod policies;
 
 pub use auth::{Auth, Secret};

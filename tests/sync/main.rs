@@ -7,6 +7,7 @@
 #[allow(dead_code)]
 mod harness;
 mod moto;
+mod s3_repository;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

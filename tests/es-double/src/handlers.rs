@@ -186,6 +186,11 @@ fn create_repository(state: &mut State, ctx: &Ctx) -> Reply {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
+    if kind == "s3" {
+        if let Some(refused) = crate::s3::refuse(state, ctx, &name, &settings) {
+            return refused;
+        }
+    }
     if kind == "fs" {
         let names = Names {
             repository: &name,
@@ -1214,7 +1219,13 @@ fn nodes_info(state: &State, ctx: &Ctx) -> Reply {
             settings["http"] = json!({"type": "netty4"});
             settings["transport"] = json!({"type": "netty4"});
         }
-        m.insert("settings".into(), settings);
+        let metric = ctx.matched.param("metric").unwrap_or("_all");
+        if metric.contains("plugins") || metric == "_all" {
+            crate::s3::node_fields(state, n, ctx, &mut m);
+        }
+        if metric.contains("settings") || metric == "_all" {
+            m.insert("settings".into(), settings);
+        }
         nodes.insert(n.id.clone(), Value::Object(m));
     }
     Reply::Json(

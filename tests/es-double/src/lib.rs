@@ -21,6 +21,7 @@ pub mod errors;
 pub mod handlers;
 pub mod listing;
 pub mod policies;
+pub mod s3;
 pub mod schema;
 pub mod spec;
 pub mod state;

@@ -124,6 +124,8 @@ pub struct Behaviour {
     pub oss_build: bool,
     /// `fs` repositories whose location is a directory here get the real on-disk layout (`disk.rs`).
     pub disk_layout: bool,
+    /// Plugins installed per node name (`s3.rs`: `repository-s3` for S3 repositories before ES 8).
+    pub node_plugins: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Behaviour {
@@ -140,6 +142,7 @@ impl Default for Behaviour {
             deletes_busy_for: 0,
             oss_build: false,
             disk_layout: false,
+            node_plugins: BTreeMap::new(),
         }
     }
 }
