@@ -14,6 +14,7 @@ mod schedule;
 mod snapshot;
 mod status;
 mod sync;
+mod sync_to;
 mod tls_probe;
 mod verify;
 mod webhook;

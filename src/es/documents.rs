@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -38,11 +37,9 @@ impl EsClient {
             ("expand_wildcards", "open".to_string()),
         ];
         let rows: Vec<CatIndex> = self
-            .call(
-                Method::GET,
+            .get(
                 &format!("/_cat/indices/{}", enc(&list)),
                 &query,
-                None::<&()>,
                 &format!("count the documents of {list}"),
             )
             .await?;
@@ -59,11 +56,9 @@ impl EsClient {
     /// `GET /INDEX/_count`.
     pub async fn count(&self, index: &str) -> Result<u64, Failed> {
         let response: CountResponse = self
-            .call(
-                Method::GET,
+            .get(
                 &format!("/{}/_count", enc(index)),
                 &[],
-                None::<&()>,
                 &format!("count the documents of {index}"),
             )
             .await?;
@@ -73,11 +68,9 @@ impl EsClient {
     /// Whether a one-document search of `index` returns a document.
     pub async fn sample(&self, index: &str) -> Result<bool, Failed> {
         let response: SearchResponse = self
-            .call(
-                Method::GET,
+            .get(
                 &format!("/{}/_search", enc(index)),
                 &[("size", "1".to_string())],
-                None::<&()>,
                 &format!("search {index} for a sample document"),
             )
             .await?;

@@ -2,8 +2,6 @@
 //! read one metadata blob per snapshot from the repository; `verbose=false` answers from the
 //! repository root alone, and 7.14+ pages bound what either side holds at once.
 
-use reqwest::Method;
-
 use super::client::{enc, EsClient};
 use super::error::Failed;
 use super::types::{GetSnapshotsResponse, SnapshotInfo};
@@ -41,20 +39,12 @@ impl EsClient {
         if detail == Detail::Brief {
             // The servers refuse paging with verbose=false: one request, without the blob reads.
             let response: GetSnapshotsResponse = self
-                .call(
-                    Method::GET,
-                    &path,
-                    &[("verbose", "false".to_string())],
-                    None::<&()>,
-                    &action,
-                )
+                .get(&path, &[("verbose", "false".to_string())], &action)
                 .await?;
             return Ok(response.snapshots);
         }
         if !self.version.paginates_snapshots() {
-            let response: GetSnapshotsResponse = self
-                .call(Method::GET, &path, &[], None::<&()>, &action)
-                .await?;
+            let response: GetSnapshotsResponse = self.get(&path, &[], &action).await?;
             return Ok(response.snapshots);
         }
         let mut all = Vec::new();
@@ -67,9 +57,7 @@ impl EsClient {
             if let Some(cursor) = &after {
                 query.push(("after", cursor.clone()));
             }
-            let page: Paged = self
-                .call(Method::GET, &path, &query, None::<&()>, &action)
-                .await?;
+            let page: Paged = self.get(&path, &query, &action).await?;
             let empty = page.snapshots.is_empty();
             all.extend(page.snapshots);
             match page.next {
@@ -91,11 +79,9 @@ impl EsClient {
             let list = batch.join(",");
             let action = format!("get snapshots {repo}:{list}");
             let response: GetSnapshotsResponse = self
-                .call(
-                    Method::GET,
+                .get(
                     &format!("/_snapshot/{}/{}", enc(repo), enc(&list)),
                     &[],
-                    None::<&()>,
                     &action,
                 )
                 .await?;

@@ -13,7 +13,7 @@ use super::restore::{plan_restore, ExistingIndex, IndexFilter, OnConflict, Resto
 use super::{SnapshotState, SnapshotSummary};
 
 /// Who took a snapshot, in its `metadata`.
-pub const TAKEN_BY: &str = "kubectl-logbackup";
+pub const TAKEN_BY: &str = crate::ids::PRODUCT;
 /// The metadata key holding `{index: documents}` counted just before the snapshot started.
 pub const COUNTS_KEY: &str = "doc_counts";
 /// Restored copies are named `PREFIX<run>-<index>`: `prune`, `coverage` and people recognise them,
@@ -23,7 +23,7 @@ pub const TEMP_PREFIX: &str = "logbackup-verify-";
 /// The `metadata` a snapshot we take carries: who took it and, when counted, the documents per index.
 pub fn snapshot_metadata(counts: Option<&BTreeMap<String, u64>>, counted_at_ms: i64) -> Value {
     let mut m = Map::new();
-    m.insert("taken_by".into(), json!(TAKEN_BY));
+    m.insert(crate::ids::TAKEN_BY_KEY.into(), json!(TAKEN_BY));
     if let Some(counts) = counts {
         m.insert(COUNTS_KEY.into(), json!(counts));
         m.insert("counted_at_ms".into(), json!(counted_at_ms));
