@@ -2,17 +2,11 @@
 //!
 //! The pure core (injection planning, naming, retention, restore planning, rendering) lives in the
 //! `logbackup-core` crate, re-exported here under its old paths; this crate adds the I/O edges.
-#![deny(warnings)]
 
 pub use logbackup_core::{enable, inject, manifest, schedule, snapshot, webhook_install};
 
-#[cfg(feature = "cli")]
 pub mod cluster;
-#[cfg(feature = "cli")]
 pub mod es;
-#[cfg(feature = "cli")]
 pub mod kube_ops;
-#[cfg(feature = "cli")]
 pub mod render;
-#[cfg(feature = "cli")]
 pub mod sync;

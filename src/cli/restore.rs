@@ -28,13 +28,9 @@ pub struct RestoreArgs {
     /// Use the newest SUCCESS snapshot holding the wanted indices
     #[arg(long)]
     pub latest: bool,
-    /// Index patterns to restore (default: every non-system index of the snapshot)
-    #[arg(
-        long,
-        value_name = "PATTERN",
-        value_delimiter = ',',
-        conflicts_with = "date"
-    )]
+    /// Index patterns to restore (default: every non-system index of the snapshot); with --date,
+    /// that day's indices among them
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
     pub indices: Vec<String>,
     /// Restore the indices of one day, e.g. 2019.11.12
     #[arg(long, value_name = "DATE")]
@@ -84,7 +80,11 @@ fn refuse(e: RestoreError) -> anyhow::Error {
 pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
     let repo = &args.es.repository;
     let filter = match (&args.date, args.indices.is_empty()) {
-        (Some(d), _) => IndexFilter::Date(d.clone()),
+        (Some(d), true) => IndexFilter::Date(d.clone()),
+        (Some(d), false) => IndexFilter::PatternsOnDate {
+            patterns: args.indices.clone(),
+            date: d.clone(),
+        },
         (None, false) => IndexFilter::Patterns(args.indices.clone()),
         (None, true) => IndexFilter::All,
     };
@@ -166,6 +166,7 @@ pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
         include_aliases: false,
         rename_pattern: plan.rename_prefix.as_ref().map(|_| "(.+)".to_string()),
         rename_replacement: plan.rename_prefix.as_ref().map(|p| format!("{p}$1")),
+        index_settings: None,
     };
     es.restore(repo, &plan.snapshot, &body).await?;
     eprintln!("restore started");
