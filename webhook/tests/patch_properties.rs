@@ -9,6 +9,7 @@
 //!   PROPTEST_CASES=50000 cargo test --release -p logbackup-webhook --test patch_properties
 //! A failure prints the minimal object it shrank to; proptest also keeps its seed in
 //! patch_properties.proptest-regressions beside this file, replayed first on every run.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod common;
 
