@@ -1,22 +1,16 @@
 //! kubectl-logbackup: Elasticsearch/OpenSearch snapshot backups for Kubernetes logging stacks.
 //!
-//! The pure core (injection planning, naming, retention, restore planning, rendering) lives here with
-//! no clock, network or environment; the binaries do the I/O.
+//! The pure core (injection planning, naming, retention, restore planning, rendering) lives in the
+//! `logbackup-core` crate, re-exported here under its old paths; this crate adds the I/O edges.
 #![deny(warnings)]
+
+pub use logbackup_core::{enable, inject, manifest, schedule, snapshot, webhook_install};
 
 #[cfg(feature = "cli")]
 pub mod cluster;
-pub mod enable;
+#[cfg(feature = "cli")]
 pub mod es;
-pub mod inject;
 #[cfg(feature = "cli")]
 pub mod kube_ops;
 #[cfg(feature = "cli")]
-pub mod manifest;
-#[cfg(feature = "cli")]
 pub mod render;
-#[cfg(feature = "cli")]
-pub mod schedule;
-pub mod snapshot;
-#[cfg(feature = "cli")]
-pub mod webhook_install;

@@ -1,22 +1,15 @@
 //! The Elasticsearch/OpenSearch client: typed requests and responses, error bodies mapped to typed
 //! errors, flavour and version detection with per-version adaptation.
 //!
-//! `error`, `version` and `types` are pure (usable without the `cli` feature); `client` does HTTP.
+//! The wire types, errors and versions are pure and live in `logbackup_core::es`; `client` does HTTP.
 
-pub mod auth;
-#[cfg(feature = "cli")]
+pub use logbackup_core::es::{auth, discovery, error, types, version};
+
 pub mod client;
-#[cfg(feature = "cli")]
 mod cluster;
-pub mod discovery;
-pub mod error;
-#[cfg(feature = "cli")]
 pub mod policies;
-pub mod types;
-pub mod version;
 
 pub use auth::{Auth, Secret};
-#[cfg(feature = "cli")]
 pub use client::{ClientConfig, EsClient};
 pub use error::{ApiError, EsError, Failed};
 pub use version::{Flavour, ServerVersion};

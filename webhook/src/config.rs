@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use logbackup::inject::{Options, Overrides, Selection};
+use logbackup_core::inject::{Options, Overrides, Selection};
 
 #[derive(Debug, Clone, Parser)]
 #[command(

@@ -6,7 +6,7 @@ use kube_core::admission::{
     AdmissionRequest, AdmissionResponse, AdmissionReview, Operation, META_API_VERSION_V1, META_KIND,
 };
 use kube_core::DynamicObject;
-use logbackup::inject::{self, Options, Outcome, SkipReason};
+use logbackup_core::inject::{self, Options, Outcome, SkipReason};
 use serde_json::Value;
 
 use crate::errors::RequestError;

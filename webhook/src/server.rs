@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use logbackup::inject::Options;
+use logbackup_core::inject::Options;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::errors::RequestError;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use logbackup::inject::{self, Options};
+use logbackup_core::inject::{self, Options};
 use logbackup_webhook::metrics::Metrics;
 use logbackup_webhook::server::{admission_router, ops_router, AppState};
 use serde_json::{json, Value};

@@ -401,7 +401,7 @@ impl NodeStats {
 mod tests {
     use super::*;
 
-    const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/es-api/");
+    const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/es-api/");
 
     fn example(path: &str) -> Value {
         serde_json::from_slice(&std::fs::read(format!("{EXAMPLES}{path}")).unwrap()).unwrap()

@@ -19,58 +19,58 @@ pub const WEBHOOK_CONFIG: &str = "logbackup-webhook";
 pub const FILES: &[(&str, &str)] = &[
     (
         "base/kustomization.yaml",
-        include_str!("../../manifests/webhook/base/kustomization.yaml"),
+        include_str!("../../../manifests/webhook/base/kustomization.yaml"),
     ),
     (
         "base/namespace.yaml",
-        include_str!("../../manifests/webhook/base/namespace.yaml"),
+        include_str!("../../../manifests/webhook/base/namespace.yaml"),
     ),
     (
         "base/serviceaccount.yaml",
-        include_str!("../../manifests/webhook/base/serviceaccount.yaml"),
+        include_str!("../../../manifests/webhook/base/serviceaccount.yaml"),
     ),
     (
         "base/service.yaml",
-        include_str!("../../manifests/webhook/base/service.yaml"),
+        include_str!("../../../manifests/webhook/base/service.yaml"),
     ),
     (
         "base/deployment.yaml",
-        include_str!("../../manifests/webhook/base/deployment.yaml"),
+        include_str!("../../../manifests/webhook/base/deployment.yaml"),
     ),
     (
         "base/poddisruptionbudget.yaml",
-        include_str!("../../manifests/webhook/base/poddisruptionbudget.yaml"),
+        include_str!("../../../manifests/webhook/base/poddisruptionbudget.yaml"),
     ),
     (
         "base/mutatingwebhookconfiguration.yaml",
-        include_str!("../../manifests/webhook/base/mutatingwebhookconfiguration.yaml"),
+        include_str!("../../../manifests/webhook/base/mutatingwebhookconfiguration.yaml"),
     ),
     (
         "cert-manager/kustomization.yaml",
-        include_str!("../../manifests/webhook/cert-manager/kustomization.yaml"),
+        include_str!("../../../manifests/webhook/cert-manager/kustomization.yaml"),
     ),
     (
         "cert-manager/certificate.yaml",
-        include_str!("../../manifests/webhook/cert-manager/certificate.yaml"),
+        include_str!("../../../manifests/webhook/cert-manager/certificate.yaml"),
     ),
     (
         "cert-manager/mutatingwebhookconfiguration-cainjector.yaml",
         include_str!(
-            "../../manifests/webhook/cert-manager/mutatingwebhookconfiguration-cainjector.yaml"
+            "../../../manifests/webhook/cert-manager/mutatingwebhookconfiguration-cainjector.yaml"
         ),
     ),
     (
         "plain-files/kustomization.yaml",
-        include_str!("../../manifests/webhook/plain-files/kustomization.yaml"),
+        include_str!("../../../manifests/webhook/plain-files/kustomization.yaml"),
     ),
     (
         "plain-files/secret.yaml",
-        include_str!("../../manifests/webhook/plain-files/secret.yaml"),
+        include_str!("../../../manifests/webhook/plain-files/secret.yaml"),
     ),
     (
         "plain-files/mutatingwebhookconfiguration-cabundle.yaml",
         include_str!(
-            "../../manifests/webhook/plain-files/mutatingwebhookconfiguration-cabundle.yaml"
+            "../../../manifests/webhook/plain-files/mutatingwebhookconfiguration-cabundle.yaml"
         ),
     ),
 ];

@@ -195,7 +195,7 @@ impl Failed {
 mod tests {
     use super::*;
 
-    const ERRORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/es-api/errors/");
+    const ERRORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/es-api/errors/");
 
     fn real(file: &str) -> (u16, Vec<u8>) {
         let body = std::fs::read(format!("{ERRORS}{file}")).unwrap();

@@ -1,0 +1,13 @@
+//! The Elasticsearch/OpenSearch wire side, pure: typed responses, error bodies mapped to typed
+//! errors, flavour and version detection, credentials and in-cluster discovery planning. The HTTP
+//! client that uses them is the plugin's `es::client`.
+
+pub mod auth;
+pub mod discovery;
+pub mod error;
+pub mod types;
+pub mod version;
+
+pub use auth::{Auth, Secret};
+pub use error::{ApiError, EsError, Failed};
+pub use version::{Flavour, ServerVersion};
