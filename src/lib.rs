@@ -7,10 +7,8 @@
 pub use logbackup_core::{enable, inject, manifest, schedule, snapshot, webhook_install};
 
 #[cfg(feature = "cli")]
-pub mod cluster;
-#[cfg(feature = "cli")]
 pub mod es;
 #[cfg(feature = "cli")]
-pub mod kube_ops;
+pub mod k8s;
 #[cfg(feature = "cli")]
 pub mod render;

@@ -50,7 +50,12 @@ fn number(text: &str) -> u32 {
 }
 
 impl Served {
-    pub fn new(major: &str, minor: &str, git_version: &str, group_versions: BTreeSet<String>) -> Self {
+    pub fn new(
+        major: &str,
+        minor: &str,
+        git_version: &str,
+        group_versions: BTreeSet<String>,
+    ) -> Self {
         Self {
             major: number(major),
             minor: number(minor),
@@ -182,7 +187,12 @@ impl Served {
         let failed = |e| super::error::from_kube(attempt(), server, e);
         let info = client.apiserver_version().await.map_err(failed)?;
         let mut group_versions = BTreeSet::new();
-        for v in client.list_core_api_versions().await.map_err(failed)?.versions {
+        for v in client
+            .list_core_api_versions()
+            .await
+            .map_err(failed)?
+            .versions
+        {
             group_versions.insert(v);
         }
         for group in client.list_api_groups().await.map_err(failed)?.groups {
@@ -215,7 +225,14 @@ mod tests {
             gv.insert("batch/v1".into()); // Jobs
         }
         if minor < 25 {
-            gv.extend(["batch/v1beta1", "policy/v1beta1", "discovery.k8s.io/v1beta1"].map(String::from));
+            gv.extend(
+                [
+                    "batch/v1beta1",
+                    "policy/v1beta1",
+                    "discovery.k8s.io/v1beta1",
+                ]
+                .map(String::from),
+            );
         }
         Served::new("1", &minor.to_string(), &format!("v1.{minor}.0"), gv)
     }
@@ -229,26 +246,43 @@ mod tests {
             Some("this cluster runs Kubernetes 1.20; CronJob batch/v1 needs 1.21, using batch/v1beta1")
         );
         for minor in 21..=33 {
-            assert_eq!(served(minor).cronjob().unwrap().api_version, "batch/v1", "1.{minor}");
+            assert_eq!(
+                served(minor).cronjob().unwrap().api_version,
+                "batch/v1",
+                "1.{minor}"
+            );
         }
     }
 
     #[test]
     fn pdb_and_endpoint_slices_follow_what_is_served() {
-        assert_eq!(served(20).pod_disruption_budget().unwrap().api_version, "policy/v1beta1");
-        assert_eq!(served(33).pod_disruption_budget().unwrap().api_version, "policy/v1");
+        assert_eq!(
+            served(20).pod_disruption_budget().unwrap().api_version,
+            "policy/v1beta1"
+        );
+        assert_eq!(
+            served(33).pod_disruption_budget().unwrap().api_version,
+            "policy/v1"
+        );
         assert_eq!(served(20).endpoints(), EndpointsApi::SliceV1beta1);
         assert_eq!(served(21).endpoints(), EndpointsApi::SliceV1);
         let bare = Served::new("1", "16", "v1.16.0", ["v1".to_string()].into());
         assert_eq!(bare.endpoints(), EndpointsApi::Endpoints);
         let e = bare.cronjob().unwrap_err();
-        assert!(e.to_string().contains("serves none of batch/v1, batch/v1beta1"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("serves none of batch/v1, batch/v1beta1"),
+            "{e}"
+        );
     }
 
     #[test]
     fn time_zone_and_match_label_keys_need_1_27() {
         let refused = served(26).cronjob_time_zone().unwrap_err();
-        assert!(refused.contains("needs Kubernetes 1.27") && refused.contains("runs Kubernetes 1.26"), "{refused}");
+        assert!(
+            refused.contains("needs Kubernetes 1.27") && refused.contains("runs Kubernetes 1.26"),
+            "{refused}"
+        );
         assert!(served(27).cronjob_time_zone().is_ok());
         assert!(!served(20).match_label_keys());
         assert!(served(33).match_label_keys());
@@ -260,6 +294,9 @@ mod tests {
         assert_eq!(gke.minor, 20);
         assert!(gke.support_note().is_none());
         let old = Served::new("1", "19", "v1.19.4", BTreeSet::new());
-        assert!(old.support_note().unwrap().contains("supports Kubernetes 1.20 to 1.33"));
+        assert!(old
+            .support_note()
+            .unwrap()
+            .contains("supports Kubernetes 1.20 to 1.33"));
     }
 }

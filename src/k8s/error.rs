@@ -44,7 +44,6 @@ impl Attempt {
     fn verb_text(&self) -> &'static str {
         match self.verb {
             "get" => "read",
-            "patch" => "change",
             other => other,
         }
     }
@@ -76,18 +75,30 @@ pub enum Problem {
     Unsupported(String),
     /// Our own object could not be built or read back.
     Invalid(String),
-    /// A wait ran out.
-    Timeout { seconds: u64 },
+    /// A wait ran out before `until` held.
+    Timeout { seconds: u64, until: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct K8sError {
     pub attempt: Attempt,
     pub problem: Problem,
+    /// What a half-done command removed again, or left behind and how to remove it.
+    pub cleanup: Option<String>,
 }
 
 impl fmt::Display for K8sError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_problem(f)?;
+        match &self.cleanup {
+            Some(cleanup) => write!(f, "; {cleanup}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl K8sError {
+    fn fmt_problem(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.problem {
             Problem::Api {
                 code,
@@ -113,8 +124,8 @@ impl fmt::Display for K8sError {
             Problem::Unsupported(what) | Problem::Invalid(what) => {
                 write!(f, "failed to {}: {what}", self.attempt)
             }
-            Problem::Timeout { seconds } => {
-                write!(f, "timed out after {seconds}s waiting to {}", self.attempt)
+            Problem::Timeout { seconds, until } => {
+                write!(f, "timed out after {seconds}s waiting until {until}")
             }
         }
     }
@@ -122,7 +133,11 @@ impl fmt::Display for K8sError {
 
 impl K8sError {
     pub fn new(attempt: Attempt, problem: Problem) -> Self {
-        Self { attempt, problem }
+        Self {
+            attempt,
+            problem,
+            cleanup: None,
+        }
     }
 
     /// The HTTP status the API server answered with, if it answered.
@@ -243,7 +258,7 @@ pub fn from_kube(attempt: Attempt, server: &str, error: kube::Error) -> K8sError
 }
 
 /// The deepest cause's text: "Connection refused (os error 111)" rather than "client error (Connect)".
-fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
     let mut current = error;
     while let Some(next) = current.source() {
         current = next;
@@ -280,8 +295,16 @@ mod tests {
             "failed to create CronJob logs/logbackup-nightly: cronjobs.batch is forbidden: User \"dev\" cannot create resource \"cronjobs\" in API group \"batch\" in the namespace \"logs\" (HTTP 403 Forbidden)"
         );
         let hint = e.hint().unwrap();
-        assert!(hint.starts_with("forbidden: your user needs `create` on `cronjobs.batch` in namespace logs"), "{hint}");
-        assert!(hint.contains("kubectl auth can-i create cronjobs.batch -n logs"), "{hint}");
+        assert!(
+            hint.starts_with(
+                "forbidden: your user needs `create` on `cronjobs.batch` in namespace logs"
+            ),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("kubectl auth can-i create cronjobs.batch -n logs"),
+            "{hint}"
+        );
         assert!(e.is_forbidden());
     }
 
@@ -293,12 +316,22 @@ mod tests {
                 .named("es"),
             api(404, "NotFound", "statefulsets.apps \"es\" not found"),
         );
-        assert!(object.hint().unwrap().contains("StatefulSet es does not exist in namespace logs"));
+        assert!(object
+            .hint()
+            .unwrap()
+            .contains("StatefulSet es does not exist in namespace logs"));
         let served = K8sError::new(
             Attempt::new("list", "CronJob", "cronjobs.batch").in_namespace(Some("logs")),
-            api(404, "NotFound", "the server could not find the requested resource"),
+            api(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
         );
-        assert!(served.hint().unwrap().starts_with("this cluster does not serve cronjobs.batch"));
+        assert!(served
+            .hint()
+            .unwrap()
+            .starts_with("this cluster does not serve cronjobs.batch"));
         assert_eq!(
             served.to_string(),
             "failed to list the CronJobs in logs: the server could not find the requested resource (HTTP 404 NotFound)"
@@ -313,8 +346,14 @@ mod tests {
         let e = K8sError::new(patch, api(409, "Conflict", "the object has been modified"));
         assert!(e.is_conflict());
         assert!(e.hint().unwrap().contains("run the command again"));
-        let exists = K8sError::new(create_cronjob(), api(409, "AlreadyExists", "already exists"));
-        assert!(exists.hint().unwrap().contains("already exists and is not ours"));
+        let exists = K8sError::new(
+            create_cronjob(),
+            api(409, "AlreadyExists", "already exists"),
+        );
+        assert!(exists
+            .hint()
+            .unwrap()
+            .contains("already exists and is not ours"));
         let down = K8sError::new(
             create_cronjob(),
             Problem::Unreachable {
@@ -333,9 +372,16 @@ mod tests {
     fn kube_status_errors_keep_the_message_and_drop_the_debug_dump() {
         let status = kube::core::Status::failure("cronjobs.batch \"x\" not found", "NotFound")
             .with_code(404);
-        let e = from_kube(create_cronjob(), "https://k", kube::Error::Api(Box::new(status)));
+        let e = from_kube(
+            create_cronjob(),
+            "https://k",
+            kube::Error::Api(Box::new(status)),
+        );
         let text = e.to_string();
-        assert!(text.ends_with("cronjobs.batch \"x\" not found (HTTP 404 NotFound)"), "{text}");
+        assert!(
+            text.ends_with("cronjobs.batch \"x\" not found (HTTP 404 NotFound)"),
+            "{text}"
+        );
         assert!(!text.contains("Status {"), "{text}");
         assert!(std::error::Error::source(&e).is_none());
     }
