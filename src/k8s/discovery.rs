@@ -19,6 +19,8 @@ pub struct Served {
     /// As the server says it (`v1.20.2`).
     pub git_version: String,
     pub group_versions: BTreeSet<String>,
+    /// Whether `batch/v1` has `cronjobs`, when asked (1.20 serves `batch/v1` for Jobs only).
+    pub cronjobs_in_batch_v1: Option<bool>,
 }
 
 pub const OLDEST_SUPPORTED: (u32, u32) = (1, 20);
@@ -61,6 +63,7 @@ impl Served {
             minor: number(minor),
             git_version: git_version.to_owned(),
             group_versions,
+            cronjobs_in_batch_v1: None,
         }
     }
 
@@ -107,7 +110,11 @@ impl Served {
 
     /// CronJob: `batch/v1` (1.21+), else `batch/v1beta1`.
     pub fn cronjob(&self) -> Result<Chosen, K8sError> {
-        if self.serves("batch/v1") && self.at_least(21) {
+        let v1 = self.serves("batch/v1")
+            && self
+                .cronjobs_in_batch_v1
+                .unwrap_or_else(|| self.at_least(21));
+        if v1 {
             Ok(Chosen {
                 api_version: "batch/v1",
                 note: None,
@@ -200,12 +207,16 @@ impl Served {
                 group_versions.insert(v.group_version);
             }
         }
-        Ok(Self::new(
-            &info.major,
-            &info.minor,
-            &info.git_version,
-            group_versions,
-        ))
+        let mut served = Self::new(&info.major, &info.minor, &info.git_version, group_versions);
+        if served.serves("batch/v1") {
+            let resources = client
+                .list_api_group_resources("batch/v1")
+                .await
+                .map_err(failed)?;
+            served.cronjobs_in_batch_v1 =
+                Some(resources.resources.iter().any(|r| r.name == "cronjobs"));
+        }
+        Ok(served)
     }
 }
 
@@ -286,6 +297,16 @@ mod tests {
         assert!(served(27).cronjob_time_zone().is_ok());
         assert!(!served(20).match_label_keys());
         assert!(served(33).match_label_keys());
+    }
+
+    #[test]
+    fn the_resource_list_decides_over_the_version() {
+        let mut s = served(20);
+        s.cronjobs_in_batch_v1 = Some(true);
+        assert_eq!(s.cronjob().unwrap().api_version, "batch/v1");
+        let mut s = served(22);
+        s.cronjobs_in_batch_v1 = Some(false);
+        assert_eq!(s.cronjob().unwrap().api_version, "batch/v1beta1");
     }
 
     #[test]

@@ -10,3 +10,5 @@ mod kubelet;
 mod tier;
 
 mod enable;
+mod schedule;
+mod webhook;
