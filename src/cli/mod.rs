@@ -254,8 +254,15 @@ fn init_logging(global: &Global) {
         2 => "debug",
         _ => "trace",
     };
+    // kube-rs logs a failed request at ERROR itself; we print that error once, our way, so its
+    // own lines only show with -v.
+    let default = if global.verbose == 0 {
+        format!("{level},kube_client=off")
+    } else {
+        level.to_owned()
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOGBACKUP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Colours only for a person at a terminal: redirected output and CI logs get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

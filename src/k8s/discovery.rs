@@ -190,7 +190,8 @@ impl Served {
 
     /// Asks the server: `/version`, `/api` and `/apis`.
     pub async fn fetch(client: &kube::Client, server: &str) -> Result<Self, K8sError> {
-        let attempt = || Attempt::new("get", "API discovery", "/version");
+        let attempt =
+            || Attempt::described("get", "/version", "ask the API server which APIs it serves");
         let failed = |e| super::error::from_kube(attempt(), server, e);
         let info = client.apiserver_version().await.map_err(failed)?;
         let mut group_versions = BTreeSet::new();

@@ -7,6 +7,9 @@ use std::fmt;
 /// The API server's message when it serves no such resource (as opposed to no such object).
 const API_NOT_SERVED: &str = "the server could not find the requested resource";
 
+/// kube-rs's reason for an error body that was not a JSON Status (a proxy's, or Go's 404 page).
+const KUBE_UNPARSED: &str = "Failed to parse error data";
+
 /// What a call was doing: `create CronJob kubesphere-logging-system/logbackup-nightly`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
@@ -18,6 +21,8 @@ pub struct Attempt {
     pub resource: String,
     pub namespace: Option<String>,
     pub name: Option<String>,
+    /// Said instead of the above when it is not one object or list (`ask the API server ...`).
+    pub text: Option<String>,
 }
 
 impl Attempt {
@@ -28,7 +33,15 @@ impl Attempt {
             resource: resource.to_owned(),
             namespace: None,
             name: None,
+            text: None,
         }
+    }
+
+    /// An attempt described in words, for calls that are not on one kind of object.
+    pub fn described(verb: &'static str, resource: &str, text: &str) -> Self {
+        let mut a = Self::new(verb, resource, resource);
+        a.text = Some(text.to_owned());
+        a
     }
 
     pub fn in_namespace(mut self, namespace: Option<&str>) -> Self {
@@ -51,6 +64,9 @@ impl Attempt {
 
 impl fmt::Display for Attempt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(text) = &self.text {
+            return f.write_str(text);
+        }
         match (&self.name, &self.namespace) {
             (Some(name), Some(ns)) => write!(f, "{} {} {ns}/{name}", self.verb_text(), self.kind),
             (Some(name), None) => write!(f, "{} {} {name}", self.verb_text(), self.kind),
@@ -152,6 +168,11 @@ impl K8sError {
         self.code() == Some(404)
     }
 
+    /// 404 because the server serves no such resource at all (an API version, a CRD missing).
+    pub fn is_api_not_served(&self) -> bool {
+        matches!(&self.problem, Problem::Api { code: 404, message, .. } if message.contains(API_NOT_SERVED))
+    }
+
     pub fn is_forbidden(&self) -> bool {
         self.code() == Some(403)
     }
@@ -185,9 +206,7 @@ impl K8sError {
                  and ask a cluster admin for a Role that grants it",
                 a.verb, a.resource, a.verb, a.resource
             )),
-            Problem::Api {
-                code: 404, message, ..
-            } if a.name.is_none() || message.contains(API_NOT_SERVED) => Some(format!(
+            Problem::Api { code: 404, .. } if a.name.is_none() || self.is_api_not_served() => Some(format!(
                 "this cluster does not serve {}: is the API (or its CustomResourceDefinition) installed? \
                  `kubectl api-resources` lists what it serves",
                 a.resource
@@ -237,13 +256,26 @@ impl K8sError {
 /// transport errors (kube's own Display of a Status embeds its Debug dump).
 pub fn from_kube(attempt: Attempt, server: &str, error: kube::Error) -> K8sError {
     let problem = match error {
+        // An API group the server does not have answers with Go's plain-text "404 page not
+        // found", which kube-rs wraps with a reason of its own: say it as the server says it for
+        // a resource it does not serve in a group it has.
+        kube::Error::Api(status) if status.reason == KUBE_UNPARSED && status.code == 404 => {
+            Problem::Api {
+                code: 404,
+                reason: "NotFound".to_owned(),
+                message: API_NOT_SERVED.to_owned(),
+            }
+        }
         kube::Error::Api(status) => Problem::Api {
             code: status.code,
-            reason: status.reason.clone(),
-            message: if status.message.is_empty() {
-                "no message".to_owned()
+            reason: if status.reason == KUBE_UNPARSED {
+                String::new()
             } else {
-                status.message.clone()
+                status.reason.clone()
+            },
+            message: match status.message.trim() {
+                "" => "no message".to_owned(),
+                text => text.to_owned(),
             },
         },
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::RustlsTls(_) => {

@@ -124,14 +124,17 @@ impl Cluster {
     /// The object as JSON, or None when it does not exist.
     pub async fn get(&self, kind: Kind, name: &str) -> Result<Option<Value>, K8sError> {
         let attempt = kind.attempt("get", &self.namespace, Some(name));
-        match self
-            .api(kind)
-            .get_opt(name)
-            .await
-            .map_err(self.kube.failed(attempt.clone()))?
-        {
-            Some(o) => Ok(Some(to_value(o, &attempt)?)),
-            None => Ok(None),
+        match self.api(kind).get(name).await {
+            Ok(o) => Ok(Some(to_value(o, &attempt)?)),
+            Err(e) => {
+                let e = self.kube.failed(attempt)(e);
+                // No such object is an answer; no such API (a CRD not installed) is an error.
+                if e.is_not_found() && !e.is_api_not_served() {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
         }
     }
 

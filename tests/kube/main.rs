@@ -10,5 +10,6 @@ mod kubelet;
 mod tier;
 
 mod enable;
+mod errors;
 mod schedule;
 mod webhook;
