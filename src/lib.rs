@@ -12,3 +12,5 @@ pub mod es;
 pub mod k8s;
 #[cfg(feature = "cli")]
 pub mod render;
+#[cfg(feature = "cli")]
+pub mod sync;

@@ -291,3 +291,179 @@ fn the_plugin_binary_writes_exactly_the_goldens() {
         "only {checked} goldens checked through the binary"
     );
 }
+
+/// Istio runs every injection case through both kube-inject and the webhook; here every case also
+/// goes through `enable --via patch`: the pod template enable's patch produces is the golden's, and
+/// a case the core refuses is refused by enable with the same reason.
+#[test]
+fn enable_s_actions_write_the_same_pod_templates_as_the_goldens() {
+    use logbackup::enable::{self, Action, EnableInput, EnableOptions, Via};
+    let options = EnableOptions {
+        storage_class: Some("nfs".into()),
+        size: "10Gi".into(),
+        via: Via::Patch,
+        restart: false,
+        ..EnableOptions::default()
+    };
+    let mut checked = 0;
+    for case in cases() {
+        let original = load(&case);
+        let direct = inject::plan(&original, &Options::default());
+        if let Ok(plan) = &direct {
+            if matches!(plan.outcome, Outcome::Skipped(_)) {
+                // enable labels what it is pointed at, so a skip by label has no enable twin;
+                // ECK-owned StatefulSets are refused by enable (tests in core's enable::plan).
+                continue;
+            }
+        }
+        let planned =
+            enable::resolve_claim(std::slice::from_ref(&original), &options).and_then(|claim| {
+                enable::plan_enable(&EnableInput {
+                    namespace: "logging",
+                    targets: std::slice::from_ref(&original),
+                    claim: &claim,
+                    existing_claim: None,
+                    webhook_installed: false,
+                    options: &options,
+                })
+            });
+        let plan = match (planned, direct) {
+            (Ok(plan), Ok(_)) => plan,
+            (Err(e), Err(core)) => {
+                assert!(
+                    e.to_string().contains(&core.to_string()),
+                    "{}: enable refused with {e:?}, the core with {core}",
+                    case.display()
+                );
+                checked += 1;
+                continue;
+            }
+            (planned, direct) => panic!(
+                "{}: enable gave {planned:?}, the core {direct:?}",
+                case.display()
+            ),
+        };
+        let mut object = original.clone();
+        for action in &plan.actions {
+            if let Action::Patch { patch, .. } = action {
+                let ops: json_patch::Patch =
+                    serde_json::from_value(patch.clone()).expect("enable's patch is RFC 6902");
+                json_patch::patch(&mut object, &ops)
+                    .unwrap_or_else(|e| panic!("{}: enable's patch: {e}", case.display()));
+            }
+        }
+        let golden = load(&sibling(&case, ".injected.yaml"));
+        assert_eq!(
+            object.pointer("/spec/template"),
+            golden.pointer("/spec/template"),
+            "{}: enable's pod template differs from the golden",
+            case.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} cases went through enable");
+}
+
+fn eck_fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eck");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("eck fixtures directory")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.ends_with(".yaml") && !name.ends_with(".patch.yaml")
+        })
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// ECK goldens: `tests/fixtures/eck/X.yaml` (an `Elasticsearch` resource) -> `X.patch.yaml`, the
+/// merge patch `enable` sends (or `X.error.txt`). Each patch must also be idempotent, keep the
+/// user's nodeSets, and be undone by `disable`'s patch.
+#[test]
+fn eck_goldens_are_current_idempotent_and_undone_by_disable() {
+    use logbackup::enable::{eck_disable_patch, eck_enable_patch};
+    let path = inject::Family::Elasticsearch.default_path();
+    let cases = eck_fixtures();
+    assert!(cases.len() >= 3, "expected the ECK fixtures");
+    let mut stale = Vec::new();
+    for case in &cases {
+        let original = load(case);
+        let claim = "logs-backup";
+        let result = eck_enable_patch(&original, claim, path);
+        let (patch, error) = match &result {
+            Ok(Some(patch)) => (Some(manifest::to_yaml(patch).expect("yaml")), None),
+            Ok(None) => panic!("{}: nothing to enable", case.display()),
+            Err(e) => (None, Some(format!("{e}\n"))),
+        };
+        check_golden(&sibling(case, ".patch.yaml"), patch.as_deref(), &mut stale);
+        check_golden(&sibling(case, ".error.txt"), error.as_deref(), &mut stale);
+        let Ok(Some(patch)) = result else { continue };
+
+        let mut enabled = original.clone();
+        json_patch::merge(&mut enabled, &patch);
+        assert_eq!(
+            eck_enable_patch(&enabled, claim, path).expect("re-plan"),
+            None,
+            "{}: not idempotent",
+            case.display()
+        );
+        for (before, after) in original["spec"]["nodeSets"]
+            .as_array()
+            .expect("nodeSets")
+            .iter()
+            .zip(enabled["spec"]["nodeSets"].as_array().expect("nodeSets"))
+        {
+            let mut before = before.clone();
+            // path.repo is the one value that changes: it gains our path, as a list.
+            for config in [&mut before["config"]] {
+                if let Some(c) = config.as_object_mut() {
+                    c.remove("path.repo");
+                    if let Some(p) = c.get_mut("path").and_then(Value::as_object_mut) {
+                        p.remove("repo");
+                    }
+                }
+            }
+            if let Err(lost) = keeps(&before, after, "") {
+                panic!("{}: enable lost the user's {lost}", case.display());
+            }
+        }
+        let undo = eck_disable_patch(&enabled, path)
+            .expect("plan disable")
+            .expect("something to disable");
+        let mut disabled = enabled.clone();
+        json_patch::merge(&mut disabled, &undo);
+        for (set, original_set) in disabled["spec"]["nodeSets"]
+            .as_array()
+            .expect("nodeSets")
+            .iter()
+            .zip(original["spec"]["nodeSets"].as_array().expect("nodeSets"))
+        {
+            let text = set.to_string();
+            for ours in [
+                inject::keys::VOLUME_NAME,
+                inject::keys::INIT_CONTAINER_NAME,
+                inject::keys::INJECTED_ANNOTATION,
+                path,
+            ] {
+                assert!(
+                    !text.contains(ours),
+                    "{}: disable left {ours} in {text}",
+                    case.display()
+                );
+            }
+            assert_eq!(
+                set["podTemplate"]["spec"]["initContainers"],
+                original_set["podTemplate"]["spec"]["initContainers"],
+                "{}: the user's init containers",
+                case.display()
+            );
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale goldens (run with UPDATE_GOLDEN=1 after reviewing):\n{}",
+        stale.join("\n\n")
+    );
+}

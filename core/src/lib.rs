@@ -11,4 +11,5 @@ pub mod inject;
 pub mod manifest;
 pub mod schedule;
 pub mod snapshot;
+pub mod sync;
 pub mod webhook_install;

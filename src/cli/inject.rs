@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use logbackup::inject::{self, Options, Outcome, Overrides, Selection};
 use logbackup::manifest;
@@ -107,29 +107,21 @@ pub fn run(args: &InjectArgs) -> Result<ExitCode> {
 }
 
 fn options(args: &InjectArgs) -> Result<Options> {
-    if let Some(claim) = &args.claim {
-        if let Err(reason) = inject::valid_claim(claim) {
-            bail!("invalid --claim {claim:?}: {reason}");
-        }
-    }
-    if let Some(path) = &args.path {
-        if let Err(reason) = inject::valid_path(path) {
-            bail!("invalid --path {path:?}: {reason}");
-        }
-    }
+    let overrides = Overrides {
+        claim: args.claim.clone(),
+        path: args.path.clone(),
+        container: args.container.clone(),
+        uid: args.uid,
+        gid: args.gid,
+    };
+    overrides.validate()?;
     Ok(Options {
         selection: if args.all {
             Selection::All
         } else {
             Selection::Labelled
         },
-        overrides: Overrides {
-            claim: args.claim.clone(),
-            path: args.path.clone(),
-            container: args.container.clone(),
-            uid: args.uid,
-            gid: args.gid,
-        },
+        overrides,
     })
 }
 

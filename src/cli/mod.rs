@@ -11,6 +11,7 @@ mod retry;
 mod schedule;
 mod snapshot;
 mod status;
+mod sync;
 mod tls_probe;
 mod webhook;
 

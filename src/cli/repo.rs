@@ -32,6 +32,8 @@ pub enum RepoCommand {
     Verify(NameArgs),
     /// Unregister a repository (its snapshot files stay where they are)
     Remove(RemoveArgs),
+    /// Copy a repository between a directory and S3 (either way), incrementally and crash-consistently
+    Sync(super::sync::SyncArgs),
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +93,7 @@ pub async fn run(args: &RepoArgs, global: &Global) -> Result<ExitCode> {
         RepoCommand::List(a) => list(a, global).await,
         RepoCommand::Verify(a) => verify(a, global).await,
         RepoCommand::Remove(a) => remove(a, global).await,
+        RepoCommand::Sync(a) => super::sync::run(a).await,
     }
 }
 

@@ -39,6 +39,9 @@ fn path_of(o: &Value) -> String {
         "PodDisruptionBudget" => {
             format!("/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}")
         }
+        "NetworkPolicy" => {
+            format!("/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/{name}")
+        }
         "MutatingWebhookConfiguration" => {
             format!("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}")
         }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use logbackup_core::inject::{Options, Overrides, Selection};
+use logbackup_core::inject::{InjectError, Options, Overrides, Selection};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -54,14 +54,34 @@ pub struct Config {
     /// How often the certificate files are checked for changes
     #[arg(long, env = "LOGBACKUP_WEBHOOK_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
     pub tls_reload_interval: Duration,
-    /// Largest request body accepted; larger requests get 413
-    #[arg(long, env = "LOGBACKUP_WEBHOOK_MAX_BODY_BYTES", default_value_t = 6 * 1024 * 1024)]
+    /// Largest request body accepted; a larger Content-Length gets 413 before the body is read.
+    /// The API server sends at most about 3 MiB (object and oldObject of a 1.5 MiB object)
+    #[arg(long, env = "LOGBACKUP_WEBHOOK_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Bytes of request bodies read or reviewed at once, all requests together; more wait their
+    /// turn. Bounds memory under concurrent large reviews
+    #[arg(long, env = "LOGBACKUP_WEBHOOK_BODIES_IN_FLIGHT_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub bodies_in_flight_bytes: usize,
+    /// Most JSON values a StatefulSet may have; a larger one is denied, naming this limit
+    #[arg(long, env = "LOGBACKUP_WEBHOOK_MAX_OBJECT_VALUES", default_value_t = crate::review::DEFAULT_MAX_OBJECT_VALUES)]
+    pub max_object_values: usize,
+    /// Most TLS connections open at once; further ones are closed at accept
+    #[arg(long, env = "LOGBACKUP_WEBHOOK_MAX_CONNECTIONS", default_value_t = 256)]
+    pub max_connections: usize,
+    /// Time a client has to complete the TLS handshake
+    #[arg(long, env = "LOGBACKUP_WEBHOOK_HANDSHAKE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub handshake_timeout: Duration,
+    /// Time a new connection has, after the handshake, to send its first request
+    #[arg(long, env = "LOGBACKUP_WEBHOOK_FIRST_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub first_request_timeout: Duration,
+    /// Time a connection may stay idle between requests (longer than the API server's 90 s idle
+    /// timeout, so the client closes first and never sends on a connection we are closing)
+    #[arg(long, env = "LOGBACKUP_WEBHOOK_IDLE_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
     /// Time allowed to read and answer one request (keep it below the webhook's timeoutSeconds)
     #[arg(long, env = "LOGBACKUP_WEBHOOK_REQUEST_TIMEOUT", default_value = "4s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
-    /// Time a connection may take to send a request's headers, and stay idle between keep-alive
-    /// requests, before it is closed (bounds slow clients and idle connections)
+    /// Time an HTTP/1.1 connection may take to send a request's headers (bounds slow clients)
     #[arg(long, env = "LOGBACKUP_WEBHOOK_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_read_timeout: Duration,
     /// After SIGTERM, how long to keep accepting requests while endpoints drop this pod
@@ -100,9 +120,30 @@ pub enum LogFormat {
 }
 
 impl Config {
-    /// The injection options the core receives for every review.
-    pub fn inject_options(&self) -> Options {
-        Options {
+    pub fn request_limits(&self) -> crate::server::RequestLimits {
+        crate::server::RequestLimits {
+            max_body_bytes: self.max_body_bytes,
+            bodies_in_flight_bytes: self.bodies_in_flight_bytes,
+            review: crate::review::ReviewLimits {
+                max_object_values: self.max_object_values,
+            },
+        }
+    }
+
+    pub fn conn_limits(&self) -> crate::listener::ConnLimits {
+        crate::listener::ConnLimits {
+            handshake_timeout: self.handshake_timeout,
+            first_request_timeout: self.first_request_timeout,
+            idle_timeout: self.idle_timeout,
+            header_read_timeout: self.header_read_timeout,
+            max_connections: self.max_connections,
+        }
+    }
+
+    /// The injection options the core receives for every review, checked once at startup by the
+    /// same `Overrides::validate` every other entry point uses.
+    pub fn inject_options(&self) -> Result<Options, InjectError> {
+        let options = Options {
             selection: if self.all {
                 Selection::All
             } else {
@@ -115,6 +156,43 @@ impl Config {
                 uid: self.uid,
                 gid: self.gid,
             },
+        };
+        options.overrides.validate()?;
+        Ok(options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_held_to_the_same_rules_as_annotations() {
+        let base = [
+            "logbackup-webhook",
+            "--tls-cert-file",
+            "c",
+            "--tls-key-file",
+            "k",
+        ];
+        let ok = Config::try_parse_from(base.iter().chain(&["--claim", "logs-backup"]))
+            .expect("valid flags parse");
+        assert_eq!(
+            ok.inject_options()
+                .expect("valid")
+                .overrides
+                .claim
+                .as_deref(),
+            Some("logs-backup")
+        );
+        for (flag, value) in [("--claim", "Logs_Backup"), ("--path", "relative/dir")] {
+            let config = Config::try_parse_from(base.iter().chain(&[flag, value]))
+                .expect("clap accepts any string");
+            let e = config.inject_options().expect_err("refused at startup");
+            assert!(
+                e.to_string().starts_with(&format!("invalid {flag} ")),
+                "{e}"
+            );
         }
     }
 }

@@ -18,6 +18,14 @@ pub enum RequestError {
     Unreadable(String),
     #[error("failed to parse the request body as JSON: {0}")]
     MalformedJson(String),
+    #[error("no route for {0}; the webhook serves POST /mutate")]
+    NotFound(String),
+    #[error("method {0} is not allowed; send POST")]
+    MethodNotAllowed(String),
+    #[error("the request was not read and answered within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got apiVersion {api_version:?} and kind {kind:?}")]
     NotAnAdmissionReview { api_version: String, kind: String },
 }
@@ -27,6 +35,10 @@ impl RequestError {
         match self {
             RequestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RequestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            RequestError::NotFound(_) => StatusCode::NOT_FOUND,
+            RequestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            RequestError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            RequestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -40,6 +52,10 @@ impl RequestError {
             RequestError::Unreadable(_) => "unreadable-body",
             RequestError::MalformedJson(_) => "malformed-json",
             RequestError::NotAnAdmissionReview { .. } => "not-an-admission-review",
+            RequestError::NotFound(_) => "not-found",
+            RequestError::MethodNotAllowed(_) => "method-not-allowed",
+            RequestError::Timeout(_) => "timeout",
+            RequestError::Internal(_) => "internal",
         }
     }
 }

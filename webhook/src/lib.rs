@@ -5,6 +5,9 @@
 
 pub mod config;
 pub mod errors;
+pub mod listener;
+pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod review;
 pub mod server;

@@ -5,13 +5,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use axum_server::tls_rustls::RustlsConfig;
 use clap::Parser;
-use hyper_util::rt::TokioTimer;
-use logbackup_webhook::config::{Config, LogFormat};
+use logbackup_webhook::config::Config;
 use logbackup_webhook::metrics::Metrics;
 use logbackup_webhook::server::{admission_router, ops_router, AppState};
 use logbackup_webhook::tls::CertStore;
+use logbackup_webhook::{listener, logging};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> Result<()> {
@@ -29,14 +28,7 @@ fn main() -> Result<()> {
 fn init_logging(config: &Config) -> Result<()> {
     let filter = EnvFilter::try_new(&config.log_level)
         .with_context(|| format!("failed to parse the log filter {:?}", config.log_level))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match config.log_format {
-        LogFormat::Plain => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
+    logging::init(config.log_format, filter);
     Ok(())
 }
 
@@ -46,34 +38,31 @@ async fn run(config: Config) -> Result<()> {
         CertStore::load(&config.tls_cert_file, &config.tls_key_file)
             .context("failed to load the TLS certificate")?,
     );
-    let tls = RustlsConfig::from_config(Arc::new(store.server_config()?));
+    let tls = Arc::new(store.server_config()?);
     tokio::spawn(
         store
             .clone()
             .watch(config.tls_reload_interval, metrics.clone()),
     );
 
-    let state = Arc::new(AppState::new(
-        config.inject_options(),
-        metrics,
-        config.max_body_bytes,
+    let state = Arc::new(AppState::with_limits(
+        config.inject_options()?,
+        metrics.clone(),
+        config.request_limits(),
     ));
-    let handle = axum_server::Handle::new();
-    let mut admission = axum_server::bind_rustls(config.listen, tls).handle(handle.clone());
-    // hyper's header-read timer also runs while a keep-alive connection waits for its next request,
-    // so this one bound covers slow clients and idle connections; HTTP/2 peers are pinged instead.
-    let builder = admission.http_builder();
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(config.header_read_timeout)
-        .keep_alive_timeout(config.header_read_timeout);
-    let admission = admission
-        .serve(admission_router(state.clone(), config.request_timeout).into_make_service());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", config.listen))?;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let admission = listener::serve(
+        listener,
+        tls,
+        admission_router(state.clone(), config.request_timeout),
+        config.conn_limits(),
+        metrics,
+        stopping,
+        config.shutdown_grace,
+    );
 
     let ops_listener = tokio::net::TcpListener::bind(config.ops_listen)
         .await
@@ -86,7 +75,6 @@ async fn run(config: Config) -> Result<()> {
 
     let shutdown = {
         let state = state.clone();
-        let handle = handle.clone();
         let (delay, grace) = (config.shutdown_delay, config.shutdown_grace);
         async move {
             wait_for_signal().await;
@@ -95,15 +83,13 @@ async fn run(config: Config) -> Result<()> {
             // Endpoints are removed asynchronously; keep serving until the API server stops calling.
             tokio::time::sleep(delay).await;
             tracing::info!(?grace, "draining in-flight requests");
-            handle.graceful_shutdown(Some(grace));
+            let _ = stop.send(true);
         }
     };
     tokio::spawn(shutdown);
 
     tracing::info!(listen = %config.listen, ops = %config.ops_listen, "serving");
-    admission
-        .await
-        .with_context(|| format!("failed to serve on {}", config.listen))?;
+    admission.await;
     let _ = ops_stop.send(());
     ops.await
         .context("the ops server task failed")?

@@ -31,6 +31,8 @@ pub struct Metrics {
     pub review_seconds: Histogram,
     pub tls_reloads: Family<ResultLabels, Counter>,
     pub in_flight: Gauge,
+    pub connections_open: Gauge,
+    pub connections_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -79,8 +81,22 @@ impl Metrics {
             "Requests to /mutate being read or answered right now",
             in_flight.clone(),
         );
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "TLS connections open on the admission port, handshaking included",
+            connections_open.clone(),
+        );
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed at accept because --max-connections were open",
+            connections_refused.clone(),
+        );
         Metrics {
             registry,
+            connections_open,
+            connections_refused,
             reviews,
             warnings,
             rejections,

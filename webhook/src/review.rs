@@ -7,6 +7,7 @@ use kube_core::admission::{
 };
 use kube_core::DynamicObject;
 use logbackup_core::inject::{self, Options, Outcome, SkipReason};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::errors::RequestError;
@@ -61,59 +62,192 @@ pub struct Reviewed {
     pub name: String,
 }
 
+/// How much work one review may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReviewLimits {
+    /// JSON values (objects, arrays, strings, numbers...) in `request.object`. The parsed object
+    /// costs memory per value, whatever the body's byte count, so this is what bounds a review.
+    pub max_object_values: usize,
+}
+
+impl Default for ReviewLimits {
+    fn default() -> Self {
+        ReviewLimits {
+            max_object_values: DEFAULT_MAX_OBJECT_VALUES,
+        }
+    }
+}
+
+/// A KubeSphere Elasticsearch StatefulSet has about 400 values; 30,000 leaves room for very large
+/// pod templates while a maximal review stays within a few MiB (README, "Memory").
+pub const DEFAULT_MAX_OBJECT_VALUES: usize = 30_000;
+
 /// Decides one admission. `Err` only when the body is not an AdmissionReview at all (answered with
 /// an HTTP error); every review the API server could send gets `Ok`.
-pub fn review(body: &[u8], options: &Options) -> Result<Reviewed, RequestError> {
+///
+/// The body is taken by value and dropped as soon as the object is parsed, and `oldObject` is
+/// never parsed at all, so a review holds one copy of the object at a time.
+pub fn review(
+    body: impl AsRef<[u8]>,
+    options: &Options,
+    limits: &ReviewLimits,
+) -> Result<Reviewed, RequestError> {
+    let read = read_envelope(body.as_ref(), limits)?;
+    drop(body);
+    let reviewed = match read {
+        Envelope::Invalid { uid, why } => {
+            let mut response =
+                AdmissionResponse::invalid(format!("failed to read the AdmissionReview: {why}"));
+            response.uid = uid;
+            Reviewed::new(response, Verdict::Invalid)
+        }
+        Envelope::Request { request, object } => decide(&request, object, options),
+    };
+    Ok(reviewed)
+}
+
+enum Envelope {
+    Invalid {
+        uid: String,
+        why: String,
+    },
+    Request {
+        request: Box<AdmissionRequest<DynamicObject>>,
+        object: Object,
+    },
+}
+
+/// `request.object`, read only when the review needs it.
+enum Object {
+    /// Absent or null.
+    Missing,
+    /// Not a StatefulSet CREATE/UPDATE: never parsed.
+    Unread,
+    /// More values than the limit: never parsed.
+    TooLarge {
+        values: usize,
+        limit: usize,
+    },
+    Parsed(Value),
+}
+
+type RawFields<'a> = std::collections::BTreeMap<String, &'a RawValue>;
+
+fn read_envelope(body: &[u8], limits: &ReviewLimits) -> Result<Envelope, RequestError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(RequestError::EmptyBody);
     }
-    let mut value: Value =
-        serde_json::from_slice(body).map_err(|e| RequestError::MalformedJson(e.to_string()))?;
-    let field = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or_default();
-    if field("apiVersion") != META_API_VERSION_V1 || field("kind") != META_KIND {
-        return Err(RequestError::NotAnAdmissionReview {
-            api_version: field("apiVersion").to_owned(),
-            kind: field("kind").to_owned(),
-        });
+    // Fields as raw slices of the body: nothing is copied until we know it is needed.
+    let top: RawFields = match serde_json::from_slice(body) {
+        Ok(top) => top,
+        Err(e) => {
+            return match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                // Valid JSON, but not an object.
+                Ok(_) => Err(RequestError::NotAnAdmissionReview {
+                    api_version: String::new(),
+                    kind: String::new(),
+                }),
+                Err(_) => Err(RequestError::MalformedJson(e.to_string())),
+            };
+        }
+    };
+    let text = |fields: &RawFields, k: &str| {
+        fields
+            .get(k)
+            .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+            .unwrap_or_default()
+    };
+    let (api_version, kind) = (text(&top, "apiVersion"), text(&top, "kind"));
+    if api_version != META_API_VERSION_V1 || kind != META_KIND {
+        return Err(RequestError::NotAnAdmissionReview { api_version, kind });
     }
+    let fields: RawFields = match top.get("request").map(|r| serde_json::from_str(r.get())) {
+        Some(Ok(fields)) => fields,
+        Some(Err(e)) => return Ok(invalid(String::new(), e.to_string())),
+        None => return Ok(invalid(String::new(), "request is missing".to_owned())),
+    };
     // Echo the uid even when the rest cannot be read, so the API server can match the answer.
-    let uid = value
-        .pointer("/request/uid")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    // The objects are taken out before the envelope is typed: the core reads the object as JSON,
-    // and a DynamicObject round trip would double the cost of every review.
-    let object = value
-        .pointer_mut("/request/object")
-        .map(Value::take)
-        .filter(|o| !o.is_null());
-    if let Some(old) = value.pointer_mut("/request/oldObject") {
-        old.take();
+    let uid = text(&fields, "uid");
+    let mut small = serde_json::Map::new();
+    for (k, raw) in fields
+        .iter()
+        .filter(|(k, _)| *k != "object" && *k != "oldObject")
+    {
+        match serde_json::from_str(raw.get()) {
+            Ok(v) => small.insert(k.clone(), v),
+            Err(e) => return Ok(invalid(uid, e.to_string())),
+        };
     }
-    let request = serde_json::from_value::<AdmissionReview<DynamicObject>>(value)
+    let envelope = serde_json::json!({"apiVersion": api_version, "kind": kind, "request": small});
+    let request = serde_json::from_value::<AdmissionReview<DynamicObject>>(envelope)
         .map_err(|e| e.to_string())
         .and_then(|r| {
             let req: Result<AdmissionRequest<DynamicObject>, _> = r.try_into();
             req.map_err(|e| e.to_string())
         });
-    let reviewed = match request {
-        Ok(req) => decide(&req, object, options),
-        Err(e) => {
-            let mut response =
-                AdmissionResponse::invalid(format!("failed to read the AdmissionReview: {e}"));
-            response.uid = uid;
-            Reviewed::new(response, Verdict::Invalid)
-        }
+    let request = match request {
+        Ok(r) => r,
+        Err(why) => return Ok(invalid(uid, why)),
     };
-    Ok(reviewed)
+    let object = match fields.get("object").map(|r| r.get()) {
+        None | Some("null") => Object::Missing,
+        Some(_) if !reviewable(&request) => Object::Unread,
+        Some(raw) => match count_values(raw.as_bytes()) {
+            values if values > limits.max_object_values => Object::TooLarge {
+                values,
+                limit: limits.max_object_values,
+            },
+            _ => match serde_json::from_str(raw) {
+                Ok(v) => Object::Parsed(v),
+                Err(e) => return Ok(invalid(uid, format!("request.object: {e}"))),
+            },
+        },
+    };
+    Ok(Envelope::Request {
+        request: Box::new(request),
+        object,
+    })
 }
 
-fn decide(
-    req: &AdmissionRequest<DynamicObject>,
-    object: Option<Value>,
-    options: &Options,
-) -> Reviewed {
+fn invalid(uid: String, why: String) -> Envelope {
+    Envelope::Invalid { uid, why }
+}
+
+/// A CREATE or UPDATE of an apps/v1 StatefulSet: the only requests whose object is read.
+fn reviewable(req: &AdmissionRequest<DynamicObject>) -> bool {
+    req.kind.group == "apps"
+        && req.kind.version == "v1"
+        && req.kind.kind == "StatefulSet"
+        && req.sub_resource.is_none()
+        && matches!(req.operation, Operation::Create | Operation::Update)
+}
+
+/// The JSON values in `raw` (valid JSON), counted from the bytes outside strings: each `{` or `[`
+/// opens a container whose first item is one more value, each `,` adds one. Exact except that an
+/// empty container counts one extra. One pass, no allocation, so a huge object is refused before
+/// it costs anything.
+pub fn count_values(raw: &[u8]) -> usize {
+    let (mut values, mut in_string, mut escaped) = (1usize, false, false);
+    for &b in raw {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b',' | b'[' | b'{' => values += 1,
+                _ => {}
+            }
+        }
+    }
+    values
+}
+
+fn decide(req: &AdmissionRequest<DynamicObject>, object: Object, options: &Options) -> Reviewed {
     let mut reviewed = decide_inner(req, object, options);
     reviewed.namespace = req.namespace.clone().unwrap_or_default();
     reviewed.name = req.name.clone();
@@ -128,23 +262,30 @@ fn decide(
 
 fn decide_inner(
     req: &AdmissionRequest<DynamicObject>,
-    object: Option<Value>,
+    object: Object,
     options: &Options,
 ) -> Reviewed {
     let response = AdmissionResponse::from(req);
-    let is_statefulset = req.kind.group == "apps"
-        && req.kind.version == "v1"
-        && req.kind.kind == "StatefulSet"
-        && req.sub_resource.is_none();
-    let mutating = matches!(req.operation, Operation::Create | Operation::Update);
-    let object = match (object, is_statefulset && mutating) {
-        (Some(object), true) => object,
-        (None, true) => {
+    if !reviewable(req) {
+        return Reviewed::new(response, Verdict::Ignored);
+    }
+    let object = match object {
+        Object::Parsed(object) => object,
+        Object::Missing | Object::Unread => {
             let mut invalid = AdmissionResponse::invalid("request.object is missing");
             invalid.uid = req.uid.clone();
             return Reviewed::new(invalid, Verdict::Invalid);
         }
-        (_, false) => return Reviewed::new(response, Verdict::Ignored),
+        Object::TooLarge { values, limit } => {
+            let msg = format!(
+                "logbackup: the StatefulSet has about {values} JSON values, more than the webhook \
+                 reviews (--max-object-values={limit}); it was not injected. Raise the limit (and \
+                 the Deployment's memory limit with it) or inject it with kubectl logbackup inject"
+            );
+            let mut reviewed = Reviewed::new(response.deny(&msg), Verdict::Denied);
+            reviewed.denial = Some(msg);
+            return reviewed;
+        }
     };
     match inject::plan(&object, options) {
         Ok(plan) => {
@@ -249,7 +390,7 @@ mod tests {
     }
 
     fn run(v: &Value) -> Reviewed {
-        match review(v.to_string().as_bytes(), &Options::default()) {
+        match review(v.to_string(), &Options::default(), &ReviewLimits::default()) {
             Ok(r) => r,
             Err(e) => panic!("expected a review, got {e}"),
         }
@@ -333,16 +474,49 @@ mod tests {
     }
 
     #[test]
+    fn values_are_counted_outside_strings() {
+        assert_eq!(count_values(br#"{"a":1,"b":[true,null,"x,{["]}"#), 6);
+        assert_eq!(count_values(br#"["a\"b\\",1]"#), 3);
+        assert_eq!(count_values(b"7"), 1);
+    }
+
+    #[test]
+    fn an_object_over_the_value_limit_is_denied_naming_the_limit() {
+        let containers: Vec<Value> = (0..50)
+            .map(|i| json!({"name": format!("c{i}"), "image": "elasticsearch:7.17.0"}))
+            .collect();
+        let obj = sts(json!({"logbackup.io/inject": "enabled"}), json!(containers));
+        let body = review_of(obj, "CREATE").to_string();
+        let limits = ReviewLimits {
+            max_object_values: 100,
+        };
+        let r = review(body, &Options::default(), &limits).unwrap();
+        assert_eq!(r.verdict, Verdict::Denied);
+        assert_eq!(
+            r.body["response"]["uid"],
+            "705ab4f5-6393-11e8-b7cc-42010a800002"
+        );
+        let msg = r.body["response"]["status"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(msg.contains("--max-object-values=100"), "{msg}");
+    }
+
+    #[test]
     fn non_reviews_are_request_errors() {
         let opts = Options::default();
-        assert_eq!(review(b"  \n", &opts).err(), Some(RequestError::EmptyBody));
+        let limits = ReviewLimits::default();
+        assert_eq!(
+            review(b"  \n", &opts, &limits).err(),
+            Some(RequestError::EmptyBody)
+        );
         assert!(matches!(
-            review(b"{not json", &opts),
+            review(b"{not json", &opts, &limits),
             Err(RequestError::MalformedJson(_))
         ));
         let v1beta1 = br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview"}"#;
         assert!(matches!(
-            review(v1beta1, &opts),
+            review(v1beta1, &opts, &limits),
             Err(RequestError::NotAnAdmissionReview { .. })
         ));
     }

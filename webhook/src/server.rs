@@ -4,19 +4,41 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use logbackup_core::inject::Options;
-use tower_http::timeout::TimeoutLayer;
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::sync::Semaphore;
 
 use crate::errors::RequestError;
 use crate::metrics::{CodeLabels, Metrics, ReviewLabels};
-use crate::review::{review, Verdict};
+use crate::review::{review, ReviewLimits, Verdict};
+
+/// What one request may cost.
+#[derive(Debug, Clone)]
+pub struct RequestLimits {
+    /// Largest body read; a larger Content-Length is refused before the body is read.
+    pub max_body_bytes: usize,
+    /// Bodies being read or reviewed at once may hold at most this many bytes together; others
+    /// wait their turn (within the request timeout) instead of growing memory.
+    pub bodies_in_flight_bytes: usize,
+    pub review: ReviewLimits,
+}
+
+impl RequestLimits {
+    pub fn with_max_body(max_body_bytes: usize) -> Self {
+        RequestLimits {
+            max_body_bytes,
+            bodies_in_flight_bytes: max_body_bytes.max(8 << 20),
+            review: ReviewLimits::default(),
+        }
+    }
+}
 
 pub struct AppState {
     pub options: Options,
@@ -24,47 +46,96 @@ pub struct AppState {
     /// False once shutdown starts, so the readiness probe takes the pod out of the Service.
     pub ready: AtomicBool,
     pub max_body_bytes: usize,
+    pub limits: RequestLimits,
+    /// One permit per KiB of `bodies_in_flight_bytes`.
+    body_budget: Arc<Semaphore>,
 }
 
 impl AppState {
     pub fn new(options: Options, metrics: Arc<Metrics>, max_body_bytes: usize) -> Self {
+        Self::with_limits(
+            options,
+            metrics,
+            RequestLimits::with_max_body(max_body_bytes),
+        )
+    }
+
+    pub fn with_limits(options: Options, metrics: Arc<Metrics>, limits: RequestLimits) -> Self {
+        let budget = limits.bodies_in_flight_bytes.max(limits.max_body_bytes);
         AppState {
             options,
             metrics,
             ready: AtomicBool::new(true),
-            max_body_bytes,
+            max_body_bytes: limits.max_body_bytes,
+            body_budget: Arc::new(Semaphore::new(kib(budget) as usize)),
+            limits,
         }
     }
 }
 
-/// POST /mutate, served over TLS to the API server.
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX)
+}
+
+/// POST /mutate, served over TLS to the API server. Every answer, errors included, is JSON.
 pub fn admission_router(state: Arc<AppState>, request_timeout: Duration) -> Router {
-    let limit = state.max_body_bytes;
     Router::new()
         .route("/mutate", post(mutate))
-        .layer(DefaultBodyLimit::max(limit))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            count_in_flight,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
+            (state.clone(), request_timeout),
+            bound_request,
         ))
         .with_state(state)
 }
 
-/// Counts the request for the in-flight gauge until its response is ready, timeouts included.
-async fn count_in_flight(
-    State(state): State<Arc<AppState>>,
-    request: axum::extract::Request,
+/// Counts the request for the in-flight gauge until its response is ready or it times out (the
+/// count is a drop guard, so a cancelled request comes off the gauge too), and answers 408 in
+/// JSON when the request takes longer than the timeout.
+async fn bound_request(
+    State((state, timeout)): State<(Arc<AppState>, Duration)>,
+    request: Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let gauge = state.metrics.in_flight.clone();
-    gauge.inc();
-    let response = next.run(request).await;
-    gauge.dec();
-    response
+    let _in_flight = InFlight::new(&state.metrics.in_flight);
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => reject(&state, RequestError::Timeout(timeout)),
+    }
+}
+
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        InFlight(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
+    reject(&state, RequestError::NotFound(uri.path().to_owned()))
+}
+
+async fn method_not_allowed(State(state): State<Arc<AppState>>, method: Method) -> Response {
+    reject(&state, RequestError::MethodNotAllowed(method.to_string()))
+}
+
+fn reject(state: &AppState, e: RequestError) -> Response {
+    state
+        .metrics
+        .rejections
+        .get_or_create(&CodeLabels { code: e.code() })
+        .inc();
+    tracing::debug!(code = e.code(), error = %e, "rejected a request that is not an AdmissionReview");
+    e.into_response()
 }
 
 /// /healthz, /readyz and /metrics on plain HTTP, for the kubelet and Prometheus.
@@ -76,45 +147,53 @@ pub fn ops_router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn mutate(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    match handle(&state, &headers, body) {
+async fn mutate(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    match admit(&state, request).await {
         Ok(body) => Json(body).into_response(),
-        Err(e) => {
-            state
-                .metrics
-                .rejections
-                .get_or_create(&CodeLabels { code: e.code() })
-                .inc();
-            tracing::debug!(code = e.code(), error = %e, "rejected a request that is not an AdmissionReview");
-            e.into_response()
-        }
+        Err(e) => reject(&state, e),
     }
 }
 
-fn handle(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<serde_json::Value, RequestError> {
-    check_content_type(headers)?;
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            RequestError::TooLarge {
-                limit: state.max_body_bytes,
-            }
-        } else {
-            RequestError::Unreadable(e.body_text())
+async fn admit(state: &Arc<AppState>, request: Request) -> Result<serde_json::Value, RequestError> {
+    let (parts, body) = request.into_parts();
+    check_content_type(&parts.headers)?;
+    let limit = state.max_body_bytes;
+    // Decided from the header, before keeping any of the body: hyper sends `100 Continue` only
+    // once the body is polled, so a client that asked for it gets the 413 without uploading.
+    // A client that sends the body anyway has it read and dropped (constant memory) before the
+    // 413, because closing on unread data makes the kernel send a reset instead of our answer.
+    let declared = content_length(&parts.headers);
+    if declared.is_some_and(|n| n > limit) {
+        if !expects_continue(&parts.headers) && declared.is_some_and(|n| n <= 4 * limit) {
+            discard(body).await;
         }
-    })?;
-    let started = Instant::now();
-    let reviewed = review(&body, &state.options)?;
+        return Err(RequestError::TooLarge { limit });
+    }
+    let permit = state
+        .body_budget
+        .clone()
+        .acquire_many_owned(kib(declared.unwrap_or(limit)))
+        .await
+        .map_err(|e| RequestError::Internal(e.to_string()))?;
+    let body = read_body(body, limit).await?;
+    let big = body.len() > 512 * 1024;
+    let worker = state.clone();
+    // Off the I/O workers: a large review must not hold up the small ones behind it.
+    let (reviewed, seconds) = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let reviewed = review(body, &worker.options, &worker.limits.review);
+        let seconds = started.elapsed().as_secs_f64();
+        drop(permit);
+        if big {
+            crate::memory::give_back();
+        }
+        (reviewed, seconds)
+    })
+    .await
+    .map_err(|e| RequestError::Internal(format!("the review task failed: {e}")))?;
+    let reviewed = reviewed?;
     let m = &state.metrics;
-    m.review_seconds.observe(started.elapsed().as_secs_f64());
-    let request = &reviewed.body["response"];
+    m.review_seconds.observe(seconds);
     let operation = reviewed.operation;
     m.reviews
         .get_or_create(&ReviewLabels {
@@ -126,7 +205,9 @@ fn handle(
         m.warnings.get_or_create(&CodeLabels { code }).inc();
     }
     // One line per review: uid, namespace, name, operation, outcome (and the reason of a denial).
-    let uid = request["uid"].as_str().unwrap_or_default();
+    let uid = reviewed.body["response"]["uid"]
+        .as_str()
+        .unwrap_or_default();
     let outcome = reviewed.verdict.label();
     let (namespace, name) = (&reviewed.namespace, &reviewed.name);
     match reviewed.verdict {
@@ -140,6 +221,39 @@ fn handle(
         _ => tracing::info!(%uid, %namespace, %name, %operation, outcome, "review"),
     }
     Ok(reviewed.body)
+}
+
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+}
+
+/// Reads the body to its end, keeping nothing (bounded in time by the request timeout).
+async fn discard(mut body: Body) {
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            break;
+        }
+    }
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, RequestError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(RequestError::TooLarge { limit })
+        }
+        Err(e) => Err(RequestError::Unreadable(e.to_string())),
+    }
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), RequestError> {

@@ -1,10 +1,21 @@
 //! ECK: the operator owns its StatefulSets and would undo changes to them, so enable changes the
-//! `Elasticsearch` resource: every nodeSet's podTemplate gets the volume and the mount, and its
-//! `config` gets `path.repo`. ECK then rolls the pods itself, the Elasticsearch way.
+//! `Elasticsearch` resource: every nodeSet's podTemplate gets the volume, the mount, the chown init
+//! container and the injection record, and its `config` gets `path.repo`. ECK then rolls the pods
+//! itself, the Elasticsearch way.
+//!
+//! The parts are the injection core's own (`inject::desired`, `inject::settings`, `inject::Record`),
+//! so a StatefulSet and a nodeSet get the same volume, init container and uid/gid resolution.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::PodSpec;
 use serde_json::{json, Map, Value};
 
-use crate::inject::keys::{CLAIM_ANNOTATION, PATH_ANNOTATION, VOLUME_NAME};
+use crate::inject::desired::{self, InitContainer};
+use crate::inject::keys::{
+    CLAIM_ANNOTATION, INIT_CONTAINER_NAME, INJECTED_ANNOTATION, PATH_ANNOTATION, VOLUME_NAME,
+};
+use crate::inject::{settings, Overrides, Record};
 
 pub const ES_API_VERSION: &str = "elasticsearch.k8s.elastic.co/v1";
 pub const ES_KIND: &str = "Elasticsearch";
@@ -104,33 +115,112 @@ fn array_at<'a>(o: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Vec<
     o.entry(key).or_insert_with(|| json!([])).as_array_mut()
 }
 
-fn inject_node_set(set: &mut Value, claim: &str, path: &str) -> Option<()> {
-    let config = object_at(set, "config")?;
+fn inject_node_set(set: &mut Value, id: &str, claim: &str, path: &str) -> Result<(), String> {
+    let not_object = || format!("{id}: a nodeSet's podTemplate or config is not an object");
+    let set_name = name_of(set).unwrap_or_default().to_owned();
+    let config = object_at(set, "config").ok_or_else(not_object)?;
     let mut paths = path_repo(config);
     if !paths.iter().any(|p| p == path) {
         paths.push(path.to_owned());
     }
     set_path_repo(config, paths);
-    let template = object_at(set, "podTemplate")?;
+    let template = object_at(set, "podTemplate").ok_or_else(not_object)?;
     let pod = template
         .entry("spec")
         .or_insert_with(|| json!({}))
-        .as_object_mut()?;
-    let volumes = array_at(pod, "volumes")?;
-    volumes.retain(|v| name_of(v) != Some(VOLUME_NAME));
-    volumes.push(json!({"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": claim}}));
-    let containers = array_at(pod, "containers")?;
+        .as_object_mut()
+        .ok_or_else(not_object)?;
+    let containers = array_at(pod, "containers").ok_or_else(not_object)?;
     if !containers.iter().any(|c| name_of(c) == Some(ECK_CONTAINER)) {
         // ECK merges a container entry by name into its own defaults: the name and mounts suffice.
         containers.push(json!({ "name": ECK_CONTAINER }));
     }
+    let resolved = resolve(&Value::Object(pod.clone()), id, &set_name, claim, path)?;
+    let volumes = array_at(pod, "volumes").ok_or_else(not_object)?;
+    volumes.retain(|v| name_of(v) != Some(VOLUME_NAME));
+    volumes.push(desired::volume(VOLUME_NAME, claim));
+    let containers = array_at(pod, "containers").ok_or_else(not_object)?;
     let es = containers
         .iter_mut()
-        .find(|c| name_of(c) == Some(ECK_CONTAINER))?;
-    let mounts = array_at(es.as_object_mut()?, "volumeMounts")?;
+        .find(|c| name_of(c) == Some(ECK_CONTAINER))
+        .and_then(Value::as_object_mut)
+        .ok_or_else(not_object)?;
+    let mounts = array_at(es, "volumeMounts").ok_or_else(not_object)?;
+    if let Some(other) = mounts.iter().find(|m| {
+        name_of(m) != Some(VOLUME_NAME) && m.get("mountPath").and_then(Value::as_str) == Some(path)
+    }) {
+        return Err(format!(
+            "{id}: nodeSet {set_name} already mounts volume {} at {path}; pass another --path",
+            name_of(other).unwrap_or_default()
+        ));
+    }
     mounts.retain(|m| name_of(m) != Some(VOLUME_NAME));
-    mounts.push(json!({"name": VOLUME_NAME, "mountPath": path}));
-    Some(())
+    mounts.push(desired::mount(VOLUME_NAME, path));
+    let inits = array_at(pod, "initContainers").ok_or_else(not_object)?;
+    inits.retain(|c| name_of(c) != Some(INIT_CONTAINER_NAME));
+    inits.push(
+        InitContainer {
+            name: INIT_CONTAINER_NAME,
+            image: None,
+            pull_policy: None,
+            volume: VOLUME_NAME,
+            path,
+            uid: resolved.uid,
+            gid: resolved.gid,
+        }
+        .to_json(),
+    );
+    let record = Record {
+        claim: claim.to_owned(),
+        path: path.to_owned(),
+        container: ECK_CONTAINER.to_owned(),
+        uid: resolved.uid,
+        gid: resolved.gid,
+        volume: VOLUME_NAME.to_owned(),
+        init_container: INIT_CONTAINER_NAME.to_owned(),
+        // path.repo lives in the nodeSet's config, not in an env var.
+        env: String::new(),
+    };
+    let meta = object_at(set, "podTemplate")
+        .and_then(|t| object_at_map(t, "metadata"))
+        .and_then(|m| object_at_map(m, "annotations"))
+        .ok_or_else(not_object)?;
+    meta.insert(INJECTED_ANNOTATION.into(), record.to_annotation().into());
+    Ok(())
+}
+
+/// uid and gid as the injection core resolves them for a StatefulSet: the pod's or container's
+/// security context, else the Elasticsearch image's defaults.
+fn resolve(
+    pod: &Value,
+    id: &str,
+    set: &str,
+    claim: &str,
+    path: &str,
+) -> Result<settings::Settings, String> {
+    let spec: PodSpec = serde_json::from_value(pod.clone())
+        .map_err(|e| format!("{id}: nodeSet {set}'s podTemplate.spec is not a pod spec: {e}"))?;
+    let overrides = Overrides {
+        claim: Some(claim.to_owned()),
+        path: Some(path.to_owned()),
+        container: Some(ECK_CONTAINER.to_owned()),
+        uid: None,
+        gid: None,
+    };
+    settings::resolve(
+        &format!("{id} nodeSet {set}"),
+        &BTreeMap::new(),
+        &spec,
+        &overrides,
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn object_at_map<'a>(
+    o: &'a mut Map<String, Value>,
+    key: &str,
+) -> Option<&'a mut Map<String, Value>> {
+    o.entry(key).or_insert_with(|| json!({})).as_object_mut()
 }
 
 fn remove_from_node_set(set: &mut Value, path: &str) {
@@ -138,6 +228,18 @@ fn remove_from_node_set(set: &mut Value, path: &str) {
         let paths = path_repo(config);
         if paths.iter().any(|p| p == path) {
             set_path_repo(config, paths.into_iter().filter(|p| p != path).collect());
+        }
+    }
+    if let Some(meta) = set
+        .pointer_mut("/podTemplate/metadata")
+        .and_then(Value::as_object_mut)
+    {
+        let emptied = meta
+            .get_mut("annotations")
+            .and_then(Value::as_object_mut)
+            .is_some_and(|a| a.remove(INJECTED_ANNOTATION).is_some() && a.is_empty());
+        if emptied {
+            meta.remove("annotations");
         }
     }
     let Some(pod) = set
@@ -148,6 +250,17 @@ fn remove_from_node_set(set: &mut Value, path: &str) {
     };
     if let Some(v) = pod.get_mut("volumes").and_then(Value::as_array_mut) {
         v.retain(|v| name_of(v) != Some(VOLUME_NAME));
+    }
+    let emptied = pod
+        .get_mut("initContainers")
+        .and_then(Value::as_array_mut)
+        .is_some_and(|v| {
+            let before = v.len();
+            v.retain(|c| name_of(c) != Some(INIT_CONTAINER_NAME));
+            v.len() < before && v.is_empty()
+        });
+    if emptied {
+        pod.remove("initContainers");
     }
     for c in pod
         .get_mut("containers")
@@ -176,8 +289,7 @@ pub fn enable_patch(es: &Value, claim: &str, path: &str) -> Result<Option<Value>
     let before = node_sets(es, &id)?;
     let mut after = before.clone();
     for set in &mut after {
-        inject_node_set(set, claim, path)
-            .ok_or_else(|| format!("{id}: a nodeSet's podTemplate or config is not an object"))?;
+        inject_node_set(set, &id, claim, path)?;
     }
     let annotated = es
         .pointer("/metadata/annotations")
@@ -280,6 +392,52 @@ mod tests {
     }
 
     #[test]
+    fn every_node_set_gets_the_chown_init_container_and_the_record() {
+        let mut v = es();
+        v["spec"]["nodeSets"][1]["podTemplate"]["spec"]["securityContext"] =
+            json!({"runAsUser": 1001, "fsGroup": 2000});
+        let patch = enable_patch(&v, "logs-backup", P).unwrap().unwrap();
+        let sets = patch["spec"]["nodeSets"].as_array().unwrap();
+        for (set, (uid, gid)) in sets.iter().zip([(1000, 1000), (1001, 2000)]) {
+            let inits = set["podTemplate"]["spec"]["initContainers"]
+                .as_array()
+                .unwrap();
+            assert_eq!(inits.len(), 1, "{set}");
+            let init = &inits[0];
+            assert_eq!(init["name"], INIT_CONTAINER_NAME);
+            // No image: ECK gives the init container the Elasticsearch image it runs.
+            assert!(init.get("image").is_none(), "{init}");
+            assert_eq!(
+                init["command"],
+                json!(["sh", "-c", crate::inject::chown_script(P, uid, gid)])
+            );
+            assert_eq!(
+                init["volumeMounts"],
+                json!([{"name": VOLUME_NAME, "mountPath": P}])
+            );
+            let record = set["podTemplate"]["metadata"]["annotations"][INJECTED_ANNOTATION]
+                .as_str()
+                .and_then(Record::from_annotation)
+                .unwrap();
+            assert_eq!(
+                (record.claim.as_str(), record.path.as_str()),
+                ("logs-backup", P)
+            );
+            assert_eq!((record.uid, record.gid), (uid, gid));
+            assert_eq!(record.init_container, INIT_CONTAINER_NAME);
+        }
+    }
+
+    #[test]
+    fn a_path_another_volume_is_mounted_at_is_refused() {
+        let e = enable_patch(&es(), "c", "/x").unwrap_err();
+        assert!(
+            e.contains("elasticsearch/logs: nodeSet data already mounts volume x at /x"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn enabling_twice_is_a_no_op() {
         let mut v = es();
         json_patch::merge(&mut v, &enable_patch(&es(), "c", P).unwrap().unwrap());
@@ -303,6 +461,16 @@ mod tests {
             sets[1]["podTemplate"]["spec"]["containers"][0]["volumeMounts"],
             json!([{"name": "x", "mountPath": "/x"}])
         );
+        for set in sets {
+            assert!(
+                set["podTemplate"]["spec"].get("initContainers").is_none(),
+                "{set}"
+            );
+            assert!(
+                set["podTemplate"]["metadata"].get("annotations").is_none(),
+                "{set}"
+            );
+        }
         assert!(v["metadata"]["annotations"].as_object().unwrap().is_empty());
         assert_eq!(disable_patch(&v, P).unwrap(), None);
     }

@@ -18,6 +18,9 @@ pub enum EnableError {
     NotReadWriteMany { name: String, modes: String },
     #[error("cannot use PersistentVolumeClaim {name}: it is {phase}")]
     ClaimUnusable { name: String, phase: String },
+    /// A flag broke the injection contract (`Overrides::validate`).
+    #[error("failed to plan enable: {0}")]
+    Options(#[source] InjectError),
     #[error("failed to plan the claim {name}: it does not exist and no --storage-class was given to create it (pass --storage-class and --size, or create the ReadWriteMany claim first)")]
     NoStorageClass { name: String },
     #[error("invalid --size {0:?}: expected a Kubernetes quantity such as 100Gi")]

@@ -147,11 +147,8 @@ fn inject_plan(
 
 /// The one claim every target uses: `--claim`, else each target's annotation or derived default.
 pub fn resolve_claim(targets: &[Value], options: &EnableOptions) -> Result<String, EnableError> {
+    validate(options)?;
     if let Some(c) = &options.claim {
-        inject::valid_claim(c).map_err(|reason| EnableError::Invalid {
-            target: format!("--claim {c}"),
-            reason,
-        })?;
         return Ok(c.clone());
     }
     let mut seen: Vec<(String, String)> = Vec::new();
@@ -187,8 +184,17 @@ pub fn resolve_claim(targets: &[Value], options: &EnableOptions) -> Result<Strin
     Ok(first)
 }
 
+/// The flags against the injection contract every entry point shares, ECK included.
+fn validate(options: &EnableOptions) -> Result<(), EnableError> {
+    overrides(options, options.claim.as_deref())
+        .overrides
+        .validate()
+        .map_err(EnableError::Options)
+}
+
 pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
     let options = input.options;
+    validate(options)?;
     let via = match (options.via, input.webhook_installed) {
         (Via::Webhook, false) => return Err(EnableError::NoWebhook),
         (Via::Webhook, true) | (Via::Auto, true) => Via::Webhook,
@@ -773,6 +779,50 @@ mod tests {
             plan.rolled_by_others,
             [("Elasticsearch".to_string(), "logs".to_string())]
         );
+    }
+
+    #[test]
+    fn eck_targets_get_the_chown_init_container_and_their_flags_checked() {
+        let es = json!({"apiVersion": "elasticsearch.k8s.elastic.co/v1", "kind": "Elasticsearch", "metadata": {"name": "logs"},
+            "spec": {"nodeSets": [{"name": "default", "count": 3}]}});
+        let plan = run(std::slice::from_ref(&es), None, false, &options()).unwrap();
+        let Action::Patch { patch, .. } = &plan.actions[1] else {
+            panic!("{:?}", plan.actions)
+        };
+        assert_eq!(
+            patch["spec"]["nodeSets"][0]["podTemplate"]["spec"]["initContainers"][0]["name"],
+            inject::keys::INIT_CONTAINER_NAME
+        );
+        for (o, flag) in [
+            (
+                EnableOptions {
+                    path: Some("/a b".into()),
+                    ..options()
+                },
+                "--path",
+            ),
+            (
+                EnableOptions {
+                    claim: Some("C".into()),
+                    ..options()
+                },
+                "--claim",
+            ),
+            (
+                EnableOptions {
+                    container: Some("E S".into()),
+                    ..options()
+                },
+                "--container",
+            ),
+        ] {
+            let e = run(std::slice::from_ref(&es), None, false, &o).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("failed to plan enable: invalid {flag} ")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

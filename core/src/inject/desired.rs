@@ -12,7 +12,9 @@ pub fn mount(name: &str, path: &str) -> Value {
 
 pub struct InitContainer<'a> {
     pub name: &'a str,
-    pub image: &'a str,
+    /// None leaves the image to the operator: ECK gives an init container without one the
+    /// Elasticsearch image it runs.
+    pub image: Option<&'a str>,
     pub pull_policy: Option<&'a str>,
     pub volume: &'a str,
     pub path: &'a str,
@@ -26,7 +28,9 @@ impl InitContainer<'_> {
     pub fn to_json(&self) -> Value {
         let mut container = serde_json::Map::new();
         container.insert("name".into(), self.name.into());
-        container.insert("image".into(), self.image.into());
+        if let Some(image) = self.image {
+            container.insert("image".into(), image.into());
+        }
         if let Some(policy) = self.pull_policy {
             container.insert("imagePullPolicy".into(), policy.into());
         }

@@ -26,6 +26,12 @@ pub enum InjectError {
         value: String,
         reason: String,
     },
+    #[error("invalid {flag} {value:?}: {reason}")]
+    InvalidOverride {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("failed to mount the repository in {sts}: container {container} already mounts volume {volume} at {path}; set logbackup.io/path to another directory")]
     PathTaken {
         sts: String,

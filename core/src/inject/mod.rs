@@ -3,21 +3,21 @@
 //! `enable`. Pure: no I/O, no clock, no environment.
 
 mod container;
-mod desired;
+pub(crate) mod desired;
 mod error;
 mod family;
 pub mod keys;
-mod ops;
+pub(crate) mod ops;
 mod plan;
 mod record;
-mod settings;
+pub(crate) mod settings;
 
-pub use desired::chown_script;
+pub use desired::{chown_script, InitContainer};
 pub use error::{InjectError, Warning};
 pub use family::Family;
 pub use plan::{plan, Options, Outcome, Plan, Selection, SkipReason};
 pub use record::Record;
-pub use settings::{default_claim, valid_claim, valid_path, Overrides};
+pub use settings::{default_claim, valid_claim, valid_container, valid_path, Overrides};
 
 /// Plans and applies the injection to `object` in place: what `kubectl logbackup inject` does to each
 /// document, and what the API server does with the webhook's patch.

@@ -74,6 +74,7 @@ const POD: [&str; 3] = ["spec", "template", "spec"];
 
 /// Plans the injection into `object`, an `apps/v1` StatefulSet as JSON.
 pub fn plan(object: &Value, options: &Options) -> Result<Plan, InjectError> {
+    options.overrides.validate()?;
     let sts: StatefulSet = serde_json::from_value(object.clone())
         .map_err(|e| InjectError::NotAStatefulSet(e.to_string()))?;
     if let Some(kind) = object.get("kind").and_then(Value::as_str) {
@@ -387,7 +388,7 @@ impl Planner<'_> {
         };
         let desired = InitContainer {
             name: &name,
-            image: &image,
+            image: Some(&image),
             pull_policy: pull_policy.as_deref(),
             volume,
             path: &s.path,

@@ -20,6 +20,35 @@ pub struct Overrides {
     pub gid: Option<i64>,
 }
 
+impl Overrides {
+    /// The one check of the caller's defaults, shared by every entry point (`inject`, `enable` on
+    /// StatefulSets and on ECK, the webhook's flags): the same rules the annotations are held to.
+    /// [`super::plan`] calls it too, so no caller can skip it.
+    pub fn validate(&self) -> Result<(), InjectError> {
+        let invalid =
+            |flag: &'static str, value: &str, reason: String| InjectError::InvalidOverride {
+                flag,
+                value: value.to_owned(),
+                reason,
+            };
+        if let Some(claim) = &self.claim {
+            valid_claim(claim).map_err(|r| invalid("--claim", claim, r))?;
+        }
+        if let Some(path) = &self.path {
+            valid_path(path).map_err(|r| invalid("--path", path, r))?;
+        }
+        if let Some(container) = &self.container {
+            valid_container(container).map_err(|r| invalid("--container", container, r))?;
+        }
+        for (flag, id) in [("--uid", self.uid), ("--gid", self.gid)] {
+            if let Some(id) = id.filter(|id| !valid_id(*id)) {
+                return Err(invalid(flag, &id.to_string(), ID_RANGE.into()));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub family: Family,
@@ -133,17 +162,37 @@ fn checked(
         })
 }
 
+const ID_RANGE: &str = "expected a numeric id between 0 and 4294967295";
+
+fn valid_id(id: i64) -> bool {
+    (0..=i64::from(u32::MAX)).contains(&id)
+}
+
 fn parse_id(sts: &str, key: &'static str, value: &str) -> Result<i64, InjectError> {
     value
         .parse::<i64>()
         .ok()
-        .filter(|id| (0..=i64::from(u32::MAX)).contains(id))
+        .filter(|id| valid_id(*id))
         .ok_or_else(|| InjectError::InvalidSetting {
             sts: sts.to_owned(),
             key,
             value: value.to_owned(),
-            reason: "expected a numeric id between 0 and 4294967295".into(),
+            reason: ID_RANGE.into(),
         })
+}
+
+/// A container name: a DNS-1123 label.
+pub fn valid_container(name: &str) -> Result<(), String> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_ends = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if name.len() <= 63 && ok_chars && ok_ends {
+        Ok(())
+    } else {
+        Err("a container name must be lowercase letters, digits or '-', start and end alphanumeric, at most 63 characters".into())
+    }
 }
 
 /// A PVC name: a DNS-1123 subdomain.
@@ -228,6 +277,67 @@ mod tests {
             "",
         ] {
             assert!(valid_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn validate_names_the_flag_and_the_rule() {
+        assert_eq!(Overrides::default().validate(), Ok(()));
+        let good = Overrides {
+            claim: Some("logs-backup".into()),
+            path: Some("/snapshots".into()),
+            container: Some("elasticsearch".into()),
+            uid: Some(1000),
+            gid: Some(0),
+        };
+        assert_eq!(good.validate(), Ok(()));
+        let cases = [
+            (
+                Overrides {
+                    claim: Some("Logs_Backup".into()),
+                    ..good.clone()
+                },
+                "--claim",
+            ),
+            (
+                Overrides {
+                    path: Some("/a,b".into()),
+                    ..good.clone()
+                },
+                "--path",
+            ),
+            (
+                Overrides {
+                    container: Some("ES".into()),
+                    ..good.clone()
+                },
+                "--container",
+            ),
+            (
+                Overrides {
+                    uid: Some(-1),
+                    ..good.clone()
+                },
+                "--uid",
+            ),
+            (
+                Overrides {
+                    gid: Some(1 << 32),
+                    ..good.clone()
+                },
+                "--gid",
+            ),
+        ];
+        for (overrides, flag) in cases {
+            let e = overrides.validate().unwrap_err();
+            assert!(
+                matches!(&e, InjectError::InvalidOverride { flag: f, .. } if *f == flag),
+                "{e}"
+            );
+            assert!(
+                e.to_string().starts_with(&format!("invalid {flag} ")),
+                "{e}"
+            );
         }
     }
 }

@@ -42,6 +42,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../manifests/webhook/base/poddisruptionbudget.yaml"),
     ),
     (
+        "base/networkpolicy.yaml",
+        include_str!("../../../manifests/webhook/base/networkpolicy.yaml"),
+    ),
+    (
         "base/mutatingwebhookconfiguration.yaml",
         include_str!("../../../manifests/webhook/base/mutatingwebhookconfiguration.yaml"),
     ),
@@ -299,6 +303,7 @@ mod tests {
                 "Service/logbackup-webhook",
                 "Deployment/logbackup-webhook",
                 "PodDisruptionBudget/logbackup-webhook",
+                "NetworkPolicy/logbackup-webhook",
                 "Secret/logbackup-webhook-tls",
                 "Secret/logbackup-webhook-ca",
                 "MutatingWebhookConfiguration/logbackup-webhook",
@@ -314,7 +319,7 @@ mod tests {
         );
         // The base's settings survive the patch.
         assert_eq!(mwc["webhooks"][0]["failurePolicy"], "Fail");
-        let tls = &o[5];
+        let tls = &o[6];
         assert_eq!(tls["data"]["tls.crt"], b64("CERT"));
         assert_eq!(tls["data"]["tls.key"], b64("KEY"));
         assert!(o.iter().all(|x| !x.to_string().contains("PLACEHOLDER")));

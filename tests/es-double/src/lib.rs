@@ -15,6 +15,7 @@
 //! documents. The settings are kept in `State::cluster_settings` so tests can check that allocation
 //! was re-enabled.
 
+pub mod disk;
 pub mod errors;
 pub mod handlers;
 pub mod policies;
@@ -281,6 +282,7 @@ async fn serve(
                 now: time::now_ms(),
             };
             let reply = handlers::handle(&mut state, &ctx);
+            disk::reconcile(&mut state);
             let status = match &reply {
                 handlers::Reply::Json(s, _) | handlers::Reply::Text(s, _) => *s,
             };

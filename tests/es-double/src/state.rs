@@ -120,6 +120,8 @@ pub struct Behaviour {
     pub deletes_busy_for: u32,
     /// An OSS build (no x-pack): `_slm` has no handler, as in the images KubeSphere ships.
     pub oss_build: bool,
+    /// `fs` repositories whose location is a directory here get the real on-disk layout (`disk.rs`).
+    pub disk_layout: bool,
 }
 
 impl Default for Behaviour {
@@ -135,6 +137,7 @@ impl Default for Behaviour {
             delay_next_create_ms: None,
             deletes_busy_for: 0,
             oss_build: false,
+            disk_layout: false,
         }
     }
 }

@@ -1,0 +1,250 @@
+//! The TLS admission listener: accepts TCP, shakes hands, and serves HTTP/1.1 or HTTP/2 (as ALPN
+//! chose) with hyper, under the connection limits the fault campaign asked for.
+//!
+//! Hand-written on tokio-rustls and hyper instead of axum-server because every limit here lives
+//! between accept and the first request, where axum-server gives no hook: a cap on open
+//! connections, TCP_NODELAY, a deadline for the first request (hyper-util's automatic version
+//! detection waited forever for a preface that never came), and an idle deadline for HTTP/2.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulConnection;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+
+use crate::metrics::Metrics;
+
+/// How long a connection may take at each stage before it is closed, and how many may be open.
+#[derive(Debug, Clone)]
+pub struct ConnLimits {
+    pub handshake_timeout: Duration,
+    pub first_request_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// Serves until `stop` turns true, then lets open connections finish for up to `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    limits: ConnLimits,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let limits = Arc::new(limits);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning on the error.
+                    tracing::warn!(error = %e, "failed to accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // At the cap a new connection is closed at once: a flood of idle clients must not
+            // grow memory, and the API server retries on another endpoint.
+            metrics.connections_refused.inc();
+            drop(tcp);
+            continue;
+        };
+        // The response is written in one go; Nagle would hold its last segment back waiting for
+        // the ACK of the previous one (a 40 ms stall on fresh connections, with delayed ACKs).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "failed to set TCP_NODELAY");
+        }
+        let conn = Connection {
+            acceptor: acceptor.clone(),
+            app: app.clone(),
+            limits: limits.clone(),
+            stop: stop.clone(),
+            metrics: metrics.clone(),
+            _slot: slot,
+        };
+        tokio::spawn(conn.run(tcp));
+    }
+    drop(listener);
+    let everyone = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(grace, slots.acquire_many(everyone))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            "connections still open after the shutdown grace period"
+        );
+    }
+}
+
+struct Connection {
+    acceptor: TlsAcceptor,
+    app: Router,
+    limits: Arc<ConnLimits>,
+    stop: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
+    /// Returned to the cap when the connection task ends.
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    async fn run(self, tcp: TcpStream) {
+        self.metrics.connections_open.inc();
+        let _open = scopeguard(&self.metrics);
+        let limits = &self.limits;
+        let tls =
+            match tokio::time::timeout(limits.handshake_timeout, self.acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake timed out");
+                    return;
+                }
+            };
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        let activity = Arc::new(Activity::default());
+        let service = {
+            let (app, activity) = (self.app.clone(), activity.clone());
+            hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let busy = activity.begin();
+                let app = app.clone();
+                async move {
+                    let response = app.oneshot(request.map(axum::body::Body::new)).await;
+                    drop(busy);
+                    response
+                }
+            })
+        };
+        let io = TokioIo::new(tls);
+        if h2 {
+            let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .keep_alive_interval(limits.idle_timeout)
+                .keep_alive_timeout(limits.header_read_timeout)
+                .serve_connection(io, service);
+            drive(conn, &activity, limits, self.stop).await;
+        } else {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .serve_connection(io, service);
+            drive(conn, &activity, limits, self.stop).await;
+        }
+    }
+}
+
+/// Keeps the open-connections gauge honest however the task ends.
+fn scopeguard(metrics: &Arc<Metrics>) -> impl Drop {
+    struct Open(Arc<Metrics>);
+    impl Drop for Open {
+        fn drop(&mut self) {
+            self.0.connections_open.dec();
+        }
+    }
+    Open(metrics.clone())
+}
+
+/// Runs one connection; closes it gracefully when it has been idle too long (before its first
+/// request, or between requests) or the server stops, and drops it if it will not close.
+async fn drive<C>(
+    conn: C,
+    activity: &Activity,
+    limits: &ConnLimits,
+    mut stop: watch::Receiver<bool>,
+) where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    tokio::pin!(conn);
+    // Once closing, how long the connection may take to finish before it is dropped.
+    let mut closing: Option<Duration> = None;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = activity.idle_for(limits.first_request_timeout, limits.idle_timeout), if closing.is_none() => {
+                // Nothing in progress: HTTP/2 gets a GOAWAY; a half-sent HTTP/1.1 request head
+                // (one byte, say) would keep a graceful close waiting, so it gets a second only.
+                closing = Some(Duration::from_secs(1));
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = stop.wait_for(|s| *s), if closing.is_none() => {
+                closing = Some(limits.header_read_timeout);
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = tokio::time::sleep(closing.unwrap_or_default()), if closing.is_some() => return,
+        }
+    }
+}
+
+/// Requests in progress on one connection, and a wake-up whenever that changes.
+#[derive(Default)]
+struct Activity {
+    busy: AtomicUsize,
+    changed: Notify,
+    served: AtomicUsize,
+}
+
+impl Activity {
+    fn begin(self: &Arc<Self>) -> BusyOwned {
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        self.served.fetch_add(1, Ordering::Relaxed);
+        self.changed.notify_one();
+        BusyOwned(self.clone())
+    }
+
+    /// Returns once no request has been in progress for `first` (before the first request) or
+    /// `idle` (after it).
+    async fn idle_for(&self, first: Duration, idle: Duration) {
+        loop {
+            if self.busy.load(Ordering::SeqCst) == 0 {
+                let idle = if self.served.load(Ordering::Relaxed) == 0 {
+                    first
+                } else {
+                    idle
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(idle) => {
+                        if self.busy.load(Ordering::SeqCst) == 0 {
+                            return;
+                        }
+                    }
+                    _ = self.changed.notified() => {}
+                }
+            } else {
+                self.changed.notified().await;
+            }
+        }
+    }
+}
+
+struct BusyOwned(Arc<Activity>);
+
+impl Drop for BusyOwned {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+        self.0.changed.notify_one();
+    }
+}
