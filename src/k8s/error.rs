@@ -97,7 +97,8 @@ pub enum Problem {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct K8sError {
-    pub attempt: Attempt,
+    /// Boxed: errors travel through every `Result` of the layer, and stay small that way.
+    pub attempt: Box<Attempt>,
     pub problem: Problem,
     /// What a half-done command removed again, or left behind and how to remove it.
     pub cleanup: Option<String>,
@@ -150,7 +151,7 @@ impl K8sError {
 impl K8sError {
     pub fn new(attempt: Attempt, problem: Problem) -> Self {
         Self {
-            attempt,
+            attempt: Box::new(attempt),
             problem,
             cleanup: None,
         }

@@ -81,6 +81,7 @@ pub fn resource_of(api_version: &str, kind: &str) -> Option<(ApiResource, bool)>
         "Service" => ("services", true),
         "Deployment" => ("deployments", true),
         "PodDisruptionBudget" => ("poddisruptionbudgets", true),
+        "NetworkPolicy" => ("networkpolicies", true),
         "Secret" => ("secrets", true),
         "MutatingWebhookConfiguration" => ("mutatingwebhookconfigurations", false),
         "Issuer" => ("issuers", true),
