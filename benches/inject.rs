@@ -1,6 +1,7 @@
 //! Planning throughput: StatefulSets planned per second, per fixture, on one core.
 //! `cargo bench --bench inject`. A plain harness: criterion would add plotters and rayon to every
 //! `clippy --all-targets` build for one number.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
 //! The init container's script, run by a real `sh` against a real directory. `chown` and `stat` are
 //! replaced by shims on PATH to play an NFS export with root_squash, where root cannot chown.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -1,4 +1,5 @@
 //! `kubectl logbackup inject` as a user runs it: files and stdin, multi-document YAML, `kind: List`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -2,6 +2,7 @@
 //! refuse), with the warnings in `X.warnings.txt`. `UPDATE_GOLDEN=1 cargo test --test inject_golden`
 //! rewrites them; otherwise a stale or missing golden fails. Every case is also re-planned on its own
 //! output (idempotency), deserialized as an apps/v1 StatefulSet, and checked to keep every original field.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 use std::path::{Path, PathBuf};
 

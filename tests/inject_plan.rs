@@ -1,4 +1,5 @@
 //! The injection core's JSON-patch contract and its decisions, beyond what the goldens show.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 use logbackup::inject::{self, InjectError, Options, Outcome, Overrides, Selection, SkipReason};
 use serde_json::{json, Value};

@@ -1,5 +1,6 @@
 //! Every injected golden validates against the Kubernetes 1.30 OpenAPI schema, strictly (no unknown
 //! fields), with kubernetes-validate (PyPI; .ci/run installs it).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 #[path = "support/kubernetes_validate.rs"]
 mod kubernetes_validate;

@@ -1,5 +1,6 @@
 //! krew/logbackup.yaml against krew-index's rules, the release archives' layout, and the real
 //! `kubectl` discovering the plugin on PATH.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 use std::path::Path;
 use std::process::Command;

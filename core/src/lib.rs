@@ -7,8 +7,10 @@
 
 pub mod enable;
 pub mod es;
+pub mod ids;
 pub mod inject;
 pub mod manifest;
+pub mod s3_repository;
 pub mod schedule;
 pub mod snapshot;
 pub mod sync;

@@ -384,7 +384,9 @@ pub async fn run_enable(args: &EnableArgs, global: &Global) -> Result<ExitCode> 
     }
     let register_args = RegisterArgs {
         name: Some(repository.clone()),
-        location: location.clone(),
+        kind: super::repo::RepoType::Fs,
+        location: Some(location.clone()),
+        s3: Default::default(),
         readonly: false,
         no_compress: false,
         dry_run: false,

@@ -6,13 +6,16 @@ mod enable;
 mod inject;
 mod prune;
 mod repo;
+mod repo_s3;
 mod restore;
 mod retry;
 mod schedule;
 mod snapshot;
 mod status;
 mod sync;
+mod sync_to;
 mod tls_probe;
+mod verify;
 mod webhook;
 
 use std::process::ExitCode;

@@ -40,9 +40,15 @@ pub enum RepoCommand {
 pub struct RegisterArgs {
     /// Repository name (default: --repository)
     pub name: Option<String>,
-    /// Directory on the shared volume, inside path.repo on every master and data node
-    #[arg(long, value_name = "PATH")]
-    pub location: String,
+    /// Repository type: fs (a shared volume) or s3 (a bucket; built into Elasticsearch 8+, the
+    /// repository-s3 plugin elsewhere)
+    #[arg(long = "type", value_enum, default_value_t = RepoType::Fs)]
+    pub kind: RepoType,
+    /// Directory on the shared volume, inside path.repo on every master and data node (fs)
+    #[arg(long, value_name = "PATH", required_if_eq("kind", "fs"))]
+    pub location: Option<String>,
+    #[command(flatten)]
+    pub s3: super::repo_s3::S3RepoArgs,
     /// Register read-only, as a second cluster reading the same repository must
     #[arg(long)]
     pub readonly: bool,
@@ -97,26 +103,39 @@ pub async fn run(args: &RepoArgs, global: &Global) -> Result<ExitCode> {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RepoType {
+    Fs,
+    S3,
+}
+
 pub(super) async fn register(args: &RegisterArgs, global: &Global) -> Result<ExitCode> {
     let name = args
         .name
         .clone()
         .unwrap_or_else(|| args.es.repository.clone());
     let es = connect(&args.es, global).await?;
+    let location = match (args.kind, &args.location) {
+        (RepoType::S3, _) => return super::repo_s3::register(&es, &name, args).await,
+        (RepoType::Fs, Some(location)) => location.clone(),
+        (RepoType::Fs, None) => {
+            return Err(Refused("--location is required for an fs repository".into()).into())
+        }
+    };
     let nodes = es.nodes_settings().await?;
     let paths: Vec<_> = nodes.nodes.values().map(|n| n.paths()).collect();
-    let gaps = path_repo::gaps(&paths, &args.location);
+    let gaps = path_repo::gaps(&paths, &location);
     if !gaps.is_empty() {
         return Err(Refused(format!(
             "cannot register repository {name}: {}",
-            path_repo::advice(&gaps, &args.location)
+            path_repo::advice(&gaps, &location)
         ))
         .into());
     }
     let body = PutRepository {
         kind: "fs",
         settings: FsSettings {
-            location: args.location.clone(),
+            location: location.clone(),
             compress: !args.no_compress,
             readonly: args.readonly,
         },
@@ -124,7 +143,7 @@ pub(super) async fn register(args: &RegisterArgs, global: &Global) -> Result<Exi
     if args.dry_run {
         eprintln!(
             "dry run: path.repo covers {} on all {} nodes; would register:",
-            args.location,
+            location,
             paths.len()
         );
         emit(&json!({ name.clone(): body }), args.output.format(), |_| {
@@ -133,7 +152,7 @@ pub(super) async fn register(args: &RegisterArgs, global: &Global) -> Result<Exi
                 &[vec![
                     name.clone(),
                     "fs".into(),
-                    args.location.clone(),
+                    location.clone(),
                     (!args.no_compress).to_string(),
                     args.readonly.to_string(),
                 ]],
@@ -142,7 +161,7 @@ pub(super) async fn register(args: &RegisterArgs, global: &Global) -> Result<Exi
         return Ok(ExitCode::SUCCESS);
     }
     es.put_repository(&name, &body).await?;
-    eprintln!("registered repository {name} at {}", args.location);
+    eprintln!("registered repository {name} at {}", location);
     match es.verify_repository(&name).await {
         Ok(verified) => {
             eprintln!("verified on {} nodes", verified.nodes.len());

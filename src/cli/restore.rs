@@ -166,6 +166,7 @@ pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
         include_aliases: false,
         rename_pattern: plan.rename_prefix.as_ref().map(|_| "(.+)".to_string()),
         rename_replacement: plan.rename_prefix.as_ref().map(|p| format!("{p}$1")),
+        index_settings: None,
     };
     es.restore(repo, &plan.snapshot, &body).await?;
     eprintln!("restore started");

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use logbackup::es::policies::{engine_by_version, is_missing_endpoint, PolicyEngine};
+use logbackup::es::policies::{
+    engine_by_version, is_missing_endpoint, slm_summaries, sm_summaries, PolicyEngine,
+    PolicySummary,
+};
 use logbackup::es::EsClient;
 use logbackup::k8s::schedules as kube_schedules;
 use logbackup::k8s::Kube;
@@ -76,6 +79,8 @@ pub struct CreateArgs {
     pub what: WhatArgs,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub sync: super::sync_to::ScheduleSyncArgs,
     /// Image the CronJob runs
     #[arg(long, default_value = cronjob::IMAGE, value_name = "IMAGE")]
     pub image: String,
@@ -209,6 +214,7 @@ async fn create_cronjob(
         password: secret_ref(&args.es.password_secret, "password"),
         api_key: None,
         ca: secret_ref(&args.es.ca_secret, "ca.crt"),
+        sync: args.sync.plan(&args.es.repository)?,
     };
     if args.es.password.is_some() || args.es.api_key.is_some() {
         bail!("a scheduled backup reads its password from a Secret: use --password-secret NAME[/KEY], not --password/--api-key");
@@ -398,56 +404,17 @@ fn cronjob_row(cj: &k8s_openapi::api::batch::v1::CronJob) -> Row {
     }
 }
 
-/// SLM policies we wrote (their snapshots carry our `taken_by`), with SLM's own last runs.
-fn slm_rows(policies: &serde_json::Map<String, Value>) -> Vec<Row> {
-    policies
-        .iter()
-        .filter(|(_, p)| p["policy"]["config"]["metadata"]["taken_by"] == "kubectl-logbackup")
-        .map(|(name, p)| {
-            let last = |k: &str| p[k]["time_string"].as_str().map(str::to_string);
-            let success = last("last_success");
-            let failure = last("last_failure");
-            Row {
-                name: name.clone(),
-                engine: "slm".into(),
-                namespace: "-".into(),
-                schedule: p["policy"]["schedule"].as_str().unwrap_or("-").into(),
-                time_zone: "UTC".into(),
-                suspended: false,
-                last_run: success.clone().max(failure),
-                last_success: success,
-            }
-        })
-        .collect()
-}
-
-fn sm_rows(response: &Value) -> Vec<Row> {
-    response["policies"]
-        .as_array()
-        .map(|ps| {
-            ps.iter()
-                .map(|p| &p["sm_policy"])
-                .filter(|p| p["snapshot_config"]["metadata"]["taken_by"] == "kubectl-logbackup")
-                .map(|p| Row {
-                    name: p["name"].as_str().unwrap_or("-").into(),
-                    engine: "sm".into(),
-                    namespace: "-".into(),
-                    schedule: p["creation"]["schedule"]["cron"]["expression"]
-                        .as_str()
-                        .unwrap_or("-")
-                        .into(),
-                    time_zone: p["creation"]["schedule"]["cron"]["timezone"]
-                        .as_str()
-                        .unwrap_or("-")
-                        .into(),
-                    suspended: p["enabled"] == false,
-                    // SM reports runs through its explain API only; not read here.
-                    last_run: None,
-                    last_success: None,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+fn policy_row(engine: &str, p: PolicySummary) -> Row {
+    Row {
+        name: p.name,
+        engine: engine.into(),
+        namespace: "-".into(),
+        schedule: p.schedule,
+        time_zone: p.time_zone,
+        suspended: p.suspended,
+        last_run: p.last_run,
+        last_success: p.last_success,
+    }
 }
 
 async fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
@@ -471,12 +438,12 @@ async fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
         reached_any = true;
         match engine_by_version(&es.version) {
             Ok(PolicyEngine::Slm) => match es.slm_policies().await {
-                Ok(p) => rows.extend(slm_rows(&p)),
+                Ok(p) => rows.extend(slm_summaries(&p).into_iter().map(|p| policy_row("slm", p))),
                 Err(e) if is_missing_endpoint(&e) => {}
                 Err(e) => return Err(e.into()),
             },
             Ok(PolicyEngine::Sm) => match es.sm_policies().await {
-                Ok(p) => rows.extend(sm_rows(&p)),
+                Ok(p) => rows.extend(sm_summaries(&p).into_iter().map(|p| policy_row("sm", p))),
                 Err(e) if is_missing_endpoint(&e) => {}
                 Err(e) => return Err(e.into()),
             },

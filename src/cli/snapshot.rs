@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use logbackup::es::types::{CreateSnapshot, SnapshotInfo};
 use logbackup::es::{EsClient, EsError};
 use logbackup::render;
-use logbackup::snapshot::{human_bytes, naming, preset_indices, SnapshotState};
+use logbackup::snapshot::{human_bytes, naming, preset_indices, verify, SnapshotState};
 use serde::Serialize;
 use serde_json::json;
 
@@ -36,6 +36,8 @@ pub enum SnapshotCommand {
     Describe(DescribeArgs),
     /// Delete snapshots by name
     Delete(DeleteArgs),
+    /// Check a snapshot can come back: state and shards; with --restore-test, restore and compare counts
+    Verify(super::verify::VerifyArgs),
 }
 
 /// What a snapshot holds and how it is named; shared by `snapshot create`, `backup` and `schedule create`.
@@ -78,7 +80,7 @@ impl WhatArgs {
             include_global_state: false,
             // A shard that fails makes the snapshot PARTIAL (reported as a failure) instead of aborting it.
             partial: true,
-            metadata: json!({"taken_by": "kubectl-logbackup"}),
+            metadata: Some(verify::snapshot_metadata(None, 0)),
         }
     }
 }
@@ -136,6 +138,7 @@ pub async fn run(args: &SnapshotArgs, global: &Global) -> Result<ExitCode> {
         SnapshotCommand::List(a) => list(a, global).await,
         SnapshotCommand::Describe(a) => describe(a, global).await,
         SnapshotCommand::Delete(a) => delete(a, global).await,
+        SnapshotCommand::Verify(a) => super::verify::run(a, global).await,
     }
 }
 
@@ -162,6 +165,7 @@ async fn create(args: &CreateArgs, global: &Global) -> Result<ExitCode> {
         )?;
         return Ok(ExitCode::SUCCESS);
     }
+    let body = record_counts(&es, &body).await;
     if !args.wait {
         start_once(&es, &args.es, repo, &name, &body).await?;
         eprintln!("started snapshot {repo}:{name}");
@@ -182,6 +186,29 @@ async fn create(args: &CreateArgs, global: &Global) -> Result<ExitCode> {
     finish(&info)
 }
 
+/// The body with the documents of every index it selects counted into its metadata, for
+/// `snapshot verify --restore-test`. Counting is best effort: a failure is a warning, never a
+/// missed backup. Servers without snapshot metadata (Elasticsearch before 7.3) are not asked.
+pub async fn record_counts(es: &EsClient, body: &CreateSnapshot) -> CreateSnapshot {
+    if !es.version.snapshot_metadata() {
+        return body.clone();
+    }
+    let patterns: Vec<String> = body.indices.split(',').map(str::to_string).collect();
+    match es.doc_counts(&patterns).await {
+        Ok(counts) => CreateSnapshot {
+            metadata: Some(verify::snapshot_metadata(
+                Some(&counts),
+                now().as_millisecond(),
+            )),
+            ..body.clone()
+        },
+        Err(e) => {
+            eprintln!("warning: document counts not recorded ({e}); verify will compare with live indices");
+            body.clone()
+        }
+    }
+}
+
 /// Starts snapshot `name` (adopting it if a retried start already did) and follows it to its end.
 /// Shared by `snapshot create --wait` and `backup`.
 pub async fn create_and_wait(
@@ -192,7 +219,8 @@ pub async fn create_and_wait(
     timeout: Duration,
 ) -> Result<SnapshotInfo> {
     let repo = &args.repository;
-    start_once(es, args, repo, name, body).await?;
+    let body = record_counts(es, body).await;
+    start_once(es, args, repo, name, &body).await?;
     eprintln!("started snapshot {repo}:{name}");
     wait(es, args, repo, name, timeout).await
 }

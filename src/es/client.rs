@@ -89,9 +89,7 @@ impl EsClient {
             },
             cluster_name: String::new(),
         };
-        let info: InfoResponse = probe
-            .call(Method::GET, "/", &[], None::<&()>, &action)
-            .await?;
+        let info: InfoResponse = probe.get("/", &[], &action).await?;
         let version = ServerVersion::detect(&info).map_err(|e| failed(&action, e))?;
         tracing::info!(%version, cluster = %info.cluster_name, "connected");
         Ok(Self {
@@ -151,30 +149,62 @@ impl EsClient {
         serde_json::from_slice(&bytes).map_err(|e| failed(action, EsError::Decode(e.to_string())))
     }
 
+    /// `GET path?query`, decoded; errors name `action`.
+    pub(super) async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        action: &str,
+    ) -> Result<T, Failed> {
+        self.call(Method::GET, path, query, None::<&()>, action)
+            .await
+    }
+
+    /// `PUT path?query` with an optional JSON body, decoded.
+    pub(super) async fn put<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        action: &str,
+    ) -> Result<T, Failed> {
+        self.call(Method::PUT, path, query, body, action).await
+    }
+
+    /// `POST path?query` with an optional JSON body, decoded.
+    pub(super) async fn post<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        action: &str,
+    ) -> Result<T, Failed> {
+        self.call(Method::POST, path, query, body, action).await
+    }
+
+    /// `DELETE path?query`, decoded.
+    pub(super) async fn delete<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        action: &str,
+    ) -> Result<T, Failed> {
+        self.call(Method::DELETE, path, query, None::<&()>, action)
+            .await
+    }
+
     pub(super) fn master_timeout(&self) -> (&'static str, String) {
         (self.version.master_timeout_param(), "60s".to_string())
     }
 
     pub async fn nodes_settings(&self) -> Result<NodesInfoResponse, Failed> {
-        self.call(
-            Method::GET,
-            "/_nodes/settings",
-            &[],
-            None::<&()>,
-            "read node settings (path.repo)",
-        )
-        .await
+        self.get("/_nodes/settings", &[], "read node settings (path.repo)")
+            .await
     }
 
     pub async fn nodes_fs(&self) -> Result<NodesStatsResponse, Failed> {
-        self.call(
-            Method::GET,
-            "/_nodes/stats/fs",
-            &[],
-            None::<&()>,
-            "read node disk usage",
-        )
-        .await
+        self.get("/_nodes/stats/fs", &[], "read node disk usage")
+            .await
     }
 
     /// All repositories, or one (404 `repository_missing_exception` if absent).
@@ -189,18 +219,20 @@ impl EsClient {
             ),
             None => ("/_snapshot".to_string(), "list repositories".to_string()),
         };
-        self.call(Method::GET, &path, &[], None::<&()>, &action)
-            .await
+        self.get(&path, &[], &action).await
     }
 
     /// Registers without server-side verification: `verify_repository` runs next so its failure is
     /// reported on its own, with hints.
-    pub async fn put_repository(&self, name: &str, body: &PutRepository) -> Result<(), Failed> {
+    pub async fn put_repository<B: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        body: &B,
+    ) -> Result<(), Failed> {
         let query = [self.master_timeout(), ("verify", "false".to_string())];
         let action = format!("register repository {name}");
         let _: Acknowledged = self
-            .call(
-                Method::PUT,
+            .put(
                 &format!("/_snapshot/{}", enc(name)),
                 &query,
                 Some(body),
@@ -212,8 +244,7 @@ impl EsClient {
 
     pub async fn verify_repository(&self, name: &str) -> Result<VerifyResponse, Failed> {
         let action = format!("verify repository {name}");
-        self.call(
-            Method::POST,
+        self.post(
             &format!("/_snapshot/{}/_verify", enc(name)),
             &[self.master_timeout()],
             None::<&()>,
@@ -225,11 +256,9 @@ impl EsClient {
     pub async fn delete_repository(&self, name: &str) -> Result<(), Failed> {
         let action = format!("remove repository {name}");
         let _: Acknowledged = self
-            .call(
-                Method::DELETE,
+            .delete(
                 &format!("/_snapshot/{}", enc(name)),
                 &[self.master_timeout()],
-                None::<&()>,
                 &action,
             )
             .await?;
@@ -249,9 +278,19 @@ impl EsClient {
             ("wait_for_completion", "false".to_string()),
         ];
         let action = format!("start snapshot {repo}:{name}");
+        // Servers without snapshot metadata reject the field: the counts are then not recorded.
+        let bare;
+        let body = if body.metadata.is_some() && !self.version.snapshot_metadata() {
+            bare = CreateSnapshot {
+                metadata: None,
+                ..body.clone()
+            };
+            &bare
+        } else {
+            body
+        };
         let _: CreateSnapshotResponse = self
-            .call(
-                Method::PUT,
+            .put(
                 &format!("/_snapshot/{}/{}", enc(repo), enc(name)),
                 &query,
                 Some(body),
@@ -264,11 +303,9 @@ impl EsClient {
     pub async fn snapshot_status(&self, repo: &str, name: &str) -> Result<SnapshotStatus, Failed> {
         let action = format!("read the status of snapshot {repo}:{name}");
         let response: SnapshotStatusResponse = self
-            .call(
-                Method::GET,
+            .get(
                 &format!("/_snapshot/{}/{}/_status", enc(repo), enc(name)),
                 &[],
-                None::<&()>,
                 &action,
             )
             .await?;
@@ -288,11 +325,9 @@ impl EsClient {
             format!("get snapshot {repo}:{pattern}")
         };
         let response: GetSnapshotsResponse = self
-            .call(
-                Method::GET,
+            .get(
                 &format!("/_snapshot/{}/{}", enc(repo), enc(pattern)),
                 &[],
-                None::<&()>,
                 &action,
             )
             .await?;
@@ -306,11 +341,9 @@ impl EsClient {
         }
         let action = format!("delete snapshot {repo}:{name}");
         let _: Acknowledged = self
-            .call(
-                Method::DELETE,
+            .delete(
                 &format!("/_snapshot/{}/{}", enc(repo), enc(name)),
                 &query,
-                None::<&()>,
                 &action,
             )
             .await?;
@@ -329,8 +362,7 @@ impl EsClient {
         ];
         let action = format!("restore snapshot {repo}:{name}");
         let _: serde_json::Value = self
-            .call(
-                Method::POST,
+            .post(
                 &format!("/_snapshot/{}/{}/_restore", enc(repo), enc(name)),
                 &query,
                 Some(body),
@@ -346,14 +378,8 @@ impl EsClient {
     ) -> Result<BTreeMap<String, IndexRecovery>, Failed> {
         let list = indices.join(",");
         let action = format!("read recovery of {list}");
-        self.call(
-            Method::GET,
-            &format!("/{}/_recovery", enc(&list)),
-            &[],
-            None::<&()>,
-            &action,
-        )
-        .await
+        self.get(&format!("/{}/_recovery", enc(&list)), &[], &action)
+            .await
     }
 
     /// Every index with its state and primary store size in bytes.
@@ -364,21 +390,13 @@ impl EsClient {
             ("h", "index,status,health,rep,pri.store.size".to_string()),
             ("expand_wildcards", "all".to_string()),
         ];
-        self.call(
-            Method::GET,
-            "/_cat/indices",
-            &query,
-            None::<&()>,
-            "list indices",
-        )
-        .await
+        self.get("/_cat/indices", &query, "list indices").await
     }
 
     pub async fn close_index(&self, index: &str) -> Result<(), Failed> {
         let action = format!("close index {index}");
         let _: Acknowledged = self
-            .call(
-                Method::POST,
+            .post(
                 &format!("/{}/_close", enc(index)),
                 &[self.master_timeout()],
                 None::<&()>,
@@ -391,11 +409,9 @@ impl EsClient {
     pub async fn delete_index(&self, index: &str) -> Result<(), Failed> {
         let action = format!("delete index {index}");
         let _: Acknowledged = self
-            .call(
-                Method::DELETE,
+            .delete(
                 &format!("/{}", enc(index)),
                 &[self.master_timeout()],
-                None::<&()>,
                 &action,
             )
             .await?;

@@ -37,8 +37,7 @@ impl EsClient {
         };
         let body = json!({ "persistent": { "cluster.routing.allocation.enable": value } });
         let _: Value = self
-            .call(
-                Method::PUT,
+            .put(
                 "/_cluster/settings",
                 &[self.master_timeout()],
                 Some(&body),
@@ -51,13 +50,7 @@ impl EsClient {
     /// A plain flush of every index: synced flush is deprecated in 7.x and gone in 8.
     pub async fn flush(&self) -> Result<(), Failed> {
         let _: Value = self
-            .call(
-                Method::POST,
-                "/_flush",
-                &[],
-                None::<&()>,
-                "flush all indices",
-            )
+            .post("/_flush", &[], None::<&()>, "flush all indices")
             .await?;
         Ok(())
     }

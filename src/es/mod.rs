@@ -7,6 +7,9 @@ pub use logbackup_core::es::{auth, discovery, error, types, version};
 
 pub mod client;
 mod cluster;
+mod documents;
+pub mod listing;
+pub mod plugins;
 pub mod policies;
 
 pub use auth::{Auth, Secret};

@@ -1,24 +1,14 @@
 //! Snapshot policies the cluster runs itself: SLM (`_slm`, Elasticsearch with x-pack) and
 //! OpenSearch Snapshot Management (`_plugins/_sm`). Bodies are built by `crate::schedule::policy`.
 
-use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
+
+pub use logbackup_core::es::policies::*;
 
 use super::client::{enc, EsClient};
 use super::error::{EsError, Failed};
 use super::types::Acknowledged;
-
-/// An SM policy as stored, with what an update must send back.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SmPolicy {
-    #[serde(rename = "_seq_no")]
-    pub seq_no: i64,
-    #[serde(rename = "_primary_term")]
-    pub primary_term: i64,
-    #[serde(default)]
-    pub sm_policy: Value,
-}
 
 #[derive(Debug, Deserialize)]
 struct ExecuteResponse {
@@ -32,21 +22,13 @@ fn not_found(e: &Failed) -> bool {
 impl EsClient {
     /// Every SLM policy by name (`GET _slm/policy`). Fails where SLM does not exist (OSS builds,
     /// before 7.4), which is how `schedule create --engine slm` detects it.
-    pub async fn slm_policies(&self) -> Result<serde_json::Map<String, Value>, Failed> {
-        self.call(
-            Method::GET,
-            "/_slm/policy",
-            &[],
-            None::<&()>,
-            "list SLM policies",
-        )
-        .await
+    pub async fn slm_policies(&self) -> Result<SlmPolicies, Failed> {
+        self.get("/_slm/policy", &[], "list SLM policies").await
     }
 
     pub async fn put_slm_policy(&self, name: &str, body: &Value) -> Result<(), Failed> {
         let _: Acknowledged = self
-            .call(
-                Method::PUT,
+            .put(
                 &format!("/_slm/policy/{}", enc(name)),
                 &[],
                 Some(body),
@@ -58,11 +40,9 @@ impl EsClient {
 
     pub async fn delete_slm_policy(&self, name: &str) -> Result<(), Failed> {
         let _: Acknowledged = self
-            .call(
-                Method::DELETE,
+            .delete(
                 &format!("/_slm/policy/{}", enc(name)),
                 &[],
-                None::<&()>,
                 &format!("delete SLM policy {name}"),
             )
             .await?;
@@ -72,8 +52,7 @@ impl EsClient {
     /// Runs the policy now; returns the snapshot's name. The API definitions give PUT for this.
     pub async fn execute_slm_policy(&self, name: &str) -> Result<String, Failed> {
         let r: ExecuteResponse = self
-            .call(
-                Method::PUT,
+            .put(
                 &format!("/_slm/policy/{}/_execute", enc(name)),
                 &[],
                 None::<&()>,
@@ -84,12 +63,10 @@ impl EsClient {
     }
 
     /// Every SM policy (`GET _plugins/_sm/policies`); fails where SM does not exist.
-    pub async fn sm_policies(&self) -> Result<Value, Failed> {
-        self.call(
-            Method::GET,
+    pub async fn sm_policies(&self) -> Result<SmPolicies, Failed> {
+        self.get(
             "/_plugins/_sm/policies",
             &[],
-            None::<&()>,
             "list Snapshot Management policies",
         )
         .await
@@ -98,11 +75,9 @@ impl EsClient {
     /// One SM policy, or None when there is none by that name.
     pub async fn sm_policy(&self, name: &str) -> Result<Option<SmPolicy>, Failed> {
         match self
-            .call(
-                Method::GET,
+            .get(
                 &format!("/_plugins/_sm/policies/{}", enc(name)),
                 &[],
-                None::<&()>,
                 &format!("read Snapshot Management policy {name}"),
             )
             .await
@@ -123,8 +98,7 @@ impl EsClient {
         let path = format!("/_plugins/_sm/policies/{}", enc(name));
         let _: Value = match existing {
             None => {
-                self.call(
-                    Method::POST,
+                self.post(
                     &path,
                     &[],
                     Some(body),
@@ -133,8 +107,7 @@ impl EsClient {
                 .await?
             }
             Some(p) => {
-                self.call(
-                    Method::PUT,
+                self.put(
                     &path,
                     &[
                         ("if_seq_no", p.seq_no.to_string()),
@@ -151,11 +124,9 @@ impl EsClient {
 
     pub async fn delete_sm_policy(&self, name: &str) -> Result<(), Failed> {
         let _: Value = self
-            .call(
-                Method::DELETE,
+            .delete(
                 &format!("/_plugins/_sm/policies/{}", enc(name)),
                 &[],
-                None::<&()>,
                 &format!("delete Snapshot Management policy {name}"),
             )
             .await?;

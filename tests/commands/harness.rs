@@ -32,6 +32,18 @@ pub struct Run {
 
 impl Env {
     pub fn start(flavour: Flavour, version: &str, setup: impl FnOnce(&mut State)) -> Self {
+        Self::start_config(flavour, version, |_| {}, setup)
+    }
+
+    /// `start` with the double's configuration adjusted (extras outside the definitions).
+    pub fn start_config(
+        flavour: Flavour,
+        version: &str,
+        configure: impl FnOnce(&mut Config),
+        setup: impl FnOnce(&mut State),
+    ) -> Self {
+        let mut config = Config::new(flavour, version);
+        configure(&mut config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -40,11 +52,7 @@ impl Env {
         let mut state = State::default();
         setup(&mut state);
         let double = runtime
-            .block_on(es_double::start(
-                Config::new(flavour, version),
-                state,
-                "127.0.0.1:0",
-            ))
+            .block_on(es_double::start(config, state, "127.0.0.1:0"))
             .unwrap();
         Self {
             double,

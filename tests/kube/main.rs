@@ -4,6 +4,7 @@
 //!
 //! These need the Kubernetes binaries, which a fresh machine does not have: they are ignored by
 //! default. `.ci/run` builds (or reuses) them and runs `cargo test --test kube -- --ignored`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod fixtures;
 mod kubelet;

@@ -6,6 +6,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{json, Value};
 
@@ -47,19 +48,13 @@ impl Drop for Webhook {
 /// configuration at it.
 fn start_webhook(tier: &Tier) -> Webhook {
     let (ca_cert, ca_key) = tier.rt.block_on(async {
-        let secret = fixtures::get(
-            &tier.client().await,
-            "v1",
-            "Secret",
-            Some(NS),
-            "logbackup-webhook-ca",
-        )
-        .await
-        .expect("install keeps its CA in a Secret");
-        let field = |k: &str| {
-            let b64 = secret["data"][k].as_str().unwrap();
-            String::from_utf8(base64_decode(b64)).unwrap()
-        };
+        let secrets: Api<Secret> = Api::namespaced(tier.client().await, NS);
+        let secret = secrets
+            .get("logbackup-webhook-ca")
+            .await
+            .expect("install keeps its CA in a Secret");
+        let data = secret.data.unwrap_or_default();
+        let field = |k: &str| String::from_utf8(data[k].0.clone()).unwrap();
         (field("ca.crt"), field("ca.key"))
     });
     let (crt, key) = issue(&(ca_cert, ca_key), "127.0.0.1", None, &["127.0.0.1"]);
@@ -127,13 +122,6 @@ fn start_webhook(tier: &Tier) -> Webhook {
             .unwrap();
     });
     Webhook { child, url }
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .unwrap()
 }
 
 fn log_lines(tier: &Tier) -> usize {

@@ -1,5 +1,6 @@
 //! Scheduled backups and the webhook installer: rendered objects against the Kubernetes schema,
 //! and the thin Kubernetes calls against a mocked API server.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod e2e;
 mod kube_schedules;

@@ -1,11 +1,14 @@
 //! `repo sync` against a real S3 server (moto) and repositories the Elasticsearch test double writes
 //! on disk in the real `fs` layout. A second double registers the copies read-only and must list the
 //! same snapshots; a sync killed half-way must leave the previous copy readable.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 #[path = "../commands/harness.rs"]
 #[allow(dead_code)]
 mod harness;
 mod moto;
+mod s3_repository;
+mod scheduled;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! one-byte connections are closed, the connection cap holds, every error is JSON (404, 405,
 //! 408, and a 413 decided from Content-Length before the body is read), the in-flight gauge
 //! comes back to zero after timeouts, and plain logs cannot be forged with a newline.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! 1.30 schemas with `kubernetes-validate` (pip); each kustomize variant is rendered here (resources
 //! plus strategic-merge patches, merged by kind and name, lists by `name`) and validated as a whole;
 //! cert-manager resources, which no offline schema covers, are checked field by field.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod common;
 #[path = "../../tests/support/kubernetes_validate.rs"]

@@ -1,4 +1,5 @@
 //! The real axum Router, driven in-process with `oneshot`: golden fixtures and every kind of bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod common;
 

@@ -8,6 +8,7 @@
 //! manifests/webhook/base/deployment.yaml, so changing the manifests re-runs the proof.
 //!
 //! Needs root (chown, and setpriv to drop to the pod's uid); CI runs as root.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The compiled binary over TLS on 127.0.0.1: a client that trusts only a throwaway CA, every bad
 //! input, concurrency, certificate rotation without restart, and draining on SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod common;
 

@@ -28,7 +28,7 @@ pub fn desired_claim(
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": { "app.kubernetes.io/managed-by": "kubectl-logbackup" },
+            "labels": { crate::ids::MANAGED_BY_LABEL: crate::ids::PRODUCT },
         },
         "spec": {
             "accessModes": ["ReadWriteMany"],

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 /// The name manifests/webhook gives it.
-pub const WEBHOOK_CONFIGURATION: &str = "logbackup-webhook";
+pub const WEBHOOK_CONFIGURATION: &str = crate::ids::WEBHOOK;
 /// The webhook entry's name, which survives a kustomize name prefix.
 pub const WEBHOOK_NAME: &str = "inject.logbackup.io";
 
@@ -13,7 +13,8 @@ pub fn webhook_installed(configurations: &[Value]) -> bool {
     configurations.iter().any(|c| {
         let name = c.pointer("/metadata/name").and_then(Value::as_str);
         let part_of = c
-            .pointer("/metadata/labels/app.kubernetes.io~1part-of")
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(crate::ids::PART_OF_LABEL))
             .and_then(Value::as_str);
         let entry = c
             .get("webhooks")
@@ -22,7 +23,7 @@ pub fn webhook_installed(configurations: &[Value]) -> bool {
                 w.iter()
                     .any(|h| h.get("name").and_then(Value::as_str) == Some(WEBHOOK_NAME))
             });
-        name == Some(WEBHOOK_CONFIGURATION) || part_of == Some("kubectl-logbackup") || entry
+        name == Some(WEBHOOK_CONFIGURATION) || part_of == Some(crate::ids::PRODUCT) || entry
     })
 }
 

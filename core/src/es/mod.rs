@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod discovery;
 pub mod error;
+pub mod policies;
 pub mod types;
 pub mod version;
 

@@ -88,7 +88,9 @@ pub struct CreateSnapshot {
     pub ignore_unavailable: bool,
     pub include_global_state: bool,
     pub partial: bool,
-    pub metadata: Value,
+    /// Who took it and the document counts (Elasticsearch 7.3+ and OpenSearch; dropped for older).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,6 +126,9 @@ pub struct SnapshotInfo {
     pub failures: Vec<ShardFailure>,
     #[serde(default)]
     pub shards: Option<ShardCounts>,
+    /// The user metadata given at creation, where the server keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
 }
 
 impl SnapshotInfo {
@@ -241,6 +246,9 @@ pub struct RestoreRequest {
     pub rename_pattern: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rename_replacement: Option<String>,
+    /// Settings the restored indices get (a restore test's `index.number_of_replicas: 0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_settings: Option<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,6 +257,8 @@ pub struct RecoveryShard {
     pub stage: String,
     #[serde(rename = "type", default)]
     pub kind: String,
+    #[serde(default)]
+    pub primary: bool,
     #[serde(default)]
     pub index: Option<RecoveryIndex>,
 }
@@ -285,6 +295,13 @@ pub struct CatIndex {
     /// With `bytes=b` the size is a number in a string; closed indices have none.
     #[serde(rename = "pri.store.size", default)]
     pub pri_store_size: Option<String>,
+    /// Asked for by the document counts a snapshot records; closed indices have none.
+    #[serde(
+        rename = "docs.count",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub docs_count: Option<String>,
 }
 
 impl CatIndex {

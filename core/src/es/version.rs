@@ -92,6 +92,17 @@ impl ServerVersion {
         self.is_opensearch() || self.major >= 8 || (self.major == 7 && self.minor >= 8)
     }
 
+    /// Snapshot `metadata` is kept from Elasticsearch 7.3 and in every OpenSearch.
+    pub fn snapshot_metadata(&self) -> bool {
+        self.is_opensearch() || self.major >= 8 || (self.major == 7 && self.minor >= 3)
+    }
+
+    /// `GET _snapshot` pages with `size`/`after`/`sort`/`order` from Elasticsearch 7.14 (not in
+    /// OpenSearch, whose definitions have `verbose` only).
+    pub fn paginates_snapshots(&self) -> bool {
+        !self.is_opensearch() && (self.major >= 8 || (self.major == 7 && self.minor >= 14))
+    }
+
     /// Whether the client must see `X-Elastic-Product`: ES 7.14+ sends it, and clients check it.
     pub fn sends_product_header(&self) -> bool {
         !self.is_opensearch() && (self.major >= 8 || (self.major == 7 && self.minor >= 14))

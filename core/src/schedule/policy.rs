@@ -1,6 +1,7 @@
 //! Policies for clusters that schedule snapshots themselves: Elasticsearch SLM (x-pack, 7.4+) and
 //! OpenSearch Snapshot Management (2.1+). Bodies per the shared API definitions.
 
+use crate::ids::taken_by_metadata;
 use serde_json::{json, Value};
 
 use super::{Schedule, ScheduleError};
@@ -47,7 +48,7 @@ pub fn slm_body(plan: &PolicyPlan) -> Result<Value, ScheduleError> {
             "ignore_unavailable": true,
             "include_global_state": false,
             "partial": true,
-            "metadata": {"taken_by": "kubectl-logbackup"}
+            "metadata": taken_by_metadata()
         },
         "retention": {
             "expire_after": format!("{}d", plan.keep_days),
@@ -82,7 +83,7 @@ pub fn sm_body(plan: &PolicyPlan) -> Value {
             "ignore_unavailable": true,
             "include_global_state": false,
             "partial": true,
-            "metadata": {"taken_by": "kubectl-logbackup"}
+            "metadata": taken_by_metadata()
         },
         "enabled": true
     })

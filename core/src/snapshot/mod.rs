@@ -3,6 +3,7 @@
 //! Nothing here touches the network, the clock or the environment: `now` is always passed in, so every
 //! decision can be tested exhaustively.
 
+pub mod coverage;
 pub mod glob;
 pub mod naming;
 pub mod path_repo;
@@ -10,6 +11,7 @@ pub mod restore;
 pub mod retention;
 pub mod state;
 pub mod status;
+pub mod verify;
 
 pub use state::{SnapshotState, SnapshotSummary};
 

@@ -14,6 +14,12 @@ pub enum IndexFilter {
     Patterns(Vec<String>),
     /// Indices whose name contains this date, as daily log indices do (`2019.11.12`).
     Date(String),
+    /// Indices the patterns select whose name contains this date (`--indices` with `--date`, and
+    /// `coverage` per pattern).
+    PatternsOnDate {
+        patterns: Vec<String>,
+        date: String,
+    },
 }
 
 impl IndexFilter {
@@ -22,6 +28,9 @@ impl IndexFilter {
             Self::All => !index.starts_with('.'),
             Self::Patterns(p) => selects(p, index),
             Self::Date(d) => index.contains(d.as_str()),
+            Self::PatternsOnDate { patterns, date } => {
+                index.contains(date.as_str()) && selects(patterns, index)
+            }
         }
     }
 }
@@ -68,6 +77,9 @@ impl std::fmt::Display for IndexFilter {
             Self::All => f.write_str("*"),
             Self::Patterns(p) => f.write_str(&p.join(",")),
             Self::Date(d) => write!(f, "*{d}*"),
+            Self::PatternsOnDate { patterns, date } => {
+                write!(f, "{} on {date}", patterns.join(","))
+            }
         }
     }
 }

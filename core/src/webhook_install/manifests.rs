@@ -6,13 +6,13 @@
 use serde_json::{json, Value};
 
 pub const DEFAULT_NAMESPACE: &str = "logbackup-system";
-pub const SERVICE: &str = "logbackup-webhook";
+pub const SERVICE: &str = crate::ids::WEBHOOK;
 /// The container port the webhook serves TLS on (`https` in manifests/webhook/base/deployment.yaml).
 pub const WEBHOOK_PORT: u16 = 8443;
 pub const TLS_SECRET: &str = "logbackup-webhook-tls";
 /// Holds the CA key for renewals; mounted by nothing.
 pub const CA_SECRET: &str = "logbackup-webhook-ca";
-pub const WEBHOOK_CONFIG: &str = "logbackup-webhook";
+pub const WEBHOOK_CONFIG: &str = crate::ids::WEBHOOK;
 
 /// Every file under manifests/webhook, by path relative to it. A test fails if a file there is
 /// missing from this list (or differs).
@@ -155,7 +155,8 @@ fn b64(text: &str) -> String {
 }
 
 fn labels() -> Value {
-    json!({"app.kubernetes.io/name": "logbackup-webhook", "app.kubernetes.io/part-of": "kubectl-logbackup"})
+    use crate::ids::{NAME_LABEL, PART_OF_LABEL, PRODUCT, WEBHOOK};
+    json!({ NAME_LABEL: WEBHOOK, PART_OF_LABEL: PRODUCT })
 }
 
 /// Every object `webhook install` applies, in apply order (Namespace first, the webhook

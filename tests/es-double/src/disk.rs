@@ -172,6 +172,7 @@ pub fn load(root: &Path, repository: &str) -> std::io::Result<Option<Vec<Snapsho
             end_ms: info["end_time_in_millis"].as_i64().unwrap_or(0),
             polls_left: 0,
             include_global_state: info["include_global_state"].as_bool().unwrap_or(false),
+            metadata: info.get("metadata").filter(|m| m.is_object()).cloned(),
         });
     }
     Ok(Some(list))
@@ -235,6 +236,7 @@ fn blobs(snapshots: &[Snapshot]) -> BTreeMap<PathBuf, Vec<u8>> {
             "successful_shards": s.shards_total() - s.shards_failed(),
             "double_sizes": s.sizes,
             "double_failed_index": s.failed_index,
+            "metadata": s.metadata,
         });
         out.insert(
             PathBuf::from(format!("snap-{}.dat", s.uuid)),

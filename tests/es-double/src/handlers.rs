@@ -79,7 +79,7 @@ pub fn handle(state: &mut State, ctx: &Ctx) -> Reply {
         "snapshot.verify_repository" => verify_repository(state, ctx),
         "snapshot.delete_repository" => delete_repository(state, ctx),
         "snapshot.create" => create_snapshot(state, ctx),
-        "snapshot.get" => get_snapshots(state, ctx),
+        "snapshot.get" => crate::listing::get_snapshots(state, ctx),
         "snapshot.status" => snapshot_status(state, ctx),
         "snapshot.delete" => delete_snapshots(state, ctx),
         "snapshot.restore" => restore(state, ctx),
@@ -100,6 +100,9 @@ pub fn handle(state: &mut State, ctx: &Ctx) -> Reply {
         // Extras outside shared/es-api (Config::restart_extras).
         "cluster.put_settings" => put_cluster_settings(state, ctx),
         "indices.flush" => flush(state),
+        // Extras outside shared/es-api (Config::search_extras).
+        "count" => crate::documents::count(state, ctx),
+        "search" => crate::documents::search(state, ctx),
         "slm.put_lifecycle" => crate::policies::slm_put(state, ctx),
         "slm.get_lifecycle" => crate::policies::slm_get(state, ctx),
         "slm.delete_lifecycle" => crate::policies::slm_delete(state, ctx),
@@ -183,6 +186,11 @@ fn create_repository(state: &mut State, ctx: &Ctx) -> Reply {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
+    if kind == "s3" {
+        if let Some(refused) = crate::s3::refuse(state, ctx, &name, &settings) {
+            return refused;
+        }
+    }
     if kind == "fs" {
         let names = Names {
             repository: &name,
@@ -326,7 +334,7 @@ pub(crate) fn indices_param(v: &Value) -> Vec<String> {
     }
 }
 
-fn wildcard(pattern: &str, name: &str) -> bool {
+pub(crate) fn wildcard(pattern: &str, name: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == name;
@@ -417,6 +425,9 @@ fn create_snapshot(state: &mut State, ctx: &Ctx) -> Reply {
         return ctx.error("concurrent_snapshot_execution_exception", names);
     }
     let body = ctx.json_body();
+    if let Some(refused) = crate::documents::refuse_metadata(ctx, &body) {
+        return refused;
+    }
     let patterns = match indices_param(&body["indices"]) {
         p if p.is_empty() => vec!["_all".to_string()],
         p => p,
@@ -462,6 +473,7 @@ fn create_snapshot(state: &mut State, ctx: &Ctx) -> Reply {
         end_ms: if wait { ctx.now + 1 } else { 0 },
         polls_left: state.behaviour.progress_polls,
         include_global_state: body["include_global_state"].as_bool().unwrap_or(true),
+        metadata: body.get("metadata").filter(|m| m.is_object()).cloned(),
     };
     let info = snapshot_json(&snapshot, ctx);
     if let Some(list) = state.snapshots_of_mut(&repo) {
@@ -475,7 +487,7 @@ fn create_snapshot(state: &mut State, ctx: &Ctx) -> Reply {
 }
 
 /// Moves an in-progress snapshot on: each observation counts as a poll; time counts too if set.
-fn advance(s: &mut Snapshot, behaviour: &crate::state::Behaviour, now: i64) {
+pub(crate) fn advance(s: &mut Snapshot, behaviour: &crate::state::Behaviour, now: i64) {
     if s.state != SnapState::InProgress {
         return;
     }
@@ -489,7 +501,7 @@ fn advance(s: &mut Snapshot, behaviour: &crate::state::Behaviour, now: i64) {
     }
 }
 
-fn snapshot_json(s: &Snapshot, ctx: &Ctx) -> Value {
+pub(crate) fn snapshot_json(s: &Snapshot, ctx: &Ctx) -> Value {
     let (major, minor) = ctx.major_minor();
     let version_id = major * 1_000_000 + minor * 10_000 + 99;
     let failures: Vec<Value> = if s.state == SnapState::InProgress {
@@ -525,61 +537,10 @@ fn snapshot_json(s: &Snapshot, ctx: &Ctx) -> Value {
     if ctx.is_es() && ctx.major_minor() >= (7, 14) {
         v["repository"] = json!(s.repository);
     }
+    if let Some(m) = &s.metadata {
+        v["metadata"] = m.clone();
+    }
     v
-}
-
-fn get_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
-    let repo = ctx.p("repository").to_string();
-    let pattern = ctx.p("snapshot").to_string();
-    if !state.repositories.contains_key(&repo) {
-        return ctx.missing_repository(&repo);
-    }
-    let behaviour = state.behaviour.clone();
-    let ignore_unavailable = ctx.q_true("ignore_unavailable");
-    let list = state
-        .snapshots_of_mut(&repo)
-        .map(std::mem::take)
-        .unwrap_or_default();
-    let mut list = list;
-    let mut out = Vec::new();
-    let mut missing = None;
-    for part in pattern.split(',') {
-        let matched: Vec<usize> = list
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| {
-                part == "_all"
-                    || part == "*"
-                    || wildcard(part, &s.name)
-                    || (part == "_current" && s.state == SnapState::InProgress)
-            })
-            .map(|(i, _)| i)
-            .collect();
-        if matched.is_empty()
-            && !part.contains('*')
-            && part != "_all"
-            && part != "_current"
-            && missing.is_none()
-        {
-            missing = Some(part.to_string());
-        }
-        for i in matched {
-            advance(&mut list[i], &behaviour, ctx.now);
-            out.push(snapshot_json(&list[i], ctx));
-        }
-    }
-    if let Some(l) = state.snapshots_of_mut(&repo) {
-        *l = list;
-    }
-    if let (Some(missing), false) = (missing, ignore_unavailable) {
-        return ctx.missing_snapshot(&repo, &missing);
-    }
-    let mut body = json!({"snapshots": out});
-    if ctx.is_es() && ctx.major_minor() >= (7, 14) {
-        body["total"] = json!(out.len());
-        body["remaining"] = json!(0);
-    }
-    Reply::Json(200, body)
 }
 
 fn status_json(s: &Snapshot, ctx: &Ctx) -> Value {
@@ -643,9 +604,12 @@ fn snapshot_status(state: &mut State, ctx: &Ctx) -> Reply {
                 return Reply::Json(200, json!({"snapshots": []}));
             };
             let mut out = Vec::new();
+            let mut reads = 0;
             for part in pattern.split(',') {
                 match list.iter_mut().find(|s| s.name == part) {
                     Some(s) => {
+                        // A finished snapshot's status is read from its metadata blob.
+                        reads += u64::from(s.state != SnapState::InProgress);
                         advance(s, &behaviour, ctx.now);
                         out.push(status_json(s, ctx));
                     }
@@ -660,6 +624,7 @@ fn snapshot_status(state: &mut State, ctx: &Ctx) -> Reply {
                     }
                 }
             }
+            state.metadata_reads += reads;
             Reply::Json(200, json!({"snapshots": out}))
         }
         (repo, None) => {
@@ -810,7 +775,7 @@ fn restore(state: &mut State, ctx: &Ctx) -> Reply {
                 size,
                 docs: size / 512,
                 shards: snap.shards_per_index,
-                replicas: 1,
+                replicas: crate::documents::restored_replicas(&body).unwrap_or(1),
                 restored_from: Some((repo.clone(), name.clone())),
                 recovery_polls_left: if wait {
                     0
@@ -958,6 +923,11 @@ fn cat_snapshots(state: &mut State, ctx: &Ctx) -> Reply {
         "total_shards",
     ];
     let mut rows = Vec::new();
+    // _cat/snapshots builds full snapshot infos: one metadata blob read per row.
+    state.metadata_reads += repos
+        .iter()
+        .map(|r| state.snapshots_of(r).len() as u64)
+        .sum::<u64>();
     for repo in repos {
         for s in state.snapshots_of(&repo) {
             let mut r = BTreeMap::new();
@@ -1249,7 +1219,13 @@ fn nodes_info(state: &State, ctx: &Ctx) -> Reply {
             settings["http"] = json!({"type": "netty4"});
             settings["transport"] = json!({"type": "netty4"});
         }
-        m.insert("settings".into(), settings);
+        let metric = ctx.matched.param("metric").unwrap_or("_all");
+        if metric.contains("plugins") || metric == "_all" {
+            crate::s3::node_fields(state, n, ctx, &mut m);
+        }
+        if metric.contains("settings") || metric == "_all" {
+            m.insert("settings".into(), settings);
+        }
         nodes.insert(n.id.clone(), Value::Object(m));
     }
     Reply::Json(

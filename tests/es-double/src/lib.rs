@@ -16,9 +16,12 @@
 //! was re-enabled.
 
 pub mod disk;
+pub mod documents;
 pub mod errors;
 pub mod handlers;
+pub mod listing;
 pub mod policies;
+pub mod s3;
 pub mod schema;
 pub mod spec;
 pub mod state;
@@ -51,6 +54,8 @@ pub struct Config {
     pub story_extras: bool,
     /// Serve cluster.put_settings and indices.flush (outside shared/es-api, see the module docs).
     pub restart_extras: bool,
+    /// Serve `_count` and `_search` (outside shared/es-api) for restore tests; see `documents`.
+    pub search_extras: bool,
 }
 
 impl Config {
@@ -61,6 +66,7 @@ impl Config {
             api_root: default_api_root(),
             story_extras: false,
             restart_extras: false,
+            search_extras: false,
         }
     }
 }
@@ -162,6 +168,9 @@ pub async fn start(config: Config, state: State, addr: &str) -> Result<Running, 
         .concat();
         spec.add_extra("indices.flush", "POST", "/_flush", &flush);
         spec.add_extra("indices.flush", "POST", "/{index}/_flush", &flush);
+    }
+    if config.search_extras {
+        documents::add_routes(&mut spec);
     }
     let errors = errors::ErrorBodies::load(&config.api_root)?;
     let dir = match config.flavour {

@@ -192,6 +192,7 @@ pub fn slm_execute(state: &mut State, ctx: &Ctx) -> Reply {
         end_ms: ctx.now + 1,
         polls_left: 0,
         include_global_state: false,
+        metadata: None,
     };
     let Some(list) = state.snapshots_of_mut(&repo) else {
         return Reply::Json(

@@ -149,6 +149,10 @@ impl Spec {
                 .collect();
             let mut params: HashSet<String> = strings(&def["params"]).into_iter().collect();
             params.extend(behaviors);
+            // One rest-api-spec serves a whole major: drop what the manifest says came later.
+            for late in added_after(&manifest, endpoint, version) {
+                params.remove(&late);
+            }
             for url in def["urls"].as_array().into_iter().flatten() {
                 let template = url["path"].as_str().unwrap_or("/").to_string();
                 for method in strings(&url["methods"]) {
@@ -346,6 +350,24 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 /// `a <= b` for dotted versions.
+/// Query parameters of `endpoint` whose `x-state` says "Added in X" with X newer than `version`.
+fn added_after(manifest: &Value, endpoint: &str, version: &str) -> Vec<String> {
+    manifest["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["endpoint"] == endpoint)
+        .flat_map(|e| e["operations"].as_array().cloned().unwrap_or_default())
+        .flat_map(|op| op["parameters"].as_array().cloned().unwrap_or_default())
+        .filter(|p| p["in"] == "query")
+        .filter_map(|p| {
+            let state = p["x-state"].as_str()?;
+            let added = state.split("Added in ").nth(1)?.trim();
+            (!version_le(added, version)).then(|| p["name"].as_str().map(str::to_string))?
+        })
+        .collect()
+}
+
 pub fn version_le(a: &str, b: &str) -> bool {
     let parse = |v: &str| {
         v.split(['.', '-'])

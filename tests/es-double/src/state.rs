@@ -67,6 +67,8 @@ pub struct Snapshot {
     pub end_ms: i64,
     pub polls_left: u32,
     pub include_global_state: bool,
+    /// The user metadata given at creation (Elasticsearch 7.3+ and OpenSearch keep it).
+    pub metadata: Option<Value>,
 }
 
 impl Snapshot {
@@ -122,6 +124,8 @@ pub struct Behaviour {
     pub oss_build: bool,
     /// `fs` repositories whose location is a directory here get the real on-disk layout (`disk.rs`).
     pub disk_layout: bool,
+    /// Plugins installed per node name (`s3.rs`: `repository-s3` for S3 repositories before ES 8).
+    pub node_plugins: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Behaviour {
@@ -138,6 +142,7 @@ impl Default for Behaviour {
             deletes_busy_for: 0,
             oss_build: false,
             disk_layout: false,
+            node_plugins: BTreeMap::new(),
         }
     }
 }
@@ -160,6 +165,9 @@ pub struct State {
     pub next_id: u64,
     /// Persistent cluster settings set through the `restart_extras` route, flat keys.
     pub cluster_settings: Map<String, Value>,
+    /// The cost model: per-snapshot metadata blobs (`snap-UUID.dat`) the master would have read
+    /// from the repository to answer so far (see `listing`).
+    pub metadata_reads: u64,
 }
 
 pub const GB: u64 = 1024 * 1024 * 1024;
@@ -190,6 +198,7 @@ impl Default for State {
             log: Vec::new(),
             next_id: 1,
             cluster_settings: Map::new(),
+            metadata_reads: 0,
         }
     }
 }
@@ -277,6 +286,7 @@ impl State {
                 end_ms: start + 60_000,
                 polls_left: 0,
                 include_global_state: false,
+                metadata: None,
             });
         }
         let key = self.repo_key(repo).unwrap_or_default();

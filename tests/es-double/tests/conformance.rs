@@ -1,5 +1,6 @@
 //! The double against the definitions: it rejects what a version does not allow, its answers
 //! validate against the response schemas, and its errors are the real bodies.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! SLM (Elasticsearch 7.4+ with x-pack) and Snapshot Management (OpenSearch 2.1+): served where
 //! the servers have them, "no handler" elsewhere, request bodies held to the definitions and
 //! answers validated against the response schemas.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! Replays the OpenSearch project's own snapshot test stories (`es-api/opensearch/test-stories/
 //! snapshot/**`, written by nobody here) against the double pretending to be OpenSearch 2.19, with
 //! `path.repo=/tmp/opensearch/repo` as their docker-compose sets it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod support;
 

@@ -1,0 +1,23 @@
+//! The product's identifiers: the names this tool writes into Kubernetes and Elasticsearch objects
+//! and recognises its own work by. One home, so a rename is one edit. The injection's label and
+//! annotation keys are in `inject::keys`.
+
+/// Who we are: server-side apply's field manager, `app.kubernetes.io/managed-by` and `part-of`,
+/// and the `taken_by` we put in snapshot and policy metadata.
+pub const PRODUCT: &str = "kubectl-logbackup";
+
+/// The snapshot-metadata key naming who took a snapshot; its value is [`PRODUCT`] for ours.
+pub const TAKEN_BY_KEY: &str = "taken_by";
+
+/// Recommended Kubernetes labels we set and read.
+pub const PART_OF_LABEL: &str = "app.kubernetes.io/part-of";
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const NAME_LABEL: &str = "app.kubernetes.io/name";
+
+/// The webhook's Deployment, Service and MutatingWebhookConfiguration.
+pub const WEBHOOK: &str = "logbackup-webhook";
+
+/// `{"taken_by": "kubectl-logbackup"}`, the metadata our snapshots and policies carry.
+pub fn taken_by_metadata() -> serde_json::Value {
+    serde_json::json!({ TAKEN_BY_KEY: PRODUCT })
+}

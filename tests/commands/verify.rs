@@ -1,0 +1,226 @@
+//! `snapshot verify [--restore-test]` on every version: the counts `snapshot create` records, the
+//! restore under a temporary prefix, the verdict, and the cleanup.
+
+use es_double::Flavour;
+
+use crate::harness::*;
+
+/// A double that also answers `_count` and `_search` (outside the definitions, see es-double docs).
+fn start(flavour: Flavour, version: &str, setup: impl FnOnce(&mut es_double::State)) -> Env {
+    Env::start_config(flavour, version, |c| c.search_extras = true, setup)
+}
+
+fn snapshot_daily(env: &Env) {
+    env.run(&[
+        "snapshot",
+        "create",
+        "-r",
+        REPO,
+        "--name",
+        "daily-1",
+        "--preset",
+        "kubesphere",
+        "--wait",
+    ])
+    .ok();
+}
+
+fn no_temporary_indices(env: &Env) {
+    let state = env.double.state();
+    let left: Vec<&String> = state
+        .indices
+        .keys()
+        .filter(|i| i.starts_with("logbackup-verify-"))
+        .collect();
+    assert!(left.is_empty(), "{}: left behind {left:?}", env.label);
+}
+
+fn old_es(version: &str) -> bool {
+    version.starts_with("6.")
+}
+
+#[test]
+fn a_restore_test_proves_every_index_came_back_on_every_version() {
+    for (flavour, version) in VERSIONS {
+        let env = start(flavour, version, |s| {
+            kubesphere(s);
+            s.behaviour.recovery_polls = 2;
+        });
+        snapshot_daily(&env);
+        // The snapshot records its counts where the server keeps metadata.
+        let recorded = env.double.state().snapshots_of(REPO)[0].metadata.clone();
+        if old_es(version) {
+            assert!(recorded.is_none(), "{}", env.label);
+        } else {
+            let m = recorded.unwrap_or_else(|| panic!("{}: no metadata", env.label));
+            assert_eq!(m["taken_by"], "kubectl-logbackup");
+            assert_eq!(
+                m["doc_counts"]["ks-logstash-log-2019.11.12"], 20480,
+                "{}",
+                env.label
+            );
+        }
+        let run = env.run(&[
+            "snapshot",
+            "verify",
+            "-r",
+            REPO,
+            "--restore-test",
+            "-o",
+            "json",
+        ]);
+        run.ok();
+        let report = run.json();
+        assert_eq!(report["passed"], true, "{}: {report}", env.label);
+        assert_eq!(report["snapshot"], "daily-1");
+        let indices = report["indices"].as_array().unwrap();
+        assert_eq!(indices.len(), 3, "{}", env.label);
+        for i in indices {
+            assert_eq!(i["found"], 20480, "{}: {i}", env.label);
+            assert_eq!(i["primaries_started"], i["primaries"], "{}", env.label);
+            assert_eq!(i["sample_hit"], true);
+            // 6.8 keeps no metadata: the live indices, still there, give the counts.
+            let source = if old_es(version) { "live" } else { "recorded" };
+            assert_eq!(i["expected"]["source"], source, "{}: {i}", env.label);
+            assert_eq!(i["expected"]["documents"], 20480);
+            assert!(i["restored_as"]
+                .as_str()
+                .unwrap()
+                .starts_with("logbackup-verify-"));
+        }
+        assert!(report["throughput_bytes_per_s"].as_u64().unwrap() > 0);
+        no_temporary_indices(&env);
+        let state = env.double.state();
+        let restore = state.log.iter().find(|l| l.contains("/_restore")).unwrap();
+        assert!(restore.contains("wait_for_completion=false"), "{restore}");
+        // The originals were not touched.
+        assert!(state.indices["ks-logstash-log-2019.11.12"]
+            .restored_from
+            .is_none());
+    }
+}
+
+#[test]
+fn lost_documents_fail_the_test_and_the_copies_are_still_deleted() {
+    for (flavour, version) in VERSIONS {
+        if old_es(version) {
+            continue; // no recorded counts to lose against
+        }
+        let env = start(flavour, version, kubesphere);
+        snapshot_daily(&env);
+        // The repository lost half of one index's data since the counts were taken.
+        if let Some(s) = env.double.state().snapshots.values_mut().flatten().next() {
+            s.sizes
+                .insert("ks-logstash-log-2019.11.12".into(), 5 * 1024 * 1024);
+        }
+        let run = env.run(&[
+            "snapshot",
+            "verify",
+            "-r",
+            REPO,
+            "--restore-test",
+            "--date",
+            "2019.11.12",
+        ]);
+        run.code(1)
+            .stdout_has("COUNT MISMATCH")
+            .stderr_has("FAILED: 1 of 1 indices");
+        no_temporary_indices(&env);
+    }
+}
+
+#[test]
+fn without_a_recorded_count_or_live_index_it_says_so_and_checks_the_rest() {
+    let env = start(Flavour::Elasticsearch, "7.17.0", kubesphere);
+    snapshot_daily(&env);
+    {
+        let mut state = env.double.state();
+        for s in state.snapshots.values_mut().flatten() {
+            s.metadata = None;
+        }
+        state.indices.remove("ks-logstash-log-2019.11.12");
+    }
+    let run = env.run(&[
+        "snapshot",
+        "verify",
+        "-r",
+        REPO,
+        "--restore-test",
+        "--date",
+        "2019.11.12",
+        "-o",
+        "json",
+    ]);
+    run.ok().stderr_has("without a recorded count");
+    let report = run.json();
+    assert_eq!(report["indices"][0]["expected"]["source"], "not_recorded");
+    assert_eq!(report["indices"][0]["verdict"], "count_not_recorded");
+    no_temporary_indices(&env);
+}
+
+#[test]
+fn without_restore_test_a_partial_snapshot_fails_with_its_problems() {
+    for (flavour, version) in VERSIONS {
+        let env = start(flavour, version, |s| {
+            kubesphere(s);
+            s.behaviour.next_partial = true;
+        });
+        env.run(&[
+            "snapshot",
+            "create",
+            "-r",
+            REPO,
+            "--name",
+            "bad",
+            "--preset",
+            "kubesphere",
+            "--wait",
+        ])
+        .code(1);
+        env.run(&["snapshot", "verify", "bad", "-r", REPO])
+            .code(1)
+            .stdout_has("PARTIAL")
+            .stderr_has("not a complete backup");
+        let restores = count_requests(&env, "POST /_snapshot/ks-log-snapshots/bad/_restore");
+        assert_eq!(restores, 0, "{}", env.label);
+    }
+}
+
+#[test]
+fn a_restore_test_that_would_not_fit_the_disks_is_refused_before_restoring() {
+    let env = start(Flavour::Elasticsearch, "8.19.0", |s| {
+        kubesphere(s);
+        for n in &mut s.nodes {
+            n.disk_free = n.disk_total / 10; // at the 90% watermark already
+        }
+    });
+    snapshot_daily(&env);
+    env.run(&["snapshot", "verify", "-r", REPO, "--restore-test"])
+        .code(3)
+        .stderr_has("high watermark");
+    assert_eq!(
+        count_requests(&env, "POST /_snapshot/ks-log-snapshots/daily-1/_restore"),
+        0
+    );
+}
+
+#[test]
+fn dry_run_shows_the_plan_and_restores_nothing() {
+    let env = start(Flavour::OpenSearch, "2.11.0", kubesphere);
+    snapshot_daily(&env);
+    env.run(&[
+        "snapshot",
+        "verify",
+        "-r",
+        REPO,
+        "--restore-test",
+        "--dry-run",
+    ])
+    .ok()
+    .stdout_has("(recorded)")
+    .stderr_has("dry run: would restore-test");
+    assert_eq!(
+        count_requests(&env, "POST /_snapshot/ks-log-snapshots/daily-1/_restore"),
+        0
+    );
+}
