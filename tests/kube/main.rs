@@ -11,3 +11,6 @@ mod kubelet;
 mod tier;
 
 mod enable;
+mod errors;
+mod schedule;
+mod webhook;
