@@ -23,9 +23,12 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(port); OPS_PORT=$(port); NGINX_PORT=$(port)
 
-cargo build --release -q -p logbackup-webhook --bin logbackup-webhook --example loadgen
-BIN=target/release/logbackup-webhook
-LOADGEN=target/release/examples/loadgen
+# The binary that ships: static glibc, as scripts/build-image.sh builds it (and sharing its artifacts).
+target=x86_64-unknown-linux-gnu
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -q --target "$target" \
+  -p logbackup-webhook --bin logbackup-webhook --example loadgen
+BIN=${CARGO_TARGET_DIR:-target}/$target/release/logbackup-webhook
+LOADGEN=${CARGO_TARGET_DIR:-target}/$target/release/examples/loadgen
 for tool in wrk nginx taskset curl; do
   command -v "$tool" >/dev/null || { echo "bench/webhook.sh needs $tool (apt-get install wrk nginx-light util-linux curl)" >&2; exit 2; }
 done
@@ -171,6 +174,6 @@ PY
   stop "$pid"
 fi
 
-for b in target/release/kubectl-logbackup "${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release/kubectl-logbackup"; do
+for b in "${CARGO_TARGET_DIR:-target}/$target/release/kubectl-logbackup"; do
   [ -f "$b" ] && echo "plugin binary: $b $(stat -c %s "$b") bytes ($(file -b "$b" | grep -o 'stripped\|not stripped' | head -1); goal <= 15 MB)"
 done

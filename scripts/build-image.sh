@@ -79,9 +79,10 @@ fi
 echo "smoke: kubectl-logbackup resolved es.logbackup.test from the image's /etc/hosts and reached it"
 
 say "smoke: the webhook"
-cargo build --release --locked -q -p logbackup-webhook --example loadgen >&2
-target/release/examples/loadgen certs "$work" >&2
-target/release/examples/loadgen body tests/fixtures/inject/webhook-smoke.yaml > "$work/review.json"
+RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$target_dir \
+  cargo build --release --locked -q --target "$target" -p logbackup-webhook --example loadgen >&2
+"$bin/examples/loadgen" certs "$work" >&2
+"$bin/examples/loadgen" body tests/fixtures/inject/webhook-smoke.yaml > "$work/review.json"
 "${buildah[@]}" copy --quiet --chown 65532:65532 "$ctr" "$work/tls.crt" "$work/tls.key" /tmp/ >/dev/null
 admission=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ops=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
