@@ -189,8 +189,15 @@ fn an_elasticsearch_error_is_printed_once_with_its_hint() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.matches("repository_missing_exception").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("repository_missing_exception").count(),
+        1,
+        "{stderr}"
+    );
     assert_eq!(stderr.matches("[nope] missing").count(), 1, "{stderr}");
-    assert!(stderr.contains("hint: register it with `kubectl logbackup repo register"), "{stderr}");
+    assert!(
+        stderr.contains("hint: register it with `kubectl logbackup repo register"),
+        "{stderr}"
+    );
     assert_one_voice(&stderr);
 }
