@@ -31,6 +31,8 @@ pub struct BackupArgs {
     #[arg(long, default_value_t = 6 * 3600, value_name = "SECONDS")]
     pub wait_timeout: u64,
     #[command(flatten)]
+    pub sync: super::sync_to::BackupSyncArgs,
+    #[command(flatten)]
     pub es: EsArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -41,6 +43,9 @@ struct Outcome {
     snapshot: SnapshotInfo,
     /// Absent when the snapshot was not SUCCESS: nothing was pruned.
     prune: Option<Report>,
+    /// The off-site copy (`--sync-to`), made only after a SUCCESS snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync: Option<logbackup::sync::run::Outcome>,
 }
 
 pub async fn run(args: &BackupArgs, global: &Global) -> Result<ExitCode> {
@@ -64,9 +69,25 @@ pub async fn run(args: &BackupArgs, global: &Global) -> Result<ExitCode> {
         None
     };
     let pruned_ok = prune_report.as_ref().is_none_or(Report::ok);
+    // The copy follows the repository as it now is: after the snapshot, and after pruning.
+    let (sync, synced_ok) = if code == ExitCode::SUCCESS {
+        match args.sync.run().await {
+            Ok(o) => (o, true),
+            Err(e) => {
+                eprintln!("error: the snapshot is complete, but copying the repository off the cluster failed: {e:#}");
+                (None, false)
+            }
+        }
+    } else {
+        if args.sync.sync_to.is_some() {
+            eprintln!("not copying off the cluster: the newest snapshot is not a complete backup");
+        }
+        (None, true)
+    };
     let outcome = Outcome {
         snapshot: info,
         prune: prune_report,
+        sync,
     };
     emit(&outcome, args.output.format(), |o| {
         let mut out = snapshot_table(std::slice::from_ref(&o.snapshot));
@@ -76,7 +97,7 @@ pub async fn run(args: &BackupArgs, global: &Global) -> Result<ExitCode> {
         }
         out
     })?;
-    Ok(if code == ExitCode::SUCCESS && pruned_ok {
+    Ok(if code == ExitCode::SUCCESS && pruned_ok && synced_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -2,6 +2,7 @@
 
 mod backup;
 mod connect;
+mod coverage;
 mod enable;
 mod inject;
 mod prune;
@@ -13,6 +14,7 @@ mod schedule;
 mod snapshot;
 mod status;
 mod sync;
+mod sync_to;
 mod tls_probe;
 mod verify;
 mod webhook;
@@ -100,6 +102,8 @@ pub enum Command {
     Restore(restore::RestoreArgs),
     /// Is the backup healthy? Exit 1 when it is not
     Status(status::StatusArgs),
+    /// Which days of logs can be restored: a calendar per index pattern, with gaps and restore tests
+    Coverage(coverage::CoverageArgs),
     /// Give StatefulSets (or an ECK Elasticsearch) the shared snapshot volume, restart, register
     Enable(enable::EnableArgs),
     /// Undo enable: remove the volume and labels (the claim and its snapshots stay)
@@ -222,6 +226,7 @@ fn run_async(command: &Command, global: &Global) -> anyhow::Result<ExitCode> {
             Command::Webhook(args) => webhook::run(args, global).await,
             Command::Restore(args) => restore::run(args, global).await,
             Command::Status(args) => status::run(args, global).await,
+            Command::Coverage(args) => coverage::run(args, global).await,
             Command::Enable(args) => enable::run_enable(args, global).await,
             Command::Disable(args) => enable::run_disable(args, global).await,
         }

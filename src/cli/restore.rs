@@ -28,13 +28,9 @@ pub struct RestoreArgs {
     /// Use the newest SUCCESS snapshot holding the wanted indices
     #[arg(long)]
     pub latest: bool,
-    /// Index patterns to restore (default: every non-system index of the snapshot)
-    #[arg(
-        long,
-        value_name = "PATTERN",
-        value_delimiter = ',',
-        conflicts_with = "date"
-    )]
+    /// Index patterns to restore (default: every non-system index of the snapshot); with --date,
+    /// that day's indices among them
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
     pub indices: Vec<String>,
     /// Restore the indices of one day, e.g. 2019.11.12
     #[arg(long, value_name = "DATE")]
@@ -84,7 +80,11 @@ fn refuse(e: RestoreError) -> anyhow::Error {
 pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
     let repo = &args.es.repository;
     let filter = match (&args.date, args.indices.is_empty()) {
-        (Some(d), _) => IndexFilter::Date(d.clone()),
+        (Some(d), true) => IndexFilter::Date(d.clone()),
+        (Some(d), false) => IndexFilter::PatternsOnDate {
+            patterns: args.indices.clone(),
+            date: d.clone(),
+        },
         (None, false) => IndexFilter::Patterns(args.indices.clone()),
         (None, true) => IndexFilter::All,
     };

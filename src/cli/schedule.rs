@@ -77,6 +77,8 @@ pub struct CreateArgs {
     pub what: WhatArgs,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub sync: super::sync_to::ScheduleSyncArgs,
     /// Image the CronJob runs
     #[arg(long, default_value = cronjob::IMAGE, value_name = "IMAGE")]
     pub image: String,
@@ -210,6 +212,7 @@ async fn create_cronjob(
         password: secret_ref(&args.es.password_secret, "password"),
         api_key: None,
         ca: secret_ref(&args.es.ca_secret, "ca.crt"),
+        sync: args.sync.plan(&args.es.repository)?,
     };
     if args.es.password.is_some() || args.es.api_key.is_some() {
         bail!("a scheduled backup reads its password from a Secret: use --password-secret NAME[/KEY], not --password/--api-key");

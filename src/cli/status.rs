@@ -21,6 +21,8 @@ pub struct StatusArgs {
     #[arg(long, default_value_t = 90.0, value_name = "PERCENT")]
     pub watermark: f64,
     #[command(flatten)]
+    pub sync: super::sync_to::StatusSyncArgs,
+    #[command(flatten)]
     pub es: EsArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -35,6 +37,9 @@ struct Report {
     repositories: Vec<RepositoryCheck>,
     snapshots: usize,
     health: Health,
+    /// The off-site copy (`--sync-to`): last sync and lag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync: Option<super::sync_to::SyncStatus>,
 }
 
 pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
@@ -83,6 +88,13 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
         now_ms: now().as_millisecond(),
     };
     let health = evaluate(&input);
+    let finished: Vec<String> = input
+        .snapshots
+        .iter()
+        .filter(|s| s.state != logbackup::snapshot::state::SnapshotState::InProgress)
+        .map(|s| s.name.clone())
+        .collect();
+    let sync = args.sync.check(&finished).await?;
     let report = Report {
         version: es.version.to_string(),
         cluster: es.cluster_name.clone(),
@@ -91,18 +103,16 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
         repositories,
         snapshots: input.snapshots.len(),
         health,
+        sync,
     };
+    let healthy = report.health.healthy && report.sync.as_ref().is_none_or(|s| s.ok);
     emit(&report, args.output.format(), |r| {
         let mut out = format!(
             "{} ({}), repository {}: {}\n\n",
             r.version,
             r.cluster,
             r.repository,
-            if r.health.healthy {
-                "HEALTHY"
-            } else {
-                "UNHEALTHY"
-            }
+            if healthy { "HEALTHY" } else { "UNHEALTHY" }
         );
         let rows: Vec<Vec<String>> = r
             .health
@@ -115,6 +125,13 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
                     f.message.clone(),
                 ]
             })
+            .chain(r.sync.iter().map(|s| {
+                vec![
+                    if s.ok { "ok" } else { "FAIL" }.to_string(),
+                    "off-site copy".to_string(),
+                    s.message.clone(),
+                ]
+            }))
             .collect();
         out.push_str(&render::table(&["result", "check", "detail"], &rows));
         out.push('\n');
@@ -126,7 +143,7 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
         out.push_str(&render::table(&["node", "path.repo"], &rows));
         out
     })?;
-    Ok(if report.health.healthy {
+    Ok(if healthy {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -5,6 +5,7 @@
 mod harness;
 
 mod backup;
+mod coverage;
 mod prune;
 mod real_es;
 mod repo;

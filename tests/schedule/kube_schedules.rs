@@ -28,6 +28,7 @@ fn plan() -> CronJobPlan {
             password: None,
             api_key: None,
             ca: None,
+            sync: None,
         },
     }
 }

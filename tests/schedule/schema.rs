@@ -29,6 +29,15 @@ fn plan(with_secrets: bool) -> CronJobPlan {
             password: secret("es-es-elastic-user", "elastic"),
             api_key: None,
             ca: secret("es-es-http-certs-public", "ca.crt"),
+            // The off-site copy (issue 11): the claim read-only, S3 keys from a Secret.
+            sync: with_secrets.then(|| logbackup::schedule::sync_to::SyncTo {
+                url: "s3://offsite/ks".into(),
+                claim: "elasticsearch-logging-backup".into(),
+                sub_path: "ks-log-snapshots".into(),
+                endpoint: Some("http://minio.minio.svc:9000".into()),
+                region: None,
+                secret: "offsite-s3".into(),
+            }),
         },
     }
 }

@@ -8,6 +8,7 @@
 mod harness;
 mod moto;
 mod s3_repository;
+mod scheduled;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -55,6 +55,8 @@ pub struct BackupCommand {
     pub password: Option<SecretKey>,
     pub api_key: Option<SecretKey>,
     pub ca: Option<SecretKey>,
+    /// `--sync-to`: copy the repository off the cluster after a SUCCESS snapshot.
+    pub sync: Option<super::sync_to::SyncTo>,
 }
 
 impl BackupCommand {
@@ -89,6 +91,9 @@ impl BackupCommand {
         if self.ca.is_some() {
             a.extend(["--ca-file".into(), format!("{CA_DIR}/ca.crt")]);
         }
+        if let Some(sync) = &self.sync {
+            a.extend(sync.args());
+        }
         a.extend([
             "--wait-timeout".into(),
             (ACTIVE_DEADLINE_SECONDS - WAIT_SLACK_SECONDS).to_string(),
@@ -117,6 +122,9 @@ impl BackupCommand {
         }
         if let Some(k) = &self.api_key {
             env.push(from("LOGBACKUP_ES_API_KEY", k));
+        }
+        if let Some(sync) = &self.sync {
+            env.extend(sync.env());
         }
         env
     }
@@ -196,18 +204,32 @@ pub fn cron_job(plan: &CronJobPlan) -> CronJob {
         command: Some(vec![PLUGIN_PATH.into()]),
         args: Some(plan.backup.args()),
         env: Some(plan.backup.env()).filter(|e| !e.is_empty()),
-        volume_mounts: ca_volume.as_ref().map(|_| {
-            vec![VolumeMount {
-                name: "es-ca".into(),
-                mount_path: CA_DIR.into(),
-                read_only: Some(true),
-                ..Default::default()
-            }]
-        }),
-        // The plugin is an HTTP client that waits most of the time.
+        volume_mounts: Some(
+            ca_volume
+                .as_ref()
+                .map(|_| VolumeMount {
+                    name: "es-ca".into(),
+                    mount_path: CA_DIR.into(),
+                    read_only: Some(true),
+                    ..Default::default()
+                })
+                .into_iter()
+                .chain(plan.backup.sync.as_ref().map(|s| s.mount()))
+                .collect::<Vec<_>>(),
+        )
+        .filter(|m| !m.is_empty()),
+        // The plugin is an HTTP client that waits most of the time; a sync holds up to eight
+        // files of at most 16 MiB in memory at once.
         resources: Some(ResourceRequirements {
             requests: Some(quantities(&[("cpu", "10m"), ("memory", "32Mi")])),
-            limits: Some(quantities(&[("memory", "128Mi")])),
+            limits: Some(quantities(&[(
+                "memory",
+                if plan.backup.sync.is_some() {
+                    "384Mi"
+                } else {
+                    "128Mi"
+                },
+            )])),
             ..Default::default()
         }),
         security_context: Some(SecurityContext {
@@ -238,7 +260,13 @@ pub fn cron_job(plan: &CronJobPlan) -> CronJob {
             ..Default::default()
         }),
         containers: vec![container],
-        volumes: ca_volume.map(|v| vec![v]),
+        volumes: Some(
+            ca_volume
+                .into_iter()
+                .chain(plan.backup.sync.as_ref().map(|s| s.volume()))
+                .collect::<Vec<_>>(),
+        )
+        .filter(|v| !v.is_empty()),
         ..Default::default()
     };
     CronJob {
@@ -360,6 +388,7 @@ mod tests {
                 password: None,
                 api_key: None,
                 ca: None,
+                sync: None,
             },
         }
     }

@@ -1,0 +1,123 @@
+//! `kubectl logbackup coverage`: a calendar of the days of logs that can be restored, per index
+//! pattern or preset, from the same planning `restore --date` uses.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use logbackup::es::listing::Detail;
+use logbackup::snapshot::coverage::{self, Group};
+use logbackup::snapshot::preset_indices;
+
+use super::connect::{connect, EsArgs};
+use super::{emit, now, Global, OutputArgs};
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Each cell is one day: # restorable (in a SUCCESS snapshot), + restorable and restore-tested,
+p only in PARTIAL snapshots, - a gap. A day is restorable exactly when `restore --date DAY` finds a
+snapshot for it. Days are read from index names (YYYY.MM.DD, as daily log indices are named).
+
+Examples:
+  kubectl logbackup coverage -r ks-log-snapshots --preset kubesphere --preset audit
+  kubectl logbackup coverage -r ks-log-snapshots --days 90 -o json")]
+pub struct CoverageArgs {
+    /// Index patterns of a known logging stack, one calendar each: kubesphere, fluentd, audit
+    #[arg(long, value_name = "PRESET", value_parser = ["kubesphere", "fluentd", "audit"])]
+    pub preset: Vec<String>,
+    /// Index patterns for one more calendar (default, without presets: every index)
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+    pub indices: Vec<String>,
+    /// Show the last N days (default: from the oldest day any snapshot holds)
+    #[arg(long, value_name = "N", conflicts_with = "since")]
+    pub days: Option<u32>,
+    /// First day to show, e.g. 2019.11.01
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    pub since: Option<Date>,
+    /// Last day to show (default: today, UTC)
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    pub until: Option<Date>,
+    /// Colours in the table: auto (when stdout is a terminal and NO_COLOR is unset), always, never
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    #[command(flatten)]
+    pub es: EsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_day(s: &str) -> Result<Date, String> {
+    Date::strptime("%Y.%m.%d", s).map_err(|_| format!("{s:?} is not a day like 2019.11.12"))
+}
+
+impl CoverageArgs {
+    fn groups(&self) -> Vec<Group> {
+        let mut groups: Vec<Group> = self
+            .preset
+            .iter()
+            .map(|p| Group {
+                label: p.clone(),
+                patterns: preset_indices(p).map(|ps| ps.iter().map(|s| s.to_string()).collect()),
+            })
+            .collect();
+        if !self.indices.is_empty() {
+            groups.push(Group {
+                label: self.indices.join(","),
+                patterns: Some(self.indices.clone()),
+            });
+        }
+        if groups.is_empty() {
+            groups.push(Group {
+                label: "all".into(),
+                patterns: None,
+            });
+        }
+        groups
+    }
+}
+
+pub async fn run(args: &CoverageArgs, global: &Global) -> Result<ExitCode> {
+    let repo = &args.es.repository;
+    let es = connect(&args.es, global).await?;
+    // Which snapshot holds which day needs names, states and indices only: no metadata reads.
+    let snapshots: Vec<_> = es
+        .list_snapshots(repo, Detail::Brief)
+        .await?
+        .iter()
+        .map(|i| i.summary())
+        .collect();
+    let groups = args.groups();
+    let today = now().to_zoned(TimeZone::UTC).date();
+    let until = args.until.unwrap_or(today);
+    let since = match (args.since, args.days) {
+        (Some(d), _) => d,
+        (None, Some(n)) => until
+            .checked_sub(jiff::Span::new().days(i64::from(n.max(1)) - 1))
+            .context("--days reaches before the calendar's first day")?,
+        (None, None) => groups
+            .iter()
+            .filter_map(|g| coverage::oldest_day(&snapshots, g))
+            .min()
+            .unwrap_or(until),
+    };
+    let result = coverage::coverage(&snapshots, &groups, &[], since, until);
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    emit(&result, args.output.format(), |c| {
+        coverage::render(c, color)
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,227 @@
+//! The copy in the nightly job: `backup --sync-to`, `status --sync-to` (last sync and lag) and the
+//! CronJob `schedule create --sync-to` writes.
+
+use std::process::Command;
+
+use crate::harness::{Env, Run};
+use crate::{moto, snapshot, source_with};
+
+/// The plugin against `env`'s double, with the moto credentials in the environment.
+fn plugin(env: &Env, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
+        .args(args)
+        .args(["--es-url", &env.double.url(), "--poll-interval-ms", "5"])
+        .args(["--endpoint", moto::shared()])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("LOGBACKUP_REPOSITORY")
+        .output()
+        .unwrap();
+    env.assert_spec_clean();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn backup_copies_after_a_success_and_status_reports_the_lag() {
+    let endpoint = moto::shared();
+    moto::create_bucket(endpoint, "nightly");
+    let src = source_with(&[]);
+    let from = src.location.to_string_lossy().to_string();
+    let backup = [
+        "backup",
+        "-r",
+        "ks",
+        "--indices",
+        "ks-logstash-log-*",
+        "--keep-days",
+        "45",
+        "--sync-to",
+        "s3://nightly/ks",
+        "--sync-from",
+        &from,
+        "-o",
+        "json",
+    ];
+    let run = plugin(&src.env, &backup);
+    run.ok().stderr_has("copied to s3://nightly/ks");
+    let out = run.json();
+    assert_eq!(out["snapshot"]["state"], "SUCCESS");
+    assert_eq!(out["sync"]["snapshots"].as_array().unwrap().len(), 1);
+    assert!(out["sync"]["files_sent"].as_u64().unwrap() > 3);
+
+    let status = [
+        "status",
+        "-r",
+        "ks",
+        "--sync-to",
+        "s3://nightly/ks",
+        "-o",
+        "json",
+    ];
+    let run = plugin(&src.env, &status);
+    run.ok();
+    let report = run.json();
+    assert_eq!(report["sync"]["ok"], true, "{report}");
+    assert_eq!(report["sync"]["lag"]["missing"], serde_json::json!([]));
+    assert!(report["sync"]["last_sync"].is_string());
+
+    // A snapshot the copy has not seen yet: status says by how much the copy lags, and exits 1.
+    snapshot(&src.env, "ks", "manual-1");
+    let run = plugin(&src.env, &status);
+    run.code(1);
+    let report = run.json();
+    assert_eq!(report["sync"]["ok"], false);
+    assert_eq!(
+        report["sync"]["lag"]["missing"],
+        serde_json::json!(["manual-1"])
+    );
+    let table = plugin(
+        &src.env,
+        &["status", "-r", "ks", "--sync-to", "s3://nightly/ks"],
+    );
+    table
+        .code(1)
+        .stdout_has("s3://nightly/ks lags by 1 snapshots (newest missing: manual-1)");
+
+    // A copy never made.
+    moto::create_bucket(endpoint, "never");
+    plugin(
+        &src.env,
+        &["status", "-r", "ks", "--sync-to", "s3://never/ks"],
+    )
+    .code(1)
+    .stdout_has("has no record of a sync");
+}
+
+#[test]
+fn a_partial_snapshot_is_not_copied() {
+    let endpoint = moto::shared();
+    moto::create_bucket(endpoint, "partial");
+    let src = source_with(&["nightly-1"]);
+    src.env.double.state().behaviour.next_partial = true;
+    let from = src.location.to_string_lossy().to_string();
+    plugin(
+        &src.env,
+        &[
+            "backup",
+            "-r",
+            "ks",
+            "--indices",
+            "ks-logstash-log-*",
+            "--keep-days",
+            "45",
+            "--sync-to",
+            "s3://partial/ks",
+            "--sync-from",
+            &from,
+        ],
+    )
+    .code(1)
+    .stderr_has("not copying off the cluster");
+    assert!(moto::keys(endpoint, "partial", "").is_empty());
+}
+
+#[test]
+fn the_cronjob_mounts_the_claim_read_only_and_takes_the_keys_from_a_secret() {
+    let env = Env::start(es_double::Flavour::Elasticsearch, "7.17.0", |_| {});
+    let run = env.run(&[
+        "schedule",
+        "create",
+        "nightly",
+        "-n",
+        "logging",
+        "-r",
+        "ks-log-snapshots",
+        "--cron",
+        "0 1 * * *",
+        "--keep-days",
+        "45",
+        "--sync-to",
+        "s3://offsite/ks",
+        "--sync-claim",
+        "elasticsearch-logging-backup",
+        "--sync-secret",
+        "offsite-s3",
+        "--sync-endpoint",
+        "http://minio.minio.svc:9000",
+        "--dry-run",
+        "-o",
+        "json",
+    ]);
+    run.ok();
+    let objects: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let cron = objects
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "CronJob")
+        .unwrap();
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "repository")
+        .unwrap();
+    assert_eq!(
+        volume["persistentVolumeClaim"],
+        serde_json::json!({"claimName": "elasticsearch-logging-backup", "readOnly": true})
+    );
+    let container = &pod["containers"][0];
+    let mount = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "repository")
+        .unwrap();
+    assert_eq!(mount["readOnly"], true);
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let joined = args.join(" ");
+    assert!(
+        joined.contains("--sync-to s3://offsite/ks --sync-from /repository/ks-log-snapshots --endpoint http://minio.minio.svc:9000"),
+        "{joined}"
+    );
+    assert!(!joined.contains("AWS_"), "{joined}");
+    let env_names: Vec<&str> = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["valueFrom"]["secretKeyRef"]["name"] == "offsite-s3")
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        env_names,
+        [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN"
+        ]
+    );
+    // --sync-to without the claim or the Secret is a usage error.
+    env.run(&[
+        "schedule",
+        "create",
+        "nightly",
+        "-n",
+        "logging",
+        "--cron",
+        "0 1 * * *",
+        "--sync-to",
+        "s3://offsite/ks",
+        "--dry-run",
+    ])
+    .code(2)
+    .stderr_has("--sync-claim");
+}
