@@ -11,3 +11,9 @@ mod kubelet;
 mod tier;
 
 mod enable;
+mod errors;
+mod render;
+mod schedule;
+mod webhook;
+#[path = "../support/written_objects.rs"]
+mod written_objects;
