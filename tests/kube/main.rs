@@ -12,5 +12,8 @@ mod tier;
 
 mod enable;
 mod errors;
+mod render;
 mod schedule;
 mod webhook;
+#[path = "../support/written_objects.rs"]
+mod written_objects;
