@@ -185,15 +185,21 @@ pub async fn kube_client(global: &Global) -> Result<kube::Client> {
         cluster: None,
         user: None,
     };
+    let failed = "failed to load the Kubernetes configuration (or pass --es-url)";
     let config = match &global.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .with_context(|| format!("failed to read kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .context(failed)?
         }
-        None => kube::Config::from_kubeconfig(&options).await,
-    }
-    .context("failed to load the Kubernetes configuration (or pass --es-url)")?;
+        // No kubeconfig in a scheduled Job: the ServiceAccount's in-cluster token.
+        None if global.context.is_none() => kube::Config::infer().await.context(failed)?,
+        None => kube::Config::from_kubeconfig(&options)
+            .await
+            .context(failed)?,
+    };
     kube::Client::try_from(config).context("failed to create the Kubernetes client")
 }
 

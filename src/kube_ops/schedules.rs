@@ -13,6 +13,14 @@ use crate::schedule::{MANAGED_BY, MANAGED_BY_LABEL, SCHEDULE_LABEL};
 pub async fn apply_schedule(client: &Client, plan: &CronJobPlan) -> Result<CronJob, KubeError> {
     let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), &plan.namespace);
     apply(&sas, &cronjob::service_account(plan)).await?;
+    if let Some((role, binding)) = cronjob::volume_snapshot_rbac(plan) {
+        let roles: Api<k8s_openapi::api::rbac::v1::Role> =
+            Api::namespaced(client.clone(), &plan.namespace);
+        apply(&roles, &role).await?;
+        let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+            Api::namespaced(client.clone(), &plan.namespace);
+        apply(&bindings, &binding).await?;
+    }
     let cjs: Api<CronJob> = Api::namespaced(client.clone(), &plan.namespace);
     apply(&cjs, &cronjob::cron_job(plan)).await
 }
@@ -76,6 +84,23 @@ pub async fn delete_schedule(
             return Err(failed(format!(
                 "delete ServiceAccount {namespace}/{object}"
             ))(e));
+        }
+    }
+    // The Role and RoleBinding exist only for schedules with --volume-snapshot-class.
+    let roles: Api<k8s_openapi::api::rbac::v1::Role> = Api::namespaced(client.clone(), namespace);
+    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+        Api::namespaced(client.clone(), namespace);
+    for (kind, result) in [
+        (
+            "RoleBinding",
+            bindings.delete(&object, &params).await.map(|_| ()),
+        ),
+        ("Role", roles.delete(&object, &params).await.map(|_| ())),
+    ] {
+        match result {
+            Ok(()) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(failed(format!("delete {kind} {namespace}/{object}"))(e)),
         }
     }
     Ok(true)

@@ -11,3 +11,4 @@ mod kubelet;
 mod tier;
 
 mod enable;
+mod volume_snapshots;
