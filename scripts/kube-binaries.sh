@@ -20,8 +20,10 @@ if [ -n "${KUBE_ASSETS:-}" ]; then
 fi
 
 cache="${KUBE_CACHE:-/var/cache/logbackup/kube}"
+# Bumped when the way the binaries are built changes, so an older cache is rebuilt once.
+recipe="2: version stamped in component-base and client-go"
 if [ -x "$cache/kube-apiserver" ] && [ -x "$cache/kube-controller-manager" ] && [ -x "$cache/etcd" ] \
-  && "$cache/kube-apiserver" --version | grep -q 'v1\.'; then
+  && [ "$(cat "$cache/recipe" 2>/dev/null)" = "$recipe" ]; then
   echo "$cache"
   exit 0
 fi
@@ -67,15 +69,20 @@ make gen_openapi >&2
 # discovery) read it, and a bare `go build` would say v0.0.0-master.
 version=$(dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null | sed -E 's/.*really//; s/-[^-]*$//')
 version=${version:-1.20.2}
-pkg=k8s.io/kubernetes/vendor/k8s.io/component-base/version
-ldflags="-X $pkg.gitVersion=v$version -X $pkg.gitMajor=${version%%.*} -X $pkg.gitMinor=$(echo "$version" | cut -d. -f2)"
-ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+# Both packages, as hack/lib/version.sh does: `--version` reads component-base, the API server's
+# /version reads client-go's.
+ldflags=""
+for pkg in k8s.io/kubernetes/vendor/k8s.io/component-base/version k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version; do
+  ldflags="$ldflags -X $pkg.gitVersion=v$version -X $pkg.gitMajor=${version%%.*} -X $pkg.gitMinor=$(echo "$version" | cut -d. -f2)"
+  ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+done
 for cmd in kube-apiserver kube-controller-manager; do
   log "building $cmd v$version (about 5-15 minutes for both on 2 cores)"
   go build -ldflags "$ldflags" -o "$cache/$cmd.new" "./cmd/$cmd" >&2
   mv "$cache/$cmd.new" "$cache/$cmd"
 done
 ln -sf "$(command -v etcd || echo /usr/bin/etcd)" "$cache/etcd"
+echo "$recipe" > "$cache/recipe"
 rm -rf "$work"
 log "built into $cache"
 echo "$cache"

@@ -5,8 +5,7 @@
 
 pub use logbackup_core::{enable, inject, manifest, schedule, snapshot, webhook_install};
 
-pub mod cluster;
 pub mod es;
-pub mod kube_ops;
+pub mod k8s;
 pub mod render;
 pub mod sync;

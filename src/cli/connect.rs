@@ -1,18 +1,15 @@
-//! Reaching Elasticsearch: `--es-url` directly, or through Kubernetes (find the Service, port-forward
-//! to a ready pod behind it, read credentials from Secrets). The Kubernetes path is thin and is not
-//! exercised by the tests here (no API server); the choice of Service and URL is unit tested in
-//! `logbackup::es::discovery`.
+//! Reaching Elasticsearch: `--es-url` directly, or through Kubernetes (`logbackup::k8s::elasticsearch`
+//! finds the Service, port-forwards to a ready pod behind it, reads credentials from Secrets).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
-use k8s_openapi::api::core::v1::{Pod, Secret, Service};
-use kube::api::{Api, ListParams};
-use logbackup::es::discovery::{choose_service, forwarded_url, ServiceCandidate, Target};
+use logbackup::es::discovery::forwarded_url;
 use logbackup::es::{Auth, ClientConfig, EsClient, Secret as Hidden};
+use logbackup::k8s::elasticsearch::{find_service, forward_service, read_secret};
+use logbackup::k8s::{K8sError, Kube};
 
 use super::Global;
 
@@ -104,14 +101,9 @@ pub async fn connect(args: &EsArgs, global: &Global) -> Result<EsClient> {
         Some(url) => config.url = url.clone(),
         None => {
             let client = kube_client(global).await?;
-            let target = discover(&client, global.namespace.as_deref()).await?;
-            let port = forward_service(
-                client.clone(),
-                &target.namespace,
-                &target.service,
-                target.port,
-            )
-            .await?;
+            let target = find_service(&client, global.namespace.as_deref()).await?;
+            let port =
+                forward_service(&client, &target.namespace, &target.service, target.port).await?;
             let (url, pinned) = forwarded_url(&target, port);
             config.url = url;
             config.resolve =
@@ -179,147 +171,7 @@ fn basic(username: &str, password: String) -> Auth {
     }
 }
 
-pub async fn kube_client(global: &Global) -> Result<kube::Client> {
-    let options = kube::config::KubeConfigOptions {
-        context: global.context.clone(),
-        cluster: None,
-        user: None,
-    };
-    let failed = "failed to load the Kubernetes configuration (or pass --es-url)";
-    let config = match &global.kubeconfig {
-        Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("failed to read kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                .await
-                .context(failed)?
-        }
-        // No kubeconfig in a scheduled Job: the ServiceAccount's in-cluster token.
-        None if global.context.is_none() => kube::Config::infer().await.context(failed)?,
-        None => kube::Config::from_kubeconfig(&options)
-            .await
-            .context(failed)?,
-    };
-    kube::Client::try_from(config).context("failed to create the Kubernetes client")
-}
-
-pub async fn discover(client: &kube::Client, namespace: Option<&str>) -> Result<Target> {
-    let api: Api<Service> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let services = api
-        .list(&ListParams::default())
-        .await
-        .context("failed to list Services to find Elasticsearch")?;
-    let candidates: Vec<ServiceCandidate> = services
-        .items
-        .iter()
-        .map(|s| ServiceCandidate {
-            namespace: s.metadata.namespace.clone().unwrap_or_default(),
-            name: s.metadata.name.clone().unwrap_or_default(),
-            labels: s.metadata.labels.clone().unwrap_or_default(),
-            ports: s
-                .spec
-                .as_ref()
-                .and_then(|spec| spec.ports.as_ref())
-                .map(|ports| {
-                    ports
-                        .iter()
-                        .filter_map(|p| u16::try_from(p.port).ok())
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-        .collect();
-    choose_service(&candidates).ok_or_else(|| {
-        anyhow!(
-            "failed to find an Elasticsearch Service{}: pass -n NAMESPACE or --es-url",
-            namespace
-                .map(|n| format!(" in namespace {n}"))
-                .unwrap_or_default()
-        )
-    })
-}
-
-/// Port-forwards a local port on 127.0.0.1 to `remote` of a ready pod behind the Service (as
-/// `kubectl port-forward svc/...` does); each local connection gets its own forwarded stream.
-pub async fn forward_service(
-    client: kube::Client,
-    namespace: &str,
-    service_name: &str,
-    remote: u16,
-) -> Result<u16> {
-    let services: Api<Service> = Api::namespaced(client.clone(), namespace);
-    let service = services
-        .get(service_name)
-        .await
-        .with_context(|| format!("failed to read Service {namespace}/{service_name}"))?;
-    let selector: BTreeMap<String, String> =
-        service.spec.and_then(|s| s.selector).unwrap_or_default();
-    let selector = selector
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let pods: Api<Pod> = Api::namespaced(client, namespace);
-    let list = pods
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .with_context(|| {
-            format!("failed to list the pods behind Service {namespace}/{service_name}")
-        })?;
-    let ready = list.items.iter().find(|p| {
-        p.status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-    });
-    let pod = ready
-        .and_then(|p| p.metadata.name.clone())
-        .ok_or_else(|| anyhow!("no ready pod behind Service {namespace}/{service_name}"))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("failed to open a local port")?;
-    let port = listener.local_addr()?.port();
-    tracing::info!(pod = %pod, local = port, "port-forwarding");
-    tokio::spawn(async move {
-        while let Ok((mut local, _)) = listener.accept().await {
-            let pods = pods.clone();
-            let pod = pod.clone();
-            tokio::spawn(async move {
-                let Ok(mut forwarder) = pods.portforward(&pod, &[remote]).await else {
-                    return;
-                };
-                let Some(mut upstream) = forwarder.take_stream(remote) else {
-                    return;
-                };
-                let _ = tokio::io::copy_bidirectional(&mut local, &mut upstream).await;
-            });
-        }
-    });
-    Ok(port)
-}
-
-async fn read_secret(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-    key: &str,
-) -> Result<String> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = secrets
-        .get(name)
-        .await
-        .with_context(|| format!("failed to read Secret {namespace}/{name}"))?;
-    let bytes = secret
-        .data
-        .and_then(|d| d.get(key).cloned())
-        .ok_or_else(|| anyhow!("Secret {namespace}/{name} has no key {key}"))?;
-    let value = String::from_utf8(bytes.0)
-        .map_err(|_| anyhow!("Secret {namespace}/{name} key {key} is not UTF-8"))?;
-    if value.is_empty() {
-        bail!("Secret {namespace}/{name} key {key} is empty");
-    }
-    Ok(value.trim_end_matches('\n').to_string())
+/// The Kubernetes connection of --kubeconfig and --context.
+pub async fn kube_client(global: &Global) -> Result<Kube, K8sError> {
+    Kube::connect(global.kubeconfig.as_deref(), global.context.as_deref()).await
 }

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use logbackup::cluster::{Cluster, Kind, LiveRestart, RestartSettings};
 use logbackup::enable::restart::{self, Progress};
 use logbackup::enable::{self, Action, EnableOptions, Target, TargetKind, Via};
+use logbackup::k8s::{Cluster, Kind, LiveRestart, RestartSettings};
 use serde_json::Value;
 
 use super::connect::{connect, kube_client, EsArgs};

@@ -196,11 +196,17 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", once(e.chain().map(|c| c.to_string())));
             let es_error = e
                 .chain()
                 .find_map(|c| c.downcast_ref::<logbackup::es::Failed>());
-            if let Some(hint) = es_error.and_then(|f| f.kind().hint()) {
+            let k8s_error = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<logbackup::k8s::K8sError>());
+            let hint = k8s_error
+                .and_then(|k| k.hint())
+                .or_else(|| es_error.and_then(|f| f.kind().hint()).map(str::to_owned));
+            if let Some(hint) = hint {
                 eprintln!("hint: {hint}");
             }
             if e.chain().any(|c| c.downcast_ref::<Refused>().is_some()) {
@@ -210,6 +216,22 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// An error chain as one line, each message once: a cause whose text its parent already
+/// includes (`failed to X: <cause>` over `<cause>`) is not repeated.
+fn once(chain: impl Iterator<Item = String>) -> String {
+    let mut text = String::new();
+    for message in chain {
+        if text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
 }
 
 fn run_async(command: &Command, global: &Global) -> anyhow::Result<ExitCode> {
@@ -241,10 +263,19 @@ fn init_logging(global: &Global) {
         2 => "debug",
         _ => "trace",
     };
+    // kube-rs logs a failed request at ERROR itself; we print that error once, our way, so its
+    // own lines only show with -v.
+    let default = if global.verbose == 0 {
+        format!("{level},kube_client=off")
+    } else {
+        level.to_owned()
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOGBACKUP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colours only for a person at a terminal: redirected output and CI logs get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match global.log_format {
         LogFormat::Plain => builder.init(),
@@ -258,6 +289,24 @@ mod tests {
 
     /// clap checks the whole command tree (duplicate flag names across flattened groups,
     /// conflicting short flags) only when a command is built; build them all here.
+    #[test]
+    fn a_cause_already_in_its_parent_is_printed_once() {
+        let cause = "unable to authenticate user [elastic] [security_exception, HTTP 401]";
+        let chain = [
+            format!("failed to connect to https://127.0.0.1:9200: {cause}"),
+            cause.to_string(),
+        ];
+        assert_eq!(
+            super::once(chain.into_iter()),
+            format!("failed to connect to https://127.0.0.1:9200: {cause}")
+        );
+        let separate = ["failed to read kubeconfig x", "No such file or directory"];
+        assert_eq!(
+            super::once(separate.iter().map(|s| s.to_string())),
+            "failed to read kubeconfig x: No such file or directory"
+        );
+    }
+
     #[test]
     fn every_command_is_well_formed() {
         super::Cli::command().debug_assert();

@@ -1,5 +1,5 @@
 //! `kubectl logbackup schedule create|list|delete|run-now`: decisions in `logbackup::schedule`,
-//! Kubernetes calls in `logbackup::kube_ops`, Elasticsearch calls in `logbackup::es::policies`.
+//! Kubernetes calls in `logbackup::k8s::schedules`, Elasticsearch calls in `logbackup::es::policies`.
 
 use std::process::ExitCode;
 
@@ -10,7 +10,8 @@ use logbackup::es::policies::{
     PolicySummary,
 };
 use logbackup::es::EsClient;
-use logbackup::kube_ops::schedules as kube_schedules;
+use logbackup::k8s::schedules as kube_schedules;
+use logbackup::k8s::Kube;
 use logbackup::render;
 use logbackup::schedule::cronjob::{self, BackupCommand, CronJobPlan, SecretKey};
 use logbackup::schedule::policy::{self, PolicyPlan};
@@ -19,10 +20,11 @@ use logbackup::snapshot::naming;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::connect::{connect, discover, kube_client, EsArgs};
+use super::connect::{connect, kube_client, EsArgs};
 use super::prune::RetentionArgs;
 use super::snapshot::WhatArgs;
 use super::{emit, now, Global, OutputArgs, Refused};
+use logbackup::k8s::elasticsearch::find_service;
 
 #[derive(Debug, Args)]
 pub struct ScheduleArgs {
@@ -231,7 +233,7 @@ async fn create_cronjob(
         }
         None => {
             let client = kube_client(global).await?;
-            let target = discover(&client, global.namespace.as_deref()).await?;
+            let target = find_service(&client, global.namespace.as_deref()).await?;
             let scheme = if target.https { "https" } else { "http" };
             backup.es_url = format!(
                 "{scheme}://{}.{}.svc:{}",
@@ -273,7 +275,11 @@ async fn create_cronjob(
         return Ok(ExitCode::SUCCESS);
     }
     let client = kube_client(global).await?;
-    kube_schedules::apply_schedule(&client, &plan).await?;
+    let served = client.served().await?;
+    let applied = kube_schedules::apply_schedule(&client, served, &plan).await?;
+    for note in &applied.notes {
+        eprintln!("note: {note}");
+    }
     eprintln!(
         "applied ServiceAccount and CronJob {}/{}",
         plan.namespace,
@@ -420,8 +426,10 @@ async fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
     if args.es.es_url.is_none() || global.namespace.is_some() || global.kubeconfig.is_some() {
         match kube_client(global).await {
             Ok(client) => {
+                let served = client.served().await?;
                 let cjs =
-                    kube_schedules::list_schedules(&client, global.namespace.as_deref()).await?;
+                    kube_schedules::list_schedules(&client, served, global.namespace.as_deref())
+                        .await?;
                 rows.extend(cjs.iter().map(cronjob_row));
                 reached_any = true;
             }
@@ -487,7 +495,10 @@ async fn delete(args: &DeleteArgs, global: &Global) -> Result<ExitCode> {
         Engine::Cronjob => {
             let client = kube_client(global).await?;
             let ns = namespace_of(global, &client).await?;
-            if !kube_schedules::delete_schedule(&client, &ns, &args.name, args.dry_run).await? {
+            let served = client.served().await?;
+            if !kube_schedules::delete_schedule(&client, served, &ns, &args.name, args.dry_run)
+                .await?
+            {
                 bail!("no schedule {} in namespace {ns}", args.name);
             }
             eprintln!(
@@ -511,7 +522,7 @@ async fn delete(args: &DeleteArgs, global: &Global) -> Result<ExitCode> {
 }
 
 /// -n, else the kubeconfig context's namespace.
-async fn namespace_of(global: &Global, client: &kube::Client) -> Result<String> {
+async fn namespace_of(global: &Global, client: &Kube) -> Result<String> {
     Ok(global
         .namespace
         .clone()
@@ -524,7 +535,8 @@ async fn run_now(args: &RunNowArgs, global: &Global) -> Result<ExitCode> {
             let client = kube_client(global).await?;
             let ns = namespace_of(global, &client).await?;
             let job_name = manual_job_name(&args.name, now().as_second());
-            kube_schedules::run_now(&client, &ns, &args.name, &job_name).await?;
+            let served = client.served().await?;
+            kube_schedules::run_now(&client, served, &ns, &args.name, &job_name).await?;
             eprintln!("created Job {ns}/{job_name}; follow it with kubectl logs -f -n {ns} job/{job_name}");
             println!("{job_name}");
         }

@@ -63,7 +63,7 @@ fn is_missing_api(e: &kube::Error) -> bool {
 }
 
 async fn api(global: &Global) -> Result<(Api<DynamicObject>, String)> {
-    let client = kube_client(global).await?;
+    let client = kube_client(global).await?.client().clone();
     let ns = global
         .namespace
         .clone()

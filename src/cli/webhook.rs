@@ -1,11 +1,13 @@
 //! `kubectl logbackup webhook install|uninstall|status`: objects and certificates decided in
-//! `logbackup::webhook_install`, applied through `logbackup::kube_ops::webhook`.
+//! `logbackup::webhook_install`, applied through `logbackup::k8s::webhook`.
 
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use logbackup::kube_ops::webhook as kube_webhook;
+use logbackup::k8s::elasticsearch::forward_service;
+use logbackup::k8s::webhook as kube_webhook;
+use logbackup::k8s::Kube;
 use logbackup::webhook_install::certs::{self, Bundle, Decision};
 use logbackup::webhook_install::manifests::{
     self, Certificates, CA_SECRET, DEFAULT_NAMESPACE, SERVICE, TLS_SECRET, WEBHOOK_CONFIG,
@@ -13,7 +15,7 @@ use logbackup::webhook_install::manifests::{
 };
 use serde_json::Value;
 
-use super::connect::{forward_service, kube_client};
+use super::connect::kube_client;
 use super::schedule::ManifestFormat;
 use super::tls_probe;
 use super::{now, Global};
@@ -182,6 +184,11 @@ async fn install(args: &InstallArgs, global: &Global) -> Result<ExitCode> {
         )?;
         return Ok(ExitCode::SUCCESS);
     }
+    let served = client.served().await?;
+    let (objects, notes) = kube_webhook::for_server(&objects, served)?;
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
     kube_webhook::apply_all(&client, &objects).await?;
     eprintln!(
         "applied {} objects; check with: kubectl logbackup webhook status -n {ns}",
@@ -234,8 +241,17 @@ async fn uninstall(args: &UninstallArgs, global: &Global) -> Result<ExitCode> {
 async fn status(_args: &StatusArgs, global: &Global) -> Result<ExitCode> {
     let client = kube_client(global).await?;
     let ns = &namespace(global);
-    let seen =
-        kube_webhook::observe(&client, ns, SERVICE, WEBHOOK_CONFIG, TLS_SECRET, SERVICE).await?;
+    let served = client.served().await?;
+    let seen = kube_webhook::observe(
+        &client,
+        served,
+        ns,
+        SERVICE,
+        WEBHOOK_CONFIG,
+        TLS_SECRET,
+        SERVICE,
+    )
+    .await?;
     let mut healthy = true;
     match seen.deployment {
         Some((ready, want)) if ready >= want && want > 0 => {
@@ -243,7 +259,7 @@ async fn status(_args: &StatusArgs, global: &Global) -> Result<ExitCode> {
         }
         Some((ready, want)) => {
             healthy = false;
-            println!("deployment: {ready}/{want} ready  PROBLEM");
+            println!("deployment: {ready}/{want} ready  PROBLEM: no webhook pod is ready; see `kubectl get pods -n {ns} -l app.kubernetes.io/name={SERVICE}` and `kubectl describe deployment -n {ns} {SERVICE}`");
         }
         None => {
             healthy = false;
@@ -252,7 +268,7 @@ async fn status(_args: &StatusArgs, global: &Global) -> Result<ExitCode> {
     }
     if seen.ready_endpoints == 0 {
         healthy = false;
-        println!("service: no ready endpoints  PROBLEM: the API server cannot reach the webhook");
+        println!("service: no ready endpoints  PROBLEM: the API server cannot reach the webhook, so it refuses every write to a StatefulSet labelled logbackup.io/inject=enabled (failurePolicy Fail)");
     } else {
         println!("service: {} ready endpoints", seen.ready_endpoints);
     }
@@ -306,10 +322,10 @@ async fn status(_args: &StatusArgs, global: &Global) -> Result<ExitCode> {
 
 /// Port-forwards to a ready webhook pod and shakes hands as the API server would: trusting only
 /// the caBundle, as the Service's DNS name. True when the API server could call the webhook.
-async fn handshake(client: &kube::Client, ns: &str, ca: &str, secret_cert: Option<&str>) -> bool {
+async fn handshake(client: &Kube, ns: &str, ca: &str, secret_cert: Option<&str>) -> bool {
     let name = format!("{SERVICE}.{ns}.svc");
     let served = async {
-        let port = forward_service(client.clone(), ns, SERVICE, WEBHOOK_PORT).await?;
+        let port = forward_service(client, ns, SERVICE, WEBHOOK_PORT).await?;
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         tls_probe::served_certificate(addr, ca, &name, std::time::Duration::from_secs(10)).await
     }

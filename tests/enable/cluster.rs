@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use logbackup::cluster::{Cluster, Kind};
+use logbackup::k8s::{Cluster, Kind, Kube};
 use serde_json::json;
 
 use crate::mock::{expect, forbidden, not_found, scripted};
@@ -20,7 +20,7 @@ async fn reads_a_statefulset_as_the_api_server_sent_it() {
         &format!("/apis/apps/v1/namespaces/{NS}/statefulsets/elasticsearch-logging-data"),
     )
     .reply(200, sts())]);
-    let got = Cluster::new(client, NS)
+    let got = Cluster::new(Kube::new(client, "https://mock"), NS)
         .get(Kind::StatefulSet, "elasticsearch-logging-data")
         .await
         .unwrap();
@@ -38,7 +38,7 @@ async fn a_missing_claim_is_none() {
         404,
         not_found("persistentvolumeclaims", "elasticsearch-logging-backup"),
     )]);
-    let got = Cluster::new(client, NS)
+    let got = Cluster::new(Kube::new(client, "https://mock"), NS)
         .get(Kind::PersistentVolumeClaim, "elasticsearch-logging-backup")
         .await
         .unwrap();
@@ -59,7 +59,7 @@ async fn creates_the_claim() {
     )
     .body("application/json", pvc.clone())
     .reply(201, created)]);
-    Cluster::new(client, NS)
+    Cluster::new(Kube::new(client, "https://mock"), NS)
         .create(Kind::PersistentVolumeClaim, &pvc)
         .await
         .unwrap();
@@ -80,7 +80,7 @@ async fn json_and_merge_patches_carry_their_content_types() {
             .body("application/merge-patch+json", merge.clone())
             .reply(200, sts()),
     ]);
-    let cluster = Cluster::new(client, NS);
+    let cluster = Cluster::new(Kube::new(client, "https://mock"), NS);
     cluster
         .patch(
             Kind::StatefulSet,
@@ -108,13 +108,13 @@ async fn a_conflicting_patch_fails_with_what_was_attempted() {
     let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid",
                         "message": "the server rejected our request due to an error in our request", "code": 422});
     let (client, server) = scripted(vec![expect("PATCH", &path).reply(422, status)]);
-    let e = Cluster::new(client, NS)
+    let e = Cluster::new(Kube::new(client, "https://mock"), NS)
         .patch(Kind::StatefulSet, "x", "json", &json!([]))
         .await
         .unwrap_err();
     assert!(
         e.to_string()
-            .starts_with(&format!("failed to patch statefulset {NS}/x")),
+            .starts_with(&format!("failed to patch StatefulSet {NS}/x")),
         "{e}"
     );
     server.await.unwrap();
@@ -133,7 +133,7 @@ async fn the_eck_resource_is_read_and_patched_through_its_own_api() {
             .body("application/merge-patch+json", patch.clone())
             .reply(200, es.clone()),
     ]);
-    let cluster = Cluster::new(client, NS);
+    let cluster = Cluster::new(Kube::new(client, "https://mock"), NS);
     assert_eq!(
         cluster.get(Kind::Elasticsearch, "logs").await.unwrap(),
         Some(es)
@@ -158,7 +158,7 @@ async fn webhook_configurations_are_listed_cluster_wide_and_403_is_recognised() 
             forbidden("mutatingwebhookconfigurations.admissionregistration.k8s.io"),
         ),
     ]);
-    let cluster = Cluster::new(client, NS);
+    let cluster = Cluster::new(Kube::new(client, "https://mock"), NS);
     let found = cluster.webhook_configurations().await.unwrap();
     assert!(logbackup::enable::webhook_installed(&found));
     let e = cluster.webhook_configurations().await.unwrap_err();
@@ -182,7 +182,7 @@ async fn waits_for_a_new_ready_pod_of_the_same_name() {
         expect("GET", &path).reply(200, pod("new", false)),
         expect("GET", &path).reply(200, pod("new", true)),
     ]);
-    let cluster = Cluster::new(client, NS);
+    let cluster = Cluster::new(Kube::new(client, "https://mock"), NS);
     cluster.delete_pod("es-0").await.unwrap();
     cluster
         .wait_pod_ready(
@@ -200,7 +200,7 @@ async fn waits_for_a_new_ready_pod_of_the_same_name() {
 async fn the_wait_is_bounded() {
     let path = format!("/api/v1/namespaces/{NS}/pods/es-0");
     let (client, server) = scripted(vec![expect("GET", &path).reply(200, pod("new", false))]);
-    let e = Cluster::new(client, NS)
+    let e = Cluster::new(Kube::new(client, "https://mock"), NS)
         .wait_pod_ready(
             "es-0",
             Some("old"),
@@ -211,7 +211,7 @@ async fn the_wait_is_bounded() {
         .unwrap_err();
     assert!(
         e.to_string()
-            .contains("timed out after 0s waiting to see pod"),
+            .contains("timed out after 0s waiting until pod"),
         "{e}"
     );
     server.await.unwrap();
@@ -229,7 +229,7 @@ async fn waits_for_a_rollout_the_controller_does() {
         expect("GET", &path).reply(200, rolling),
         expect("GET", &path).reply(200, done),
     ]);
-    Cluster::new(client, NS)
+    Cluster::new(Kube::new(client, "https://mock"), NS)
         .wait_until(
             Kind::StatefulSet,
             "es-data",

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use es_double::{Config, Flavour, State};
-use logbackup::cluster::{Cluster, LiveRestart, RestartSettings};
 use logbackup::enable::restart::{self, Step};
 use logbackup::es::{Auth, ClientConfig, EsClient};
+use logbackup::k8s::{Cluster, Kube, LiveRestart, RestartSettings};
 use serde_json::json;
 
 use crate::mock::{expect, scripted};
@@ -67,7 +67,7 @@ async fn one_pod_restarts_the_elasticsearch_way() {
         expect("GET", &path).reply(200, pod("new", false)),
         expect("GET", &path).reply(200, pod("new", true)),
     ]);
-    let cluster = Cluster::new(client, NS);
+    let cluster = Cluster::new(Kube::new(client, "https://mock"), NS);
     let mut executor = LiveRestart::new(&cluster, &es, settings(Duration::from_secs(60)));
     let done = restart::run(&[POD.to_owned()], &mut executor, || false, |_| {})
         .await
@@ -97,7 +97,7 @@ async fn a_pod_that_never_gets_ready_stops_the_restart_and_re_enables_allocation
         expect("DELETE", &format!("{path}?")).reply(200, pod("old", true)),
         expect("GET", &path).reply(200, pod("new", false)),
     ]);
-    let cluster = Cluster::new(client, NS);
+    let cluster = Cluster::new(Kube::new(client, "https://mock"), NS);
     let mut executor = LiveRestart::new(&cluster, &es, settings(Duration::ZERO));
     let pods = [POD.to_owned(), "elasticsearch-logging-data-0".to_owned()];
     let stopped = restart::run(&pods, &mut executor, || false, |_| {})
@@ -119,7 +119,7 @@ async fn a_pod_that_never_gets_ready_stops_the_restart_and_re_enables_allocation
 async fn without_the_extras_the_double_refuses_cluster_settings_and_nothing_is_deleted() {
     let (_running, es) = double(false).await;
     let (client, server) = scripted(vec![]);
-    let cluster = Cluster::new(client, NS);
+    let cluster = Cluster::new(Kube::new(client, "https://mock"), NS);
     let mut executor = LiveRestart::new(&cluster, &es, settings(Duration::from_secs(1)));
     let stopped = restart::run(&[POD.to_owned()], &mut executor, || false, |_| {})
         .await

@@ -11,4 +11,7 @@ mod kubelet;
 mod tier;
 
 mod enable;
+mod errors;
+mod schedule;
 mod volume_snapshots;
+mod webhook;

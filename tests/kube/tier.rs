@@ -32,6 +32,8 @@ pub struct Tier {
     pub server: String,
     children: Vec<(&'static str, Child)>,
     kubelet: Option<tokio::task::JoinHandle<()>>,
+    /// Issues certificates the API server trusts (tests sign their users' with it).
+    ca: (String, String),
     /// Runs the kubelet stand-in and the tests' own API calls.
     pub rt: tokio::runtime::Runtime,
     _turn: MutexGuard<'static, ()>,
@@ -131,6 +133,7 @@ impl Tier {
             kubeconfig: d.join("kubeconfig"),
             server: String::new(),
             kubelet: None,
+            ca: ca.clone(),
             children: Vec::new(),
             rt: tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -309,6 +312,22 @@ impl Tier {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    /// A kubeconfig for another user `cn`, with no group: RBAC gives it nothing unless a test
+    /// binds a role to it.
+    pub fn kubeconfig_for(&self, cn: &str) -> PathBuf {
+        let (crt, key) = issue(&self.ca, cn, None, &[]);
+        let d = self.dir.path();
+        write(&d.join(format!("{cn}.crt")), &crt);
+        write(&d.join(format!("{cn}.key")), &key);
+        let text = std::fs::read_to_string(&self.kubeconfig)
+            .unwrap()
+            .replace("admin.crt", &format!("{cn}.crt"))
+            .replace("admin.key", &format!("{cn}.key"));
+        let path = d.join(format!("kubeconfig-{cn}"));
+        write(&path, &text);
+        path
     }
 }
 

@@ -1,6 +1,6 @@
 //! `schedule create|delete|run-now` Kubernetes calls, against the mocked API.
 
-use logbackup::kube_ops::schedules;
+use logbackup::k8s::schedules;
 use logbackup::schedule::cronjob::{self, BackupCommand, CronJobPlan};
 use logbackup::schedule::Schedule;
 use serde_json::json;
@@ -47,10 +47,15 @@ const APPLY: &[(&str, &str)] = &[("fieldManager", "kubectl-logbackup"), ("force"
 fn create_applies_the_service_account_then_the_cron_job_server_side() {
     let rt = runtime();
     let _inside = rt.enter();
-    let (client, handle) = client();
+    let (client, handle) = kube(33);
     let sa = serde_json::to_value(cronjob::service_account(&plan())).unwrap();
     let cj = live_cron_job();
     let script = vec![
+        Exchange::new(
+            "GET",
+            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
+        )
+        .answer(404, not_found("serviceaccounts", "logbackup-nightly")),
         Exchange::new(
             "PATCH",
             format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
@@ -75,8 +80,15 @@ fn create_applies_the_service_account_then_the_cron_job_server_side() {
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        let applied = schedules::apply_schedule(&client, &plan()).await.unwrap();
-        assert_eq!(applied.metadata.resource_version.as_deref(), Some("4711"));
+        let served = client.served().await.unwrap().clone();
+        let applied = schedules::apply_schedule(&client, &served, &plan())
+            .await
+            .unwrap();
+        assert_eq!(
+            applied.cron_job.metadata.resource_version.as_deref(),
+            Some("4711")
+        );
+        assert!(applied.notes.is_empty(), "{:?}", applied.notes);
         drop(client);
         server.await.unwrap();
     });
@@ -86,7 +98,7 @@ fn create_applies_the_service_account_then_the_cron_job_server_side() {
 fn run_now_creates_a_job_owned_by_the_cron_job() {
     let rt = runtime();
     let _inside = rt.enter();
-    let (client, handle) = client();
+    let (client, handle) = kube(33);
     let script = vec![
         Exchange::new("GET", format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly"))
             .answer(200, live_cron_job()),
@@ -102,9 +114,15 @@ fn run_now_creates_a_job_owned_by_the_cron_job() {
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        let job = schedules::run_now(&client, NS, "nightly", "logbackup-nightly-manual-1")
-            .await
-            .unwrap();
+        let job = schedules::run_now(
+            &client,
+            &served(33),
+            NS,
+            "nightly",
+            "logbackup-nightly-manual-1",
+        )
+        .await
+        .unwrap();
         assert_eq!(job.metadata.uid.as_deref(), Some("u2"));
         drop(client);
         server.await.unwrap();
@@ -115,7 +133,7 @@ fn run_now_creates_a_job_owned_by_the_cron_job() {
 fn delete_removes_cron_job_and_service_account_and_reports_absent_schedules() {
     let rt = runtime();
     let _inside = rt.enter();
-    let (client, handle) = client();
+    let (client, handle) = kube(33);
     let deleted =
         json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}});
     let script = vec![
@@ -159,12 +177,16 @@ fn delete_removes_cron_job_and_service_account_and_reports_absent_schedules() {
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        assert!(schedules::delete_schedule(&client, NS, "nightly", true)
-            .await
-            .unwrap());
-        assert!(!schedules::delete_schedule(&client, NS, "other", true)
-            .await
-            .unwrap());
+        assert!(
+            schedules::delete_schedule(&client, &served(33), NS, "nightly", true)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !schedules::delete_schedule(&client, &served(33), NS, "other", true)
+                .await
+                .unwrap()
+        );
         drop(client);
         server.await.unwrap();
     });
@@ -174,15 +196,134 @@ fn delete_removes_cron_job_and_service_account_and_reports_absent_schedules() {
 fn list_selects_our_label() {
     let rt = runtime();
     let _inside = rt.enter();
-    let (client, handle) = client();
+    let (client, handle) = kube(33);
     let script = vec![Exchange::new("GET", "/apis/batch/v1/cronjobs")
         .query(&[("labelSelector", "app.kubernetes.io%2Fmanaged-by%3Dkubectl-logbackup")])
         .answer(200, json!({"apiVersion": "batch/v1", "kind": "CronJobList", "metadata": {"resourceVersion": "1"}, "items": [live_cron_job()]}))];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        let found = schedules::list_schedules(&client, None).await.unwrap();
+        let found = schedules::list_schedules(&client, &served(33), None)
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].metadata.name.as_deref(), Some("logbackup-nightly"));
+        drop(client);
+        server.await.unwrap();
+    });
+}
+
+#[test]
+fn on_1_20_the_cron_job_goes_to_batch_v1beta1_without_time_zone() {
+    let rt = runtime();
+    let _inside = rt.enter();
+    let (client, handle) = kube(20);
+    let sa = serde_json::to_value(cronjob::service_account(&plan())).unwrap();
+    let mut cj = live_cron_job();
+    cj["apiVersion"] = json!("batch/v1beta1");
+    let script = vec![
+        Exchange::new(
+            "GET",
+            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
+        )
+        .answer(200, sa.clone()),
+        Exchange::new(
+            "PATCH",
+            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
+        )
+        .query(APPLY)
+        .answer(200, sa),
+        Exchange::new(
+            "PATCH",
+            format!("/apis/batch/v1beta1/namespaces/{NS}/cronjobs/logbackup-nightly"),
+        )
+        .query(APPLY)
+        .body(|b| {
+            assert_eq!(b["apiVersion"], "batch/v1beta1");
+            assert!(b["spec"].get("timeZone").is_none(), "{b}");
+        })
+        .answer(200, cj),
+    ];
+    rt.block_on(async {
+        let server = tokio::spawn(serve(handle, script));
+        let served = client.served().await.unwrap().clone();
+        let applied = schedules::apply_schedule(&client, &served, &plan())
+            .await
+            .unwrap();
+        // Read back as the batch/v1 type, whatever the server serves it as.
+        assert_eq!(
+            applied.cron_job.metadata.name.as_deref(),
+            Some("logbackup-nightly")
+        );
+        assert_eq!(
+            applied.notes[0],
+            "this cluster runs Kubernetes 1.20; CronJob batch/v1 needs 1.21, using batch/v1beta1"
+        );
+        drop(client);
+        server.await.unwrap();
+    });
+}
+
+#[test]
+fn a_time_zone_the_server_would_drop_is_refused_before_anything_is_written() {
+    let rt = runtime();
+    let _inside = rt.enter();
+    let (client, handle) = kube(26);
+    let mut zoned = plan();
+    zoned.schedule = Schedule::parse("0 1 * * *", Some("Asia/Shanghai")).unwrap();
+    rt.block_on(async {
+        let server = tokio::spawn(serve(handle, Vec::new()));
+        let served = client.served().await.unwrap().clone();
+        let e = schedules::apply_schedule(&client, &served, &zoned)
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("--time-zone needs Kubernetes 1.27"), "{text}");
+        assert!(text.contains("this cluster runs Kubernetes 1.26"), "{text}");
+        drop(client);
+        server.await.unwrap();
+    });
+}
+
+#[test]
+fn a_failed_cron_job_removes_the_service_account_it_created() {
+    let rt = runtime();
+    let _inside = rt.enter();
+    let (client, handle) = kube(33);
+    let sa = serde_json::to_value(cronjob::service_account(&plan())).unwrap();
+    let forbidden = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+        "message": "cronjobs.batch \"logbackup-nightly\" is forbidden: User \"dev\" cannot patch resource \"cronjobs\" in API group \"batch\" in the namespace \"kubesphere-logging-system\""});
+    let script = vec![
+        Exchange::new(
+            "GET",
+            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
+        )
+        .answer(404, not_found("serviceaccounts", "logbackup-nightly")),
+        Exchange::new(
+            "PATCH",
+            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
+        )
+        .query(APPLY)
+        .answer(200, sa.clone()),
+        Exchange::new(
+            "PATCH",
+            format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly"),
+        )
+        .query(APPLY)
+        .answer(403, forbidden),
+        Exchange::new(
+            "DELETE",
+            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
+        )
+        .answer(200, sa),
+    ];
+    rt.block_on(async {
+        let server = tokio::spawn(serve(handle, script));
+        let served = client.served().await.unwrap().clone();
+        let e = schedules::apply_schedule(&client, &served, &plan()).await.unwrap_err();
+        assert!(e.is_forbidden());
+        let text = e.to_string();
+        assert!(text.starts_with("failed to create CronJob kubesphere-logging-system/logbackup-nightly: cronjobs.batch"), "{text}");
+        assert!(text.ends_with("; removed the ServiceAccount kubesphere-logging-system/logbackup-nightly it had created"), "{text}");
         drop(client);
         server.await.unwrap();
     });

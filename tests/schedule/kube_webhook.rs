@@ -1,6 +1,6 @@
 //! `webhook install|uninstall|status` Kubernetes calls, against the mocked API.
 
-use logbackup::kube_ops::webhook as kube_webhook;
+use logbackup::k8s::webhook as kube_webhook;
 use logbackup::webhook_install::certs;
 use logbackup::webhook_install::manifests::{objects, Certificates};
 use serde_json::{json, Value};
@@ -55,7 +55,7 @@ fn path_of(o: &Value) -> String {
 fn install_applies_every_object_server_side_in_order() {
     let rt = runtime();
     let _inside = rt.enter();
-    let (client, handle) = client();
+    let (client, handle) = kube(33);
     let (_, objs) = generated();
     let (_, cm) = (0, objects(NS, &Certificates::CertManager, true).unwrap());
     let mut script = Vec::new();
@@ -82,7 +82,7 @@ fn install_applies_every_object_server_side_in_order() {
 fn cert_manager_crds_are_checked_before_anything_is_applied() {
     let rt = runtime();
     let _inside = rt.enter();
-    let (client, handle) = client();
+    let (client, handle) = kube(33);
     let crd = |name: &str| {
         json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": name},
         "spec": {"group": "cert-manager.io", "names": {"plural": name.split('.').next().unwrap(), "kind": "X"}, "scope": "Namespaced", "versions": []}})
@@ -117,7 +117,7 @@ fn cert_manager_crds_are_checked_before_anything_is_applied() {
 fn status_reads_deployment_ca_bundle_secret_and_ready_endpoints() {
     let rt = runtime();
     let _inside = rt.enter();
-    let (client, handle) = client();
+    let (client, handle) = kube(33);
     let (b, objs) = generated();
     let mwc = objs
         .iter()
@@ -172,6 +172,7 @@ fn status_reads_deployment_ca_bundle_secret_and_ready_endpoints() {
         let server = tokio::spawn(serve(handle, script));
         let seen = kube_webhook::observe(
             &client,
+            &served(33),
             NS,
             "logbackup-webhook",
             "logbackup-webhook",
@@ -194,7 +195,7 @@ fn status_reads_deployment_ca_bundle_secret_and_ready_endpoints() {
 fn uninstall_deletes_in_reverse_and_skips_what_is_absent() {
     let rt = runtime();
     let _inside = rt.enter();
-    let (client, handle) = client();
+    let (client, handle) = kube(33);
     let (_, objs) = generated();
     let ok = json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}});
     let mut script = Vec::new();

@@ -11,6 +11,40 @@ use tower_test::mock::{self, Handle};
 pub type ApiHandle = Handle<Request<Body>, Response<Body>>;
 
 /// A client whose every request goes to `handle`.
+/// A connection to the mocked API that already knows it talks to Kubernetes 1.`minor`.
+pub fn kube(minor: u32) -> (logbackup::k8s::Kube, ApiHandle) {
+    let (client, handle) = client();
+    let kube = logbackup::k8s::Kube::new(client, "https://mock").with_served(served(minor));
+    (kube, handle)
+}
+
+/// What a server of that minor version serves, for the APIs we use.
+pub fn served(minor: u32) -> logbackup::k8s::Served {
+    let mut gv: std::collections::BTreeSet<String> = [
+        "v1",
+        "apps/v1",
+        "batch/v1",
+        "admissionregistration.k8s.io/v1",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    if minor >= 21 {
+        gv.extend(["policy/v1", "discovery.k8s.io/v1"].map(String::from));
+    }
+    if minor < 25 {
+        gv.extend(
+            [
+                "batch/v1beta1",
+                "policy/v1beta1",
+                "discovery.k8s.io/v1beta1",
+            ]
+            .map(String::from),
+        );
+    }
+    logbackup::k8s::Served::new("1", &minor.to_string(), &format!("v1.{minor}.0"), gv)
+}
+
 pub fn client() -> (kube::Client, ApiHandle) {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     (kube::Client::new(service, "default"), handle)

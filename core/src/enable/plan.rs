@@ -410,24 +410,28 @@ pub fn manual_restart(namespace: &str, pods: &[String]) -> Vec<String> {
     if pods.is_empty() {
         return Vec::new();
     }
-    let es = "curl -s -H 'Content-Type: application/json' \"$ES\"";
+    // The whole URL in double quotes: an unquoted `&` would background curl, `?` is a glob.
+    let es = |path: &str| format!("curl -s -H 'Content-Type: application/json' \"$ES{path}\"");
     let mut lines = vec![format!("restart these pods yourself, one at a time, in this order (ES=http://<elasticsearch>:9200):")];
     for pod in pods {
         lines.push(format!(
-            "  {es}/_cluster/settings -XPUT -d '{}'",
+            "  {} -XPUT -d '{}'",
+            es("/_cluster/settings"),
             json!({"persistent": {"cluster.routing.allocation.enable": "primaries"}})
         ));
-        lines.push(format!("  {es}/_flush -XPOST"));
+        lines.push(format!("  {} -XPOST", es("/_flush")));
         lines.push(format!("  kubectl -n {namespace} delete pod {pod}"));
         lines.push(format!(
             "  kubectl -n {namespace} wait --for=condition=Ready pod/{pod} --timeout=15m"
         ));
         lines.push(format!(
-            "  {es}/_cluster/settings -XPUT -d '{}'",
+            "  {} -XPUT -d '{}'",
+            es("/_cluster/settings"),
             json!({"persistent": {"cluster.routing.allocation.enable": null}})
         ));
         lines.push(format!(
-            "  {es}/_cluster/health?wait_for_status=green&timeout=15m"
+            "  {}",
+            es("/_cluster/health?wait_for_status=green&timeout=15m")
         ));
     }
     lines
@@ -436,6 +440,32 @@ pub fn manual_restart(namespace: &str, pods: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Characters a shell treats specially, outside quotes, in a printed command.
+    fn unquoted_specials(line: &str) -> Vec<char> {
+        let (mut single, mut double, mut found) = (false, false, Vec::new());
+        for c in line.chars() {
+            match c {
+                '\'' if !double => single = !single,
+                '"' if !single => double = !double,
+                '&' | '?' | '*' | ';' | '|' | '<' | '>' if !single && !double => found.push(c),
+                _ => {}
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn manual_restart_commands_are_safe_to_paste() {
+        let lines = manual_restart("kubesphere-logging-system", &["es-0".to_string()]);
+        assert!(lines.len() > 1);
+        for line in &lines[1..] {
+            assert_eq!(unquoted_specials(line), Vec::<char>::new(), "{line}");
+        }
+        assert!(lines
+            .iter()
+            .any(|l| l.contains("\"$ES/_cluster/health?wait_for_status=green&timeout=15m\"")));
+    }
 
     const NS: &str = "kubesphere-logging-system";
 

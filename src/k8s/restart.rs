@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::enable::restart::{Executor, Step};
 use crate::es::EsClient;
 
-use super::api::{Cluster, Kind};
+use super::objects::{Cluster, Kind};
 
 #[derive(Debug, Clone)]
 pub struct RestartSettings {

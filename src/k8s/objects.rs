@@ -1,4 +1,4 @@
-//! kube-rs calls on untyped objects (`DynamicObject`), so what the planner sees is exactly what the
+//! The calls of `enable`/`disable`: kube-rs calls on untyped objects (`DynamicObject`), so what the planner sees is exactly what the
 //! API server sent, unknown fields included, and the ECK resource needs no generated types.
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use kube::api::{
 };
 use serde_json::Value;
 
-use super::error::ClusterError;
+use super::{Attempt, K8sError, Kube, Problem};
 use crate::enable::{ES_API_VERSION, ES_KIND, ES_PLURAL};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,40 +65,47 @@ impl Kind {
         }
     }
 
-    fn label(self) -> &'static str {
-        match self {
-            Kind::StatefulSet => "statefulset",
-            Kind::PersistentVolumeClaim => "persistentvolumeclaim",
-            Kind::Pod => "pod",
-            Kind::Elasticsearch => "elasticsearch",
-            Kind::MutatingWebhookConfiguration => "mutatingwebhookconfiguration",
+    /// What a call on `name` (or on all of them) was attempting, as RBAC and users name it.
+    fn attempt(self, verb: &'static str, namespace: &str, name: Option<&str>) -> Attempt {
+        let r = self.resource();
+        let resource = if r.group.is_empty() {
+            r.plural.clone()
+        } else {
+            format!("{}.{}", r.plural, r.group)
+        };
+        let namespace = match self {
+            Kind::MutatingWebhookConfiguration => None,
+            _ => Some(namespace),
+        };
+        let attempt = Attempt::new(verb, &r.kind, &resource).in_namespace(namespace);
+        match name {
+            Some(name) => attempt.named(name),
+            None => attempt,
         }
     }
 }
 
 #[derive(Clone)]
 pub struct Cluster {
-    client: kube::Client,
+    kube: Kube,
     namespace: String,
 }
 
-fn api_error(action: String) -> impl FnOnce(kube::Error) -> ClusterError {
-    move |cause| ClusterError::Api { action, cause }
-}
-
-fn to_value(object: DynamicObject, action: &str) -> Result<Value, ClusterError> {
-    serde_json::to_value(object).map_err(|e| ClusterError::Invalid {
-        action: action.to_owned(),
-        reason: e.to_string(),
-    })
+fn to_value(object: DynamicObject, attempt: &Attempt) -> Result<Value, K8sError> {
+    serde_json::to_value(object)
+        .map_err(|e| K8sError::new(attempt.clone(), Problem::Invalid(e.to_string())))
 }
 
 impl Cluster {
-    pub fn new(client: kube::Client, namespace: &str) -> Self {
+    pub fn new(kube: Kube, namespace: &str) -> Self {
         Self {
-            client,
+            kube,
             namespace: namespace.to_owned(),
         }
+    }
+
+    pub fn kube(&self) -> &Kube {
+        &self.kube
     }
 
     pub fn namespace(&self) -> &str {
@@ -107,41 +114,42 @@ impl Cluster {
 
     fn api(&self, kind: Kind) -> Api<DynamicObject> {
         let resource = kind.resource();
+        let client = self.kube.client().clone();
         match kind {
-            Kind::MutatingWebhookConfiguration => Api::all_with(self.client.clone(), &resource),
-            _ => Api::namespaced_with(self.client.clone(), &self.namespace, &resource),
+            Kind::MutatingWebhookConfiguration => Api::all_with(client, &resource),
+            _ => Api::namespaced_with(client, &self.namespace, &resource),
         }
     }
 
     /// The object as JSON, or None when it does not exist.
-    pub async fn get(&self, kind: Kind, name: &str) -> Result<Option<Value>, ClusterError> {
-        let action = format!("read {} {}/{name}", kind.label(), self.namespace);
-        match self
-            .api(kind)
-            .get_opt(name)
-            .await
-            .map_err(api_error(action.clone()))?
-        {
-            Some(o) => Ok(Some(to_value(o, &action)?)),
-            None => Ok(None),
+    pub async fn get(&self, kind: Kind, name: &str) -> Result<Option<Value>, K8sError> {
+        let attempt = kind.attempt("get", &self.namespace, Some(name));
+        match self.api(kind).get(name).await {
+            Ok(o) => Ok(Some(to_value(o, &attempt)?)),
+            Err(e) => {
+                let e = self.kube.failed(attempt)(e);
+                // No such object is an answer; no such API (a CRD not installed) is an error.
+                if e.is_not_found() && !e.is_api_not_served() {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
         }
     }
 
-    pub async fn create(&self, kind: Kind, object: &Value) -> Result<(), ClusterError> {
+    pub async fn create(&self, kind: Kind, object: &Value) -> Result<(), K8sError> {
         let name = object
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let action = format!("create {} {}/{name}", kind.label(), self.namespace);
-        let dynamic: DynamicObject =
-            serde_json::from_value(object.clone()).map_err(|e| ClusterError::Invalid {
-                action: action.clone(),
-                reason: e.to_string(),
-            })?;
+        let attempt = kind.attempt("create", &self.namespace, Some(name));
+        let dynamic: DynamicObject = serde_json::from_value(object.clone())
+            .map_err(|e| K8sError::new(attempt.clone(), Problem::Invalid(e.to_string())))?;
         self.api(kind)
             .create(&PostParams::default(), &dynamic)
             .await
-            .map_err(api_error(action))?;
+            .map_err(self.kube.failed(attempt))?;
         Ok(())
     }
 
@@ -152,51 +160,44 @@ impl Cluster {
         name: &str,
         patch_type: &str,
         patch: &Value,
-    ) -> Result<(), ClusterError> {
-        let action = format!("patch {} {}/{name}", kind.label(), self.namespace);
+    ) -> Result<(), K8sError> {
+        let attempt = kind.attempt("patch", &self.namespace, Some(name));
+        let invalid = |reason: String| K8sError::new(attempt.clone(), Problem::Invalid(reason));
         let params = PatchParams::default();
         let api = self.api(kind);
         let result = match patch_type {
             "json" => {
-                let ops: json_patch::Patch =
-                    serde_json::from_value(patch.clone()).map_err(|e| ClusterError::Invalid {
-                        action: action.clone(),
-                        reason: format!("not a JSON patch: {e}"),
-                    })?;
+                let ops: json_patch::Patch = serde_json::from_value(patch.clone())
+                    .map_err(|e| invalid(format!("not a JSON patch: {e}")))?;
                 api.patch(name, &params, &Patch::Json::<()>(ops)).await
             }
             "merge" => api.patch(name, &params, &Patch::Merge(patch)).await,
-            other => {
-                return Err(ClusterError::Invalid {
-                    action,
-                    reason: format!("unknown patch type {other}"),
-                })
-            }
+            other => return Err(invalid(format!("unknown patch type {other}"))),
         };
-        result.map_err(api_error(action))?;
+        result.map_err(self.kube.failed(attempt.clone()))?;
         Ok(())
     }
 
     /// Every MutatingWebhookConfiguration in the cluster (cluster-scoped; needs list permission).
-    pub async fn webhook_configurations(&self) -> Result<Vec<Value>, ClusterError> {
-        let action = "list MutatingWebhookConfigurations".to_owned();
+    pub async fn webhook_configurations(&self) -> Result<Vec<Value>, K8sError> {
+        let attempt = Kind::MutatingWebhookConfiguration.attempt("list", &self.namespace, None);
         let list = self
             .api(Kind::MutatingWebhookConfiguration)
             .list(&ListParams::default())
             .await
-            .map_err(api_error(action.clone()))?;
+            .map_err(self.kube.failed(attempt.clone()))?;
         list.items
             .into_iter()
-            .map(|o| to_value(o, &action))
+            .map(|o| to_value(o, &attempt))
             .collect()
     }
 
-    pub async fn delete_pod(&self, name: &str) -> Result<(), ClusterError> {
-        let action = format!("delete pod {}/{name}", self.namespace);
+    pub async fn delete_pod(&self, name: &str) -> Result<(), K8sError> {
+        let attempt = Kind::Pod.attempt("delete", &self.namespace, Some(name));
         self.api(Kind::Pod)
             .delete(name, &DeleteParams::default())
             .await
-            .map_err(api_error(action))?;
+            .map_err(self.kube.failed(attempt))?;
         Ok(())
     }
 
@@ -209,18 +210,22 @@ impl Cluster {
         done: impl Fn(&Value) -> bool,
         timeout: Duration,
         interval: Duration,
-    ) -> Result<(), ClusterError> {
-        let action = format!("see {} {}/{name} rolled out", kind.label(), self.namespace);
+    ) -> Result<(), K8sError> {
+        let attempt = kind.attempt("get", &self.namespace, Some(name));
+        let until = format!("{} {}/{name} has rolled out", attempt.kind, self.namespace);
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if self.get(kind, name).await?.as_ref().is_some_and(&done) {
                 return Ok(());
             }
             if tokio::time::Instant::now() + interval > deadline {
-                return Err(ClusterError::Timeout {
-                    action,
-                    seconds: timeout.as_secs(),
-                });
+                return Err(K8sError::new(
+                    attempt,
+                    Problem::Timeout {
+                        seconds: timeout.as_secs(),
+                        until,
+                    },
+                ));
             }
             tokio::time::sleep(interval).await;
         }
@@ -233,8 +238,9 @@ impl Cluster {
         old_uid: Option<&str>,
         timeout: Duration,
         interval: Duration,
-    ) -> Result<(), ClusterError> {
-        let action = format!("see pod {}/{name} back and Ready", self.namespace);
+    ) -> Result<(), K8sError> {
+        let attempt = Kind::Pod.attempt("get", &self.namespace, Some(name));
+        let until = format!("pod {}/{name} is back and Ready", self.namespace);
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(pod) = self.get(Kind::Pod, name).await? {
@@ -244,10 +250,13 @@ impl Cluster {
                 }
             }
             if tokio::time::Instant::now() + interval > deadline {
-                return Err(ClusterError::Timeout {
-                    action,
-                    seconds: timeout.as_secs(),
-                });
+                return Err(K8sError::new(
+                    attempt,
+                    Problem::Timeout {
+                        seconds: timeout.as_secs(),
+                        until,
+                    },
+                ));
             }
             tokio::time::sleep(interval).await;
         }
