@@ -62,8 +62,12 @@ pub fn run(args: &InjectArgs) -> Result<ExitCode> {
         documents.extend(manifest::parse_documents(&name, &text)?);
     }
     let mut report = Vec::new();
+    let mut stale = Vec::new();
     manifest::for_each_object(&mut documents, &mut |doc: &mut Value| -> Result<()> {
         if !manifest::is_kind(doc, "apps/v1", "StatefulSet") {
+            if let Some(w) = inject::stale_api_version(doc) {
+                stale.push(w);
+            }
             return Ok(());
         }
         let name = doc
@@ -91,6 +95,9 @@ pub fn run(args: &InjectArgs) -> Result<ExitCode> {
         .write_all(out.as_bytes())
         .context("failed to write the manifests to stdout")?;
 
+    for w in &stale {
+        eprintln!("warning: {}", w.message);
+    }
     for (name, plan) in &report {
         for w in &plan.warnings {
             eprintln!("warning: {}", w.message);

@@ -225,6 +225,12 @@ async fn create_cronjob(
     let namespace;
     match &args.es.es_url {
         Some(url) => {
+            if logbackup_core::es::auth::url_has_credentials(url) {
+                bail!(
+                    "--es-url {} holds credentials, which would be written in clear into the CronJob's arguments; put the password in a Secret and pass --password-secret NAME[/KEY] (and --username)",
+                    logbackup_core::es::auth::redact_url_credentials(url)
+                );
+            }
             backup.es_url = url.clone();
             namespace = global
                 .namespace

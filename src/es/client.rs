@@ -55,7 +55,10 @@ pub(super) fn enc(segment: &str) -> String {
 impl EsClient {
     /// Connects and detects flavour and version with `GET /`.
     pub async fn connect(config: &ClientConfig) -> Result<Self, Failed> {
-        let action = format!("connect to {}", config.url);
+        let action = format!(
+            "connect to {}",
+            logbackup_core::es::auth::redact_url_credentials(&config.url)
+        );
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(config.timeout)
@@ -427,5 +430,5 @@ fn transport_message(e: &reqwest::Error) -> String {
         message = format!("{message}: {s}");
         source = s.source();
     }
-    message
+    logbackup_core::es::auth::redact_url_credentials(&message)
 }

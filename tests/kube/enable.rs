@@ -244,3 +244,230 @@ fn enable_via_patch_restarts_kubesphere_on_the_real_controller_then_disable_undo
         assert!(!t.to_string().contains("logbackup-repo"), "{sts}: {t}");
     }
 }
+
+#[test]
+#[ignore = "needs the real Kubernetes binaries: scripts/kube-binaries.sh; run with -- --ignored"]
+fn an_interrupted_restart_resumes_from_the_pod_it_stopped_at() {
+    let tier = kubesphere();
+    let pods_before: Vec<_> = [DATA, DISCOVERY]
+        .iter()
+        .flat_map(|s| pods(&tier, KS_NS, s))
+        .collect();
+    let all: Vec<&str> = pods_before.iter().map(|p| p.0.as_str()).collect();
+    let double = es_double(&tier, &all);
+    // elasticsearch-logging-data-0 will not rejoin: the double stops listing it once deleted.
+    let stuck = format!("{DATA}-0");
+    let common = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "enable",
+            "-n",
+            KS_NS,
+            &format!("sts/{DATA}"),
+            &format!("sts/{DISCOVERY}"),
+            "--storage-class",
+            "nfs-client",
+            "--via",
+            "patch",
+            "--es-url",
+            &double.url(),
+            "--poll-interval",
+            "1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    // The double drops the node once the pod is deleted, as a node that does not come back.
+    let old_uid = pods_before.iter().find(|p| p.0 == stuck).unwrap().1.clone();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (code, stderr) = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let uid = pods(&tier, KS_NS, DATA)
+                    .into_iter()
+                    .find(|p| p.0 == stuck)
+                    .map(|p| p.1);
+                if uid.as_deref() != Some(old_uid.as_str()) {
+                    double.state().nodes.retain(|n| n.name != stuck);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let args = common(&["--timeout", "8"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, stderr) = tier.plugin(&args);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        watcher.join().unwrap();
+        (code, stderr)
+    });
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("--resume-from {stuck}")),
+        "{stderr}"
+    );
+    assert!(
+        double.state().cluster_settings.is_empty(),
+        "allocation left disabled: {stderr}"
+    );
+
+    // The node is back; resume where it stopped.
+    {
+        let mut state = double.state();
+        let mut n = state.nodes[0].clone();
+        n.name = stuck.clone();
+        n.id = "stuckAAAAAAAAAAAAAAAAA".into();
+        state.nodes.push(n);
+    }
+    let args = common(&["--timeout", "60", "--resume-from", &stuck]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, stderr) = tier.plugin(&args);
+    assert_eq!(code, 0, "{stderr}");
+    for sts in [DATA, DISCOVERY] {
+        wait_rolled_out(&tier, KS_NS, sts, Duration::from_secs(30));
+    }
+    let after: Vec<_> = [DATA, DISCOVERY]
+        .iter()
+        .flat_map(|s| pods(&tier, KS_NS, s))
+        .collect();
+    for (old, new) in pods_before.iter().zip(&after) {
+        assert_ne!(old.1, new.1, "{} was not restarted", old.0);
+    }
+    assert!(double.state().repositories.contains_key("logbackup"));
+}
+
+#[test]
+#[ignore = "needs the real Kubernetes binaries: scripts/kube-binaries.sh; run with -- --ignored"]
+fn a_rolling_update_statefulset_is_left_to_the_real_controller() {
+    let mut tier = Tier::start();
+    tier.start_kubelet();
+    let mut sts = fixtures::kubesphere("data");
+    sts["metadata"]["name"] = serde_json::json!("es-rolling");
+    sts["spec"]["updateStrategy"] = serde_json::json!({"type": "RollingUpdate"});
+    tier.rt.block_on(async {
+        let client = tier.client().await;
+        fixtures::namespace(&client, KS_NS, &[DATA]).await;
+        fixtures::apply(&client, &sts).await;
+    });
+    wait_rolled_out(&tier, KS_NS, "es-rolling", Duration::from_secs(90));
+    let before = pods(&tier, KS_NS, "es-rolling");
+    let double = es_double(&tier, &["es-rolling-0", "es-rolling-1"]);
+    let (code, _, stderr) = tier.plugin(&[
+        "enable",
+        "-n",
+        KS_NS,
+        "sts/es-rolling",
+        "--storage-class",
+        "nfs-client",
+        "--via",
+        "patch",
+        "--es-url",
+        &double.url(),
+        "--timeout",
+        "90",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("the StatefulSet controller restarts the pods itself"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("delete pod"), "{stderr}");
+    wait_rolled_out(&tier, KS_NS, "es-rolling", Duration::from_secs(30));
+    let after = pods(&tier, KS_NS, "es-rolling");
+    for (old, new) in before.iter().zip(&after) {
+        assert_ne!(old.1, new.1, "{} was not replaced by the controller", old.0);
+    }
+    assert!(double.state().repositories.contains_key("logbackup"));
+}
+
+#[test]
+#[ignore = "needs the real Kubernetes binaries: scripts/kube-binaries.sh; run with -- --ignored"]
+fn eck_enable_changes_the_elasticsearch_resource_of_a_real_crd() {
+    let tier = Tier::start();
+    let es = serde_json::json!({"apiVersion": "elasticsearch.k8s.elastic.co/v1", "kind": "Elasticsearch",
+        "metadata": {"name": "logs", "namespace": KS_NS},
+        "spec": {"version": "7.17.0", "nodeSets": [{"name": "default", "count": 2,
+            "podTemplate": {"spec": {"containers": [{"name": "elasticsearch"}]}}}]}});
+    let client = tier.rt.block_on(async {
+        let client = tier.client().await;
+        fixtures::namespace(&client, KS_NS, &[]).await;
+        fixtures::apply(&client, &serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "elasticsearches.elasticsearch.k8s.elastic.co"},
+            "spec": {"group": "elasticsearch.k8s.elastic.co", "scope": "Namespaced",
+                "names": {"kind": "Elasticsearch", "plural": "elasticsearches", "singular": "elasticsearch", "shortNames": ["es"]},
+                "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}}))
+        .await;
+        // Established: the API serves the kind.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let gvk = kube::api::GroupVersionKind::gvk("elasticsearch.k8s.elastic.co", "v1", "Elasticsearch");
+            if kube::discovery::pinned_kind(&client, &gvk).await.is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the CRD never became established");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        fixtures::apply(&client, &es).await;
+        client
+    });
+    // The operator's part: report each generation Ready and green once it is seen.
+    let operator = tier.rt.spawn(async move {
+        let resource = kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk("elasticsearch.k8s.elastic.co", "v1", "Elasticsearch"),
+            "elasticsearches",
+        );
+        let api: Api<kube::api::DynamicObject> = Api::namespaced_with(client, KS_NS, &resource);
+        loop {
+            if let Ok(es) = api.get("logs").await {
+                let generation = es.metadata.generation.unwrap_or(0);
+                if es.data["status"]["observedGeneration"].as_i64() != Some(generation) {
+                    let status = serde_json::json!({"status": {"observedGeneration": generation, "phase": "Ready", "health": "green"}});
+                    let _ = api.patch_status("logs", &Default::default(), &kube::api::Patch::Merge(&status)).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let double = es_double(&tier, &["logs-es-default-0", "logs-es-default-1"]);
+    let (code, _, stderr) = tier.plugin(&[
+        "enable",
+        "-n",
+        KS_NS,
+        "es/logs",
+        "--storage-class",
+        "nfs-client",
+        "--es-url",
+        &double.url(),
+        "--timeout",
+        "60",
+        "--poll-interval",
+        "1",
+    ]);
+    operator.abort();
+    assert_eq!(code, 0, "{stderr}");
+    let got = tier.rt.block_on(async {
+        fixtures::get(
+            &tier.client().await,
+            "elasticsearch.k8s.elastic.co/v1",
+            "Elasticsearch",
+            Some(KS_NS),
+            "logs",
+        )
+        .await
+        .unwrap()
+    });
+    let node_set = &got["spec"]["nodeSets"][0];
+    let volumes = node_set["podTemplate"]["spec"]["volumes"].to_string();
+    assert!(volumes.contains("logbackup-repo"), "{got}");
+    assert_eq!(
+        node_set["config"]["path.repo"],
+        serde_json::json!(["/usr/share/elasticsearch/backup"]),
+        "{got}"
+    );
+    assert_eq!(got["metadata"]["generation"], 2, "one merge patch: {got}");
+    assert!(double.state().repositories.contains_key("logbackup"));
+}

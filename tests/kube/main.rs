@@ -12,6 +12,9 @@ mod tier;
 
 mod enable;
 mod errors;
+mod render;
 mod schedule;
 mod volume_snapshots;
 mod webhook;
+#[path = "../support/written_objects.rs"]
+mod written_objects;

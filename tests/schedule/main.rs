@@ -9,4 +9,7 @@ mod kube_webhook;
 mod kubernetes_validate;
 mod mock_api;
 mod schema;
+mod versions;
 mod webhook_manifests;
+#[path = "../support/written_objects.rs"]
+mod written_objects;

@@ -48,19 +48,24 @@ pub fn steps_for(pod: &str) -> Vec<Step> {
 
 /// The pods to restart, from `--resume-from` on when given.
 pub fn remaining(pods: &[String], resume_from: Option<&str>) -> Result<Vec<String>, String> {
-    match resume_from {
-        None => Ok(pods.to_vec()),
-        Some(p) => pods
-            .iter()
-            .position(|x| x == p)
-            .map(|i| pods[i..].to_vec())
-            .ok_or_else(|| {
-                format!(
-                    "--resume-from {p}: not one of the pods to restart ({})",
-                    pods.join(", ")
-                )
-            }),
+    let Some(p) = resume_from else {
+        return Ok(pods.to_vec());
+    };
+    if let Some(i) = pods.iter().position(|x| x == p) {
+        return Ok(pods[i..].to_vec());
     }
+    // The run stopped at the last pod of a StatefulSet, which has since come back on the new
+    // template: that StatefulSet is no longer in the plan, and every StatefulSet still in it comes
+    // later in the order (they are restarted one whole set at a time).
+    let set_of = |pod: &str| pod.rsplit_once('-').map(|(set, _)| set.to_owned());
+    let its_set = set_of(p);
+    if its_set.is_some() && !pods.iter().any(|x| set_of(x) == its_set) {
+        return Ok(pods.to_vec());
+    }
+    Err(format!(
+        "--resume-from {p}: not one of the pods to restart ({})",
+        pods.join(", ")
+    ))
 }
 
 /// Checks before the first pod is touched: every pod is a node of the cluster now (the procedure
@@ -222,6 +227,15 @@ pub async fn run<E: Executor>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resuming_after_a_set_finished_continues_with_the_next_sets() {
+        let pods = ["es-master-0".to_string()];
+        assert_eq!(remaining(&pods, Some("es-data-0")).unwrap(), pods);
+        let both = ["es-data-1".to_string(), "es-data-0".to_string()];
+        assert_eq!(remaining(&both, Some("es-data-0")).unwrap(), ["es-data-0"]);
+        assert!(remaining(&both, Some("es-data-7")).is_err());
+    }
     use std::cell::Cell;
 
     /// Records every step; fails the `fail_at`-th call (0-based) when set.

@@ -104,3 +104,59 @@ mod tests {
         assert_eq!(base64(b""), "");
     }
 }
+
+/// `text` with the credentials of every URL in it (`scheme://user:password@host`) replaced by
+/// `***`, for error messages and logs. Hand-written over a URL parser because it must also clean
+/// free text (a transport error that quotes the URL), not just one well-formed URL.
+pub fn redact_url_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        // The authority ends at the path, query or fragment, or where the URL ends in the text.
+        let end = tail
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace() || c == ')')
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `url` carries a user name or password before its host.
+pub fn url_has_credentials(url: &str) -> bool {
+    redact_url_credentials(url) != url
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_redacted_wherever_a_url_appears() {
+        assert_eq!(
+            redact_url_credentials("failed to connect to http://elastic:s3cr3t@es:9200/_cat (x)"),
+            "failed to connect to http://***@es:9200/_cat (x)"
+        );
+        assert_eq!(
+            redact_url_credentials("error sending request for url (https://u:p@h/)"),
+            "error sending request for url (https://***@h/)"
+        );
+        assert_eq!(
+            redact_url_credentials("https://es:9200/?q=a@b"),
+            "https://es:9200/?q=a@b"
+        );
+        assert!(url_has_credentials("http://elastic:s3cr3t@host"));
+        assert!(url_has_credentials("http://token@host:9200"));
+        assert!(!url_has_credentials("http://host:9200/path@x"));
+    }
+}

@@ -30,3 +30,38 @@ pub fn apply(object: &mut serde_json::Value, options: &Options) -> Result<Plan, 
     })?;
     Ok(plan)
 }
+
+/// A warning for a StatefulSet that asked for injection under an apiVersion other than
+/// `apps/v1` (apps/v1beta1, apps/v1beta2, extensions/v1beta1: removed in Kubernetes 1.16), which
+/// is left untouched; `None` for anything else.
+pub fn stale_api_version(doc: &serde_json::Value) -> Option<Warning> {
+    use serde_json::Value;
+    if doc.get("kind").and_then(Value::as_str) != Some("StatefulSet") {
+        return None;
+    }
+    let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    if api_version == "apps/v1" {
+        return None;
+    }
+    let label = doc
+        .pointer(&format!(
+            "/metadata/labels/{}",
+            keys::INJECT_LABEL.replace('/', "~1")
+        ))
+        .and_then(Value::as_str);
+    if label != Some(keys::ENABLED) {
+        return None;
+    }
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("<unnamed>");
+    Some(Warning::new(
+        "stale-api-version",
+        format!(
+            "StatefulSet {name} is labelled {}={} but has apiVersion {api_version:?}; only apps/v1 is injected, so it was left unchanged (convert it to apps/v1, which every Kubernetes since 1.9 serves)",
+            keys::INJECT_LABEL,
+            keys::ENABLED
+        ),
+    ))
+}

@@ -75,7 +75,8 @@ const POD: [&str; 3] = ["spec", "template", "spec"];
 /// Plans the injection into `object`, an `apps/v1` StatefulSet as JSON.
 pub fn plan(object: &Value, options: &Options) -> Result<Plan, InjectError> {
     options.overrides.validate()?;
-    let sts: StatefulSet = serde_json::from_value(object.clone())
+    // Deserialized from the borrowed value: no second copy of a large object.
+    let sts = <StatefulSet as serde::Deserialize>::deserialize(object)
         .map_err(|e| InjectError::NotAStatefulSet(e.to_string()))?;
     if let Some(kind) = object.get("kind").and_then(Value::as_str) {
         if kind != "StatefulSet" {
@@ -277,7 +278,9 @@ impl Planner<'_> {
             .position(|m| field(m, "name").as_deref() == Some(volume))
         {
             Some(i) if field(&mounts[i], "mountPath").as_deref() == Some(path) => {}
-            Some(i) => self.ops.replace(
+            // `add`, not `replace`: an adopted mount may have no mountPath at all, and `add`
+            // sets a member whether or not it exists.
+            Some(i) => self.ops.add(
                 &at(&parent, &[i.to_string(), "mountPath".into()]),
                 Value::from(path.as_str()),
             ),
@@ -409,7 +412,10 @@ impl Planner<'_> {
     fn marker(&mut self, record: &Record) {
         let value = record.to_annotation();
         let template = self.object.pointer("/spec/template");
-        let meta = template.and_then(|t| t.get("metadata"));
+        // `metadata: null` is as good as absent: an `add` under it would not apply.
+        let meta = template
+            .and_then(|t| t.get("metadata"))
+            .filter(|m| m.is_object());
         let annotations = meta
             .and_then(|m| m.get("annotations"))
             .and_then(Value::as_object);
