@@ -1,5 +1,7 @@
 //! The plugin binary end to end: `enable` against a scripted Kubernetes API server on 127.0.0.1 (via a
-//! kubeconfig) and the Elasticsearch test double. Every Kubernetes request must be the next one in
+//! kubeconfig) and the Elasticsearch test double, for what fails at a precise step (a webhook that
+//! does not inject, a StatefulSet changed after it was read) and the dry run. The journeys themselves
+//! (enable, disable, RollingUpdate, ECK) run against the real API server in tests/kube. Every Kubernetes request must be the next one in
 //! the script; the server applies the patches it receives, so the result can be checked.
 
 use std::collections::VecDeque;
@@ -8,7 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use es_double::{Config, Flavour, State};
 use logbackup::inject;
 use serde_json::{json, Value};
 
@@ -28,8 +29,6 @@ struct Step {
 #[derive(Default)]
 struct Objects {
     sts: Value,
-    pvc: Option<Value>,
-    deleted_pods: Vec<String>,
 }
 
 #[derive(Default)]
@@ -97,66 +96,13 @@ fn not_found(name: &str) -> Value {
            "message": format!("persistentvolumeclaims \"{name}\" not found")})
 }
 
-fn ready_pod(name: &str, uid: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS, "uid": uid},
-           "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
-}
-
-fn script() -> VecDeque<Step> {
-    let sts_path = format!("/apis/apps/v1/namespaces/{NS}/statefulsets/{STS}");
-    let pvc = "elasticsearch-logging-backup";
-    let mut s = VecDeque::from(vec![
-        step("GET", sts_path.clone(), |o, _| (200, o.sts.clone())),
-        step(
-            "GET",
-            format!("/api/v1/namespaces/{NS}/persistentvolumeclaims/{pvc}"),
-            move |_, _| (404, not_found(pvc)),
-        ),
-        step(
-            "POST",
-            format!("/api/v1/namespaces/{NS}/persistentvolumeclaims?"),
-            |o, body| {
-                let v: Value = serde_json::from_slice(body).unwrap_or_default();
-                o.pvc = Some(v.clone());
-                (201, v)
-            },
-        ),
-        step("PATCH", format!("{sts_path}?"), |o, body| {
-            let Ok(patch) = serde_json::from_slice::<json_patch::Patch>(body) else {
-                return (422, json!({}));
-            };
-            match json_patch::patch(&mut o.sts, &patch) {
-                Ok(()) => (200, o.sts.clone()),
-                Err(e) => (
-                    422,
-                    json!({"kind": "Status", "status": "Failure", "code": 422, "message": e.to_string()}),
-                ),
-            }
-        }),
-    ]);
-    for pod in [
-        "elasticsearch-logging-data-1",
-        "elasticsearch-logging-data-0",
-    ] {
-        let path = format!("/api/v1/namespaces/{NS}/pods/{pod}");
-        s.push_back(step("GET", path.clone(), move |_, _| {
-            (200, ready_pod(pod, "old"))
-        }));
-        s.push_back(step("DELETE", format!("{path}?"), move |o, _| {
-            o.deleted_pods.push(pod.to_owned());
-            (200, ready_pod(pod, "old"))
-        }));
-        s.push_back(step("GET", path, move |_, _| (200, ready_pod(pod, "new"))));
-    }
-    s
-}
-
 /// The scripted API server and a kubeconfig pointing at it; dropped with the test.
 struct Fake {
     server: Arc<Mutex<Server>>,
     kubeconfig: std::path::PathBuf,
     _dir: tempfile::TempDir,
-    runtime: tokio::runtime::Runtime,
+    /// Serves the scripted API; dropped (and stopped) with the test.
+    _runtime: tokio::runtime::Runtime,
 }
 
 impl Fake {
@@ -168,10 +114,7 @@ impl Fake {
             .unwrap();
         let server = Arc::new(Mutex::new(Server {
             script,
-            objects: Objects {
-                sts,
-                ..Default::default()
-            },
+            objects: Objects { sts },
             ..Default::default()
         }));
         let app = axum::Router::new()
@@ -191,7 +134,7 @@ impl Fake {
             server,
             kubeconfig,
             _dir: dir,
-            runtime,
+            _runtime: runtime,
         }
     }
 
@@ -220,79 +163,6 @@ impl Fake {
             s.script.len()
         );
     }
-}
-
-#[test]
-fn enable_via_patch_with_rolling_restart_leaves_a_registered_repository() {
-    let fake = Fake::start(script(), kubesphere_sts());
-    let mut config = Config::new(Flavour::Elasticsearch, "7.17.0");
-    config.restart_extras = true;
-    let double = fake
-        .runtime
-        .block_on(es_double::start(config, State::default(), "127.0.0.1:0"))
-        .unwrap();
-    let (code, _, stderr) = fake.run(&[
-        "enable",
-        &format!("sts/{STS}"),
-        "--storage-class",
-        "nfs-client",
-        "--size",
-        "100Gi",
-        "--via",
-        "patch",
-        "--es-url",
-        &double.url(),
-        "--timeout",
-        "30",
-    ]);
-    fake.check_script(&stderr);
-    assert_eq!(code, 0, "{stderr}");
-    let s = fake.server.lock().unwrap();
-
-    // The claim the seed created by hand.
-    let pvc = s.objects.pvc.clone().unwrap();
-    assert_eq!(pvc["spec"]["accessModes"], json!(["ReadWriteMany"]));
-    assert_eq!(pvc["spec"]["storageClassName"], "nfs-client");
-    // The StatefulSet as patched is what the webhook would have produced: planning again changes nothing.
-    let plan = inject::plan(&s.objects.sts, &inject::Options::default()).unwrap();
-    assert_eq!(plan.outcome, inject::Outcome::Unchanged);
-    assert_eq!(
-        s.objects.sts["metadata"]["labels"]["logbackup.io/inject"],
-        "enabled"
-    );
-    assert_eq!(
-        s.objects.deleted_pods,
-        [
-            "elasticsearch-logging-data-1",
-            "elasticsearch-logging-data-0"
-        ]
-    );
-
-    // Progress lines, then the repository registered and verified at <mount>/<repository>.
-    assert!(
-        stderr.contains("2/2 elasticsearch-logging-data-0: flush"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("restarted 2 pods"), "{stderr}");
-    let state = double.state();
-    let repo = state.repositories.get("logbackup").expect("registered");
-    assert_eq!(
-        repo.settings["location"],
-        "/usr/share/elasticsearch/backup/logbackup"
-    );
-    assert!(
-        state
-            .log
-            .iter()
-            .any(|l| l.starts_with("POST /_snapshot/logbackup/_verify")),
-        "{:?}",
-        state.log
-    );
-    assert!(
-        state.cluster_settings.is_empty(),
-        "allocation left at {:?}",
-        state.cluster_settings
-    );
 }
 
 #[test]
@@ -336,38 +206,6 @@ fn dry_run_prints_the_claim_the_patch_and_the_restart_and_changes_nothing() {
     );
     assert!(stderr.contains("dry run: nothing changed"), "{stderr}");
     assert_eq!(fake.server.lock().unwrap().objects.sts, kubesphere_sts());
-}
-
-#[test]
-fn disable_removes_what_enable_injected_and_keeps_the_claim() {
-    let mut enabled = kubesphere_sts();
-    enabled["metadata"]["labels"]["logbackup.io/inject"] = json!("enabled");
-    enabled["metadata"]["annotations"] =
-        json!({"logbackup.io/claim": "elasticsearch-logging-backup"});
-    inject::apply(&mut enabled, &inject::Options::default()).unwrap();
-    let sts_path = format!("/apis/apps/v1/namespaces/{NS}/statefulsets/{STS}");
-    let mut script = script();
-    // Only the read and the patch: the claim is neither read nor deleted, and --restart none.
-    script.retain(|s| s.path.starts_with(&sts_path));
-    let fake = Fake::start(script, enabled);
-    let (code, _, stderr) = fake.run(&["disable", &format!("sts/{STS}"), "--restart", "none"]);
-    fake.check_script(&stderr);
-    assert_eq!(code, 0, "{stderr}");
-    let sts = fake.server.lock().unwrap().objects.sts.clone();
-    let mut expected = kubesphere_sts();
-    expected["metadata"]["labels"] = json!({"app": "elasticsearch"});
-    assert_eq!(sts["spec"], expected["spec"]);
-    assert_eq!(sts["metadata"]["labels"], expected["metadata"]["labels"]);
-    assert!(
-        stderr.contains(
-            "kubectl -n kubesphere-logging-system delete pod elasticsearch-logging-data-1"
-        ),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("The claim and the snapshots on it stay"),
-        "{stderr}"
-    );
 }
 
 /// Applies a JSON patch (an array) or a merge patch (an object) to the StatefulSet.
@@ -475,144 +313,4 @@ fn a_statefulset_changed_after_it_was_read_is_not_patched() {
     assert!(sts["metadata"]["labels"]
         .get("logbackup.io/inject")
         .is_none());
-}
-
-fn existing_pvc(name: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": NS},
-           "spec": {"accessModes": ["ReadWriteMany"]}, "status": {"phase": "Bound"}})
-}
-
-#[test]
-fn eck_targets_patch_the_elasticsearch_resource_and_wait_for_it_before_registering() {
-    let es_path =
-        format!("/apis/elasticsearch.k8s.elastic.co/v1/namespaces/{NS}/elasticsearches/logs");
-    let es = json!({"apiVersion": "elasticsearch.k8s.elastic.co/v1", "kind": "Elasticsearch",
-        "metadata": {"name": "logs", "namespace": NS, "resourceVersion": "5", "generation": 1},
-        "spec": {"version": "7.17.0", "nodeSets": [{"name": "default", "count": 2, "config": {"node.store.allow_mmap": false}}]},
-        "status": {"observedGeneration": 1, "phase": "Ready", "health": "green"}});
-    let script = VecDeque::from(vec![
-        step("GET", es_path.clone(), |o, _| (200, o.sts.clone())),
-        step(
-            "GET",
-            format!("/api/v1/namespaces/{NS}/persistentvolumeclaims/logs-backup"),
-            |_, _| (200, existing_pvc("logs-backup")),
-        ),
-        step(
-            "GET",
-            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations?".into(),
-            |_, _| {
-                (
-                    200,
-                    json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfigurationList", "metadata": {}, "items": []}),
-                )
-            },
-        ),
-        step("PATCH", format!("{es_path}?"), |o, body| {
-            let (code, v) = patch_sts(o, body);
-            // The API server bumps the generation; ECK has not seen it yet.
-            o.sts["metadata"]["generation"] = json!(2);
-            o.sts["status"]["phase"] = json!("ApplyingChanges");
-            (code, v)
-        }),
-        step("GET", es_path.clone(), |o, _| (200, o.sts.clone())),
-        step("GET", es_path.clone(), |o, _| {
-            o.sts["status"] = json!({"observedGeneration": 2, "phase": "Ready", "health": "green"});
-            (200, o.sts.clone())
-        }),
-    ]);
-    let fake = Fake::start(script, es);
-    let double = fake
-        .runtime
-        .block_on(es_double::start(
-            Config::new(Flavour::Elasticsearch, "7.17.0"),
-            State::default(),
-            "127.0.0.1:0",
-        ))
-        .unwrap();
-    let (code, _, stderr) = fake.run(&[
-        "enable",
-        "es/logs",
-        "--es-url",
-        &double.url(),
-        "--timeout",
-        "30",
-        "--poll-interval",
-        "1",
-    ]);
-    fake.check_script(&stderr);
-    assert_eq!(code, 0, "{stderr}");
-    let es = fake.server.lock().unwrap().objects.sts.clone();
-    let set = &es["spec"]["nodeSets"][0];
-    assert_eq!(
-        set["config"]["path.repo"],
-        json!(["/usr/share/elasticsearch/backup"])
-    );
-    assert_eq!(set["config"]["node.store.allow_mmap"], false);
-    assert_eq!(
-        set["podTemplate"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
-        "logs-backup"
-    );
-    assert!(stderr.contains("ECK rolls the pods itself"), "{stderr}");
-    assert!(double.state().repositories.contains_key("logbackup"));
-}
-
-#[test]
-fn rolling_update_statefulsets_are_left_to_the_controller_and_awaited_before_registering() {
-    let sts_path = format!("/apis/apps/v1/namespaces/{NS}/statefulsets/{STS}");
-    let mut sts = kubesphere_sts();
-    sts["spec"]["updateStrategy"] = json!({"type": "RollingUpdate"});
-    sts["metadata"]["generation"] = json!(1);
-    sts["status"] = json!({"observedGeneration": 1, "replicas": 2, "readyReplicas": 2, "updatedReplicas": 2, "currentRevision": "a", "updateRevision": "a"});
-    let script = VecDeque::from(vec![
-        step("GET", sts_path.clone(), |o, _| (200, o.sts.clone())),
-        step(
-            "GET",
-            format!("/api/v1/namespaces/{NS}/persistentvolumeclaims/elasticsearch-logging-backup"),
-            |_, _| (200, existing_pvc("elasticsearch-logging-backup")),
-        ),
-        step("PATCH", format!("{sts_path}?"), |o, body| {
-            let reply = patch_sts(o, body);
-            o.sts["metadata"]["generation"] = json!(2);
-            o.sts["status"] = json!({"observedGeneration": 2, "replicas": 2, "readyReplicas": 2, "updatedReplicas": 0, "currentRevision": "a", "updateRevision": "b"});
-            reply
-        }),
-        // The controller has rolled the pods by the first look.
-        step("GET", sts_path.clone(), |o, _| {
-            o.sts["status"] = json!({"observedGeneration": 2, "replicas": 2, "readyReplicas": 2, "updatedReplicas": 2, "currentRevision": "b", "updateRevision": "b"});
-            (200, o.sts.clone())
-        }),
-    ]);
-    let fake = Fake::start(script, sts);
-    let double = fake
-        .runtime
-        .block_on(es_double::start(
-            Config::new(Flavour::Elasticsearch, "7.17.0"),
-            State::default(),
-            "127.0.0.1:0",
-        ))
-        .unwrap();
-    let (code, _, stderr) = fake.run(&[
-        "enable",
-        &format!("sts/{STS}"),
-        "--via",
-        "patch",
-        "--es-url",
-        &double.url(),
-        "--timeout",
-        "30",
-    ]);
-    fake.check_script(&stderr);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stderr.contains("the StatefulSet controller restarts the pods itself"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("rolling restart of"), "{stderr}");
-    assert!(double.state().repositories.contains_key("logbackup"));
-    // No pod was deleted and allocation was never touched.
-    assert!(!double
-        .state()
-        .log
-        .iter()
-        .any(|l| l.contains("_cluster/settings")));
 }

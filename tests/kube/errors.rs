@@ -167,3 +167,37 @@ fn forbidden_missing_api_not_found_and_conflict_say_what_to_do() {
     );
     assert_one_voice(&stderr);
 }
+
+#[test]
+fn an_elasticsearch_error_is_printed_once_with_its_hint() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let double = rt
+        .block_on(es_double::start(
+            es_double::Config::new(es_double::Flavour::Elasticsearch, "7.17.0"),
+            es_double::State::default(),
+            "127.0.0.1:0",
+        ))
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
+        .args(["snapshot", "list", "-r", "nope", "--es-url", &double.url()])
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.matches("repository_missing_exception").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("[nope] missing").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("hint: register it with `kubectl logbackup repo register"),
+        "{stderr}"
+    );
+    assert_one_voice(&stderr);
+}
