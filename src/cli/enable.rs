@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use logbackup::enable::restart::{self, Progress};
-use logbackup::enable::{self, Action, EnableOptions, Target, TargetKind, Via};
+use logbackup::enable::{
+    self, Action, EnableOptions, PatchKind, PatchType, Target, TargetKind, Via,
+};
 use logbackup::k8s::{Cluster, Kind, LiveRestart, RestartSettings};
 use serde_json::Value;
 
@@ -198,20 +200,17 @@ async fn apply(cluster: &Cluster, actions: &[Action]) -> Result<()> {
                 patch_type,
                 patch,
             } => {
-                let k = Kind::from_name(kind).with_context(|| format!("cannot patch a {kind}"))?;
-                if let Err(e) = cluster.patch(k, name, patch_type, patch).await {
+                let k = Kind::from_name(kind.as_str())
+                    .with_context(|| format!("cannot patch a {kind}"))?;
+                if let Err(e) = cluster.patch(k, name, patch_type.as_str(), patch).await {
                     if e.is_conflict() {
                         return Err(anyhow::Error::new(e).context(format!(
-                            "the API server refused the patch to {}/{name} and applied none of it; if it changed since it was read, run the command again",
-                            kind.to_lowercase()
+                            "the API server refused the patch to {kind}/{name} and applied none of it; if it changed since it was read, run the command again"
                         )));
                     }
                     return Err(e.into());
                 }
-                eprintln!(
-                    "patched {}/{name} ({patch_type} patch)",
-                    kind.to_lowercase()
-                );
+                eprintln!("patched {kind}/{name} ({patch_type} patch)");
             }
             Action::Restart { .. } => {}
         }
@@ -365,16 +364,14 @@ pub async fn run_enable(args: &EnableArgs, global: &Global) -> Result<ExitCode> 
         eprintln!("not registering yet: the pods still run without the repository. After restarting them:\n  kubectl logbackup repo register {repository} --location {location} -n {}", cluster.namespace());
         return Ok(ExitCode::SUCCESS);
     }
-    for (kind, name) in &plan.rolled_by_others {
+    for enable::RolledByOthers { kind, name } in &plan.rolled_by_others {
         eprintln!(
-            "waiting (up to {}s) for {}/{name} to roll out before registering",
-            common.timeout,
-            kind.to_lowercase()
+            "waiting (up to {}s) for {kind}/{name} to roll out before registering",
+            common.timeout
         );
-        let (k, done): (Kind, fn(&Value) -> bool) = if kind == enable::ES_KIND {
-            (Kind::Elasticsearch, enable::eck_ready)
-        } else {
-            (Kind::StatefulSet, enable::rolled_out)
+        let (k, done): (Kind, fn(&Value) -> bool) = match kind {
+            PatchKind::Elasticsearch => (Kind::Elasticsearch, enable::eck_ready),
+            PatchKind::StatefulSet => (Kind::StatefulSet, enable::rolled_out),
         };
         let interval = Duration::from_secs(common.poll_interval.max(1));
         cluster
@@ -419,7 +416,7 @@ async fn make_up_for_the_webhook(
         else {
             continue;
         };
-        if kind != "StatefulSet" || patch_type != "merge" {
+        if *kind != PatchKind::StatefulSet || *patch_type != PatchType::Merge {
             continue;
         }
         let sts = cluster
@@ -451,9 +448,9 @@ pub async fn run_disable(args: &DisableArgs, global: &Global) -> Result<ExitCode
             let path = logbackup::inject::Family::Elasticsearch.default_path();
             match enable::eck_disable_patch(target, path).map_err(anyhow::Error::msg)? {
                 Some(patch) => actions.push(Action::Patch {
-                    kind: enable::ES_KIND.into(),
+                    kind: PatchKind::Elasticsearch,
                     name,
-                    patch_type: "merge".into(),
+                    patch_type: PatchType::Merge,
                     patch,
                 }),
                 None => eprintln!("elasticsearch/{name}: nothing of ours to remove"),
@@ -481,9 +478,9 @@ pub async fn run_disable(args: &DisableArgs, global: &Global) -> Result<ExitCode
             enable::RestartNeed::None => {}
         }
         actions.push(Action::Patch {
-            kind: "StatefulSet".into(),
+            kind: PatchKind::StatefulSet,
             name,
-            patch_type: "json".into(),
+            patch_type: PatchType::Json,
             patch: Value::Array(ops),
         });
     }

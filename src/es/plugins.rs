@@ -1,6 +1,5 @@
 //! `GET _nodes/plugins`: which plugins and modules each node has, for `repo register --type s3`.
 
-use reqwest::Method;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -34,13 +33,7 @@ struct Named {
 impl EsClient {
     pub async fn nodes_plugins(&self) -> Result<Vec<NodePlugins>, Failed> {
         let response: Response = self
-            .call(
-                Method::GET,
-                "/_nodes/plugins",
-                &[],
-                None::<&()>,
-                "read the plugins of every node",
-            )
+            .get("/_nodes/plugins", &[], "read the plugins of every node")
             .await?;
         Ok(response
             .nodes

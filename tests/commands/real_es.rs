@@ -1,7 +1,7 @@
-//! Against a real Elasticsearch/OpenSearch, only when LOGBACKUP_E2E_ES_URL is set (this machine has
-//! none). Also set LOGBACKUP_E2E_REPO_LOCATION to a directory inside the cluster's path.repo;
-//! credentials come from LOGBACKUP_ES_USERNAME / LOGBACKUP_ES_PASSWORD as for the plugin.
-//! When unset, the test says so on stderr and checks nothing else.
+//! Against a real Elasticsearch/OpenSearch: ignored unless asked for (`-- --ignored`; this machine
+//! has none), and then LOGBACKUP_E2E_ES_URL and LOGBACKUP_E2E_REPO_LOCATION (a directory inside the
+//! cluster's path.repo) must be set; credentials come from LOGBACKUP_ES_USERNAME /
+//! LOGBACKUP_ES_PASSWORD as for the plugin.
 
 use std::process::Command;
 
@@ -19,16 +19,12 @@ fn plugin(url: &str, args: &[&str]) -> (i32, String, String) {
 }
 
 #[test]
+#[ignore = "needs a real Elasticsearch: LOGBACKUP_E2E_ES_URL=... LOGBACKUP_E2E_REPO_LOCATION=... cargo test --test commands real_es -- --ignored"]
 fn full_cycle_against_a_real_cluster() {
-    let (Ok(url), Ok(location)) = (
-        std::env::var("LOGBACKUP_E2E_ES_URL"),
-        std::env::var("LOGBACKUP_E2E_REPO_LOCATION"),
-    ) else {
-        eprintln!(
-            "LOGBACKUP_E2E_ES_URL / LOGBACKUP_E2E_REPO_LOCATION not set: real-cluster test not run"
-        );
-        return;
-    };
+    let url = std::env::var("LOGBACKUP_E2E_ES_URL")
+        .expect("LOGBACKUP_E2E_ES_URL must name the real cluster");
+    let location = std::env::var("LOGBACKUP_E2E_REPO_LOCATION")
+        .expect("LOGBACKUP_E2E_REPO_LOCATION must be a directory inside its path.repo");
     let repo = "logbackup-e2e";
     let ok = |r: (i32, String, String)| {
         assert_eq!(r.0, 0, "stdout:\n{}\nstderr:\n{}", r.1, r.2);

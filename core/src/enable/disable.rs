@@ -2,27 +2,29 @@
 //! and exactly what the `logbackup.io/injected` record says was injected. One request, because the
 //! webhook re-injects into any update that still carries the label.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::inject::keys::*;
+use crate::inject::ops::{at, Ops};
 use crate::inject::Record;
 
 use super::statefulset::version_guard;
 
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
+/// The JSON pointer of `segments`, for reading `sts`.
+fn pointer(segments: &[String]) -> String {
+    crate::inject::ops::pointer(segments).to_string()
 }
 
 /// The path to remove entry `i`: the whole array when it is the only entry, as injection created it.
-fn only_entry(sts: &Value, parent: &str, i: usize) -> String {
+fn only_entry(sts: &Value, parent: &[String], i: usize) -> Vec<String> {
     let len = sts
-        .pointer(parent)
+        .pointer(&pointer(parent))
         .and_then(Value::as_array)
         .map_or(0, Vec::len);
     if len == 1 {
-        parent.to_owned()
+        parent.to_vec()
     } else {
-        format!("{parent}/{i}")
+        at(parent, &[i])
     }
 }
 
@@ -34,17 +36,17 @@ fn index_of(list: Option<&Value>, name: &str) -> Option<usize> {
 }
 
 /// Test-guarded removal of the named entry of the array at `parent`.
-fn remove_named(ops: &mut Vec<Value>, sts: &Value, parent: &str, name: &str) {
-    if let Some(i) = index_of(sts.pointer(parent), name) {
-        ops.push(json!({"op": "test", "path": format!("{parent}/{i}/name"), "value": name}));
-        ops.push(json!({"op": "remove", "path": only_entry(sts, parent, i)}));
+fn remove_named(ops: &mut Ops, sts: &Value, parent: &[String], name: &str) {
+    if let Some(i) = index_of(sts.pointer(&pointer(parent)), name) {
+        ops.test(&at(parent, &[i.to_string(), "name".into()]), name.into());
+        ops.remove(&only_entry(sts, parent, i));
     }
 }
 
 /// JSON-patch operations, or none when there is nothing of ours on `sts`. Also returns what stays
 /// and why, for the user.
 pub fn plan_disable(sts: &Value) -> (Vec<Value>, Vec<String>) {
-    let mut ops = Vec::new();
+    let mut ops = Ops::default();
     let mut notes = Vec::new();
     let name = sts
         .pointer("/metadata/name")
@@ -55,9 +57,7 @@ pub fn plan_disable(sts: &Value) -> (Vec<Value>, Vec<String>) {
         .and_then(|l| l.get(INJECT_LABEL))
         .is_some()
     {
-        ops.push(
-            json!({"op": "remove", "path": format!("/metadata/labels/{}", escape(INJECT_LABEL))}),
-        );
+        ops.remove(&at(&[], &["metadata", "labels", INJECT_LABEL]));
     }
     let annotations = sts
         .pointer("/metadata/annotations")
@@ -70,13 +70,12 @@ pub fn plan_disable(sts: &Value) -> (Vec<Value>, Vec<String>) {
         GID_ANNOTATION,
     ] {
         if annotations.is_some_and(|a| a.contains_key(key)) {
-            ops.push(
-                json!({"op": "remove", "path": format!("/metadata/annotations/{}", escape(key))}),
-            );
+            ops.remove(&at(&[], &["metadata", "annotations", key]));
         }
     }
+    let template = at(&[], &["spec", "template", "metadata", "annotations"]);
     let marker = sts
-        .pointer("/spec/template/metadata/annotations")
+        .pointer(&pointer(&template))
         .and_then(|a| a.get(INJECTED_ANNOTATION))
         .and_then(Value::as_str);
     let record = marker.and_then(Record::from_annotation);
@@ -84,29 +83,32 @@ pub fn plan_disable(sts: &Value) -> (Vec<Value>, Vec<String>) {
         (Some(_), None) => notes.push(format!("statefulset/{name}: the {INJECTED_ANNOTATION} record is unreadable; the injected parts were left in place, remove them by hand")),
         (None, _) => {}
         (Some(_), Some(r)) => {
-            let pod = "/spec/template/spec";
-            let containers = sts.pointer(&format!("{pod}/containers"));
+            let pod = at(&[], &["spec", "template", "spec"]);
+            let containers = sts.pointer(&pointer(&at(&pod, &["containers"])));
             // Volumes not named by us were the user's, adopted because they pointed at the claim.
             let ours = r.volume.starts_with(VOLUME_NAME);
             if let Some(c) = index_of(containers, &r.container) {
-                let container = format!("{pod}/containers/{c}");
+                let container = at(&pod, &["containers".to_owned(), c.to_string()]);
                 if ours {
-                    remove_named(&mut ops, sts, &format!("{container}/volumeMounts"), &r.volume);
+                    remove_named(&mut ops, sts, &at(&container, &["volumeMounts"]), &r.volume);
                 }
-                path_repo_ops(&mut ops, sts, &format!("{container}/env"), r);
+                path_repo_ops(&mut ops, sts, &at(&container, &["env"]), r);
             }
-            remove_named(&mut ops, sts, &format!("{pod}/initContainers"), &r.init_container);
+            remove_named(&mut ops, sts, &at(&pod, &["initContainers"]), &r.init_container);
             if ours {
-                remove_named(&mut ops, sts, &format!("{pod}/volumes"), &r.volume);
+                remove_named(&mut ops, sts, &at(&pod, &["volumes"]), &r.volume);
             } else {
                 notes.push(format!("statefulset/{name}: volume {} was there before enable and stays", r.volume));
             }
-            let template = "/spec/template/metadata/annotations";
-            let alone = sts.pointer(template).and_then(Value::as_object).is_some_and(|a| a.len() == 1);
-            let path = if alone { template.to_owned() } else { format!("{template}/{}", escape(INJECTED_ANNOTATION)) };
-            ops.push(json!({"op": "remove", "path": path}));
+            let alone = sts.pointer(&pointer(&template)).and_then(Value::as_object).is_some_and(|a| a.len() == 1);
+            if alone {
+                ops.remove(&template);
+            } else {
+                ops.remove(&at(&template, &[INJECTED_ANNOTATION]));
+            }
         }
     }
+    let mut ops = ops.into_values();
     if !ops.is_empty() {
         if let Some(guard) = version_guard(sts) {
             ops.insert(0, guard);
@@ -116,14 +118,12 @@ pub fn plan_disable(sts: &Value) -> (Vec<Value>, Vec<String>) {
 }
 
 /// Our path leaves the env var; the variable goes only when nothing of the user's is left in it.
-fn path_repo_ops(ops: &mut Vec<Value>, sts: &Value, parent: &str, r: &Record) {
-    let Some(i) = index_of(sts.pointer(parent), &r.env) else {
+fn path_repo_ops(ops: &mut Ops, sts: &Value, parent: &[String], r: &Record) {
+    let Some(i) = index_of(sts.pointer(&pointer(parent)), &r.env) else {
         return;
     };
-    let Some(current) = sts
-        .pointer(&format!("{parent}/{i}/value"))
-        .and_then(Value::as_str)
-    else {
+    let value_at = at(parent, &[i.to_string(), "value".into()]);
+    let Some(current) = sts.pointer(&pointer(&value_at)).and_then(Value::as_str) else {
         return;
     };
     let rest: Vec<&str> = current
@@ -134,11 +134,11 @@ fn path_repo_ops(ops: &mut Vec<Value>, sts: &Value, parent: &str, r: &Record) {
     if rest.len() == current.split(',').filter(|p| !p.trim().is_empty()).count() {
         return;
     }
-    ops.push(json!({"op": "test", "path": format!("{parent}/{i}/value"), "value": current}));
+    ops.test(&value_at, current.into());
     if rest.is_empty() {
-        ops.push(json!({"op": "remove", "path": only_entry(sts, parent, i)}));
+        ops.remove(&only_entry(sts, parent, i));
     } else {
-        ops.push(json!({"op": "replace", "path": format!("{parent}/{i}/value"), "value": rest.join(",")}));
+        ops.replace(&value_at, rest.join(",").into());
     }
 }
 
@@ -146,6 +146,7 @@ fn path_repo_ops(ops: &mut Vec<Value>, sts: &Value, parent: &str, r: &Record) {
 mod tests {
     use super::*;
     use crate::inject::{self, Options};
+    use serde_json::json;
 
     fn sts(env: Option<&str>) -> Value {
         let mut es = json!({"name": "elasticsearch", "image": "docker.elastic.co/elasticsearch/elasticsearch:7.17.0",

@@ -22,7 +22,7 @@ pub use eck::{
 pub use error::EnableError;
 pub use plan::{
     injection_pending, manual_restart, plan_enable, resolve_claim, Action, EnableInput,
-    EnableOptions, EnablePlan, Via,
+    EnableOptions, EnablePlan, PatchKind, PatchType, RolledByOthers, Via,
 };
 pub use statefulset::{pods_in_restart_order, restart_needed, rolled_out, RestartNeed};
 pub use target::{parse_target, Target, TargetKind};

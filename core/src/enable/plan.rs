@@ -45,6 +45,60 @@ pub struct EnableInput<'a> {
     pub options: &'a EnableOptions,
 }
 
+/// What enable and disable patch: a StatefulSet, or ECK's `Elasticsearch` resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PatchKind {
+    StatefulSet,
+    Elasticsearch,
+}
+
+impl PatchKind {
+    /// The Kubernetes kind, as in `kind:`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatchKind::StatefulSet => "StatefulSet",
+            PatchKind::Elasticsearch => ES_KIND,
+        }
+    }
+}
+
+impl std::fmt::Display for PatchKind {
+    /// Lower case, as kubectl names objects (`statefulset/NAME`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.as_str().to_lowercase())
+    }
+}
+
+/// `json` (RFC 6902, index-based, guarded by `test` operations) or `merge` (RFC 7386).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PatchType {
+    Json,
+    Merge,
+}
+
+impl PatchType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatchType::Json => "json",
+            PatchType::Merge => "merge",
+        }
+    }
+}
+
+impl std::fmt::Display for PatchType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A target whose pods the StatefulSet controller or ECK replaces on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RolledByOthers {
+    pub kind: PatchKind,
+    pub name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Action {
@@ -55,9 +109,9 @@ pub enum Action {
     /// `patchType` is `json` (RFC 6902) or `merge` (RFC 7386).
     #[serde(rename_all = "camelCase")]
     Patch {
-        kind: String,
+        kind: PatchKind,
         name: String,
-        patch_type: String,
+        patch_type: PatchType,
         patch: Value,
     },
     /// Restart these pods one at a time, the Elasticsearch way.
@@ -78,9 +132,9 @@ pub struct EnablePlan {
     pub notes: Vec<String>,
     /// Pods that need a restart nobody will do (`--restart none` on OnDelete StatefulSets).
     pub left_to_user: Vec<String>,
-    /// `(kind, name)` of targets the StatefulSet controller or ECK rolls on its own: the repository
-    /// can be registered once they have.
-    pub rolled_by_others: Vec<(String, String)>,
+    /// Targets the StatefulSet controller or ECK rolls on its own: the repository can be registered
+    /// once they have.
+    pub rolled_by_others: Vec<RolledByOthers>,
 }
 
 impl EnablePlan {
@@ -225,7 +279,7 @@ pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
     }
     let mut restarts: Vec<(bool, Action)> = Vec::new();
     let mut paths: Vec<String> = Vec::new();
-    let mut rolled_by_others: Vec<(String, String)> = Vec::new();
+    let mut rolled_by_others: Vec<RolledByOthers> = Vec::new();
     for target in input.targets {
         if is_eck(target) {
             let path = options
@@ -242,16 +296,19 @@ pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
             match patch {
                 Some(patch) => {
                     actions.push(Action::Patch {
-                        kind: ES_KIND.into(),
+                        kind: PatchKind::Elasticsearch,
                         name: name_of(target),
-                        patch_type: "merge".into(),
+                        patch_type: PatchType::Merge,
                         patch,
                     });
                     notes.push(format!(
                         "{}: ECK rolls the pods itself, one at a time",
                         id(target)
                     ));
-                    rolled_by_others.push((ES_KIND.into(), name_of(target)));
+                    rolled_by_others.push(RolledByOthers {
+                        kind: PatchKind::Elasticsearch,
+                        name: name_of(target),
+                    });
                 }
                 None => notes.push(format!("{}: already enabled", id(target))),
             }
@@ -276,9 +333,9 @@ pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
         let name = name_of(target);
         match via {
             Via::Webhook if !metadata_current => actions.push(Action::Patch {
-                kind: "StatefulSet".into(),
+                kind: PatchKind::StatefulSet,
                 name: name.clone(),
-                patch_type: "merge".into(),
+                patch_type: PatchType::Merge,
                 patch: sts::metadata_merge_patch(&annotations),
             }),
             // The label is there already: an update re-runs the webhook only if something changes,
@@ -298,7 +355,10 @@ pub fn plan_enable(input: &EnableInput) -> Result<EnablePlan, EnableError> {
         match sts::restart_needed(target, template_changes) {
             RestartNeed::None => {}
             RestartNeed::Controller => {
-                rolled_by_others.push(("StatefulSet".into(), name.clone()));
+                rolled_by_others.push(RolledByOthers {
+                    kind: PatchKind::StatefulSet,
+                    name: name.clone(),
+                });
                 notes.push(format!("{}: updateStrategy RollingUpdate, the StatefulSet controller restarts the pods itself", id(target)));
             }
             RestartNeed::Us if options.restart => {
@@ -398,9 +458,9 @@ fn json_patch_action(
             .map(|op| serde_json::to_value(op).unwrap_or(Value::Null)),
     );
     Action::Patch {
-        kind: "StatefulSet".into(),
+        kind: PatchKind::StatefulSet,
         name: name.to_owned(),
-        patch_type: "json".into(),
+        patch_type: PatchType::Json,
         patch: Value::Array(ops),
     }
 }
@@ -513,7 +573,7 @@ mod tests {
             panic!("not a patch: {action:?}")
         };
         let mut out = sts.clone();
-        if patch_type == "json" {
+        if *patch_type == PatchType::Json {
             let p: json_patch::Patch = serde_json::from_value(patch.clone()).unwrap();
             json_patch::patch(&mut out, &p).unwrap();
         } else {
@@ -585,7 +645,7 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(patch_type, "merge");
+        assert_eq!(*patch_type, PatchType::Merge);
         assert_eq!(
             *patch,
             json!({"metadata": {"labels": {"logbackup.io/inject": "enabled"}, "annotations": {"logbackup.io/claim": "elasticsearch-logging-backup"}}})
@@ -724,7 +784,10 @@ mod tests {
         );
         assert_eq!(
             plan.rolled_by_others,
-            [("StatefulSet".to_string(), "es-data".to_string())]
+            [RolledByOthers {
+                kind: PatchKind::StatefulSet,
+                name: "es-data".into()
+            }]
         );
     }
 
@@ -777,8 +840,27 @@ mod tests {
             .any(|n| n.contains("ECK rolls the pods itself")));
         assert_eq!(
             plan.rolled_by_others,
-            [("Elasticsearch".to_string(), "logs".to_string())]
+            [RolledByOthers {
+                kind: PatchKind::Elasticsearch,
+                name: "logs".into()
+            }]
         );
+    }
+
+    #[test]
+    fn actions_keep_their_wire_names() {
+        let action = Action::Patch {
+            kind: PatchKind::Elasticsearch,
+            name: "logs".into(),
+            patch_type: PatchType::Merge,
+            patch: json!({}),
+        };
+        assert_eq!(
+            serde_json::to_value(&action).unwrap(),
+            json!({"action": "patch", "kind": "Elasticsearch", "name": "logs", "patchType": "merge", "patch": {}})
+        );
+        assert_eq!(PatchKind::StatefulSet.to_string(), "statefulset");
+        assert_eq!(PatchType::Json.to_string(), "json");
     }
 
     #[test]

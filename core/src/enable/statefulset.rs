@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 use crate::inject::keys::{
     CLAIM_ANNOTATION, CONTAINER_ANNOTATION, ENABLED, INJECT_LABEL, PATH_ANNOTATION,
 };
+use crate::inject::ops::{at, Ops};
 
 /// The annotations enable writes: the claim always (so the webhook and later runs agree on it), the
 /// path and container only when the user chose them.
@@ -59,35 +60,36 @@ pub fn metadata_merge_patch(annotations: &Map<String, Value>) -> Value {
 
 /// JSON-patch operations setting the label and annotations, for the single direct-patch request.
 pub fn metadata_json_ops(sts: &Value, annotations: &Map<String, Value>) -> Vec<Value> {
-    let mut ops = Vec::new();
+    let mut ops = Ops::default();
     let mut set = |field: &str, entries: Map<String, Value>| {
+        let parent = at(&[], &["metadata", field]);
         if sts
-            .pointer(&format!("/metadata/{field}"))
+            .pointer("/metadata")
+            .and_then(|m| m.get(field))
             .is_some_and(Value::is_object)
         {
             for (k, v) in entries {
-                let key = k.replace('~', "~0").replace('/', "~1");
-                ops.push(
-                    json!({"op": "add", "path": format!("/metadata/{field}/{key}"), "value": v}),
-                );
+                ops.add(&at(&parent, &[k]), v);
             }
         } else {
-            ops.push(json!({"op": "add", "path": format!("/metadata/{field}"), "value": entries}));
+            ops.add(&parent, Value::Object(entries));
         }
     };
     let mut label = Map::new();
     label.insert(INJECT_LABEL.into(), ENABLED.into());
     set("labels", label);
     set("annotations", annotations.clone());
-    ops
+    ops.into_values()
 }
 
 /// A `test` of the resourceVersion: index-based operations must not land on a changed object.
 pub fn version_guard(object: &Value) -> Option<Value> {
-    object
+    let version = object
         .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .map(|v| json!({"op": "test", "path": "/metadata/resourceVersion", "value": v}))
+        .and_then(Value::as_str)?;
+    let mut ops = Ops::default();
+    ops.test(&at(&[], &["metadata", "resourceVersion"]), version.into());
+    ops.into_values().pop()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -1,6 +1,6 @@
 //! Building JSON-patch operations against the original object.
 
-use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
+use json_patch::{AddOperation, PatchOperation, RemoveOperation, ReplaceOperation, TestOperation};
 use jsonptr::PointerBuf;
 use serde_json::Value;
 
@@ -30,6 +30,29 @@ impl Ops {
             path: pointer(at),
             value,
         }));
+    }
+
+    pub fn remove(&mut self, at: &[String]) {
+        self.0.push(PatchOperation::Remove(RemoveOperation {
+            path: pointer(at),
+        }));
+    }
+
+    /// A precondition: the patch fails as a whole unless `at` still holds `value`.
+    pub fn test(&mut self, at: &[String], value: Value) {
+        self.0.push(PatchOperation::Test(TestOperation {
+            path: pointer(at),
+            value,
+        }));
+    }
+
+    /// The operations as the JSON a patch request carries.
+    pub fn into_values(self) -> Vec<Value> {
+        self.0
+            .iter()
+            // A patch operation is a plain struct of a pointer and a JSON value; this cannot fail.
+            .map(|op| serde_json::to_value(op).unwrap_or(Value::Null))
+            .collect()
     }
 
     /// Appends to the array at `parent`, creating it when the object has none.
