@@ -17,6 +17,7 @@ mod sync;
 mod sync_to;
 mod tls_probe;
 mod verify;
+mod volume_snapshots;
 mod webhook;
 
 use std::process::ExitCode;
