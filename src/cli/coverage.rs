@@ -40,6 +40,10 @@ pub struct CoverageArgs {
     /// Last day to show (default: today, UTC)
     #[arg(long, value_name = "DATE", value_parser = parse_day)]
     pub until: Option<Date>,
+    /// A `snapshot verify --restore-test -o json` report; its indices' days show as restore-tested
+    /// when it passed (repeatable)
+    #[arg(long = "proof", value_name = "FILE")]
+    pub proofs: Vec<std::path::PathBuf>,
     /// Colours in the table: auto (when stdout is a terminal and NO_COLOR is unset), always, never
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
@@ -110,7 +114,25 @@ pub async fn run(args: &CoverageArgs, global: &Global) -> Result<ExitCode> {
             .min()
             .unwrap_or(until),
     };
-    let result = coverage::coverage(&snapshots, &groups, &[], since, until);
+    let mut proofs = Vec::new();
+    for path in &args.proofs {
+        let text = std::fs::read(path)
+            .with_context(|| format!("cannot read the proof {}", path.display()))?;
+        let report: serde_json::Value = serde_json::from_slice(&text).with_context(|| {
+            format!(
+                "{} is not the JSON of `snapshot verify --restore-test -o json`",
+                path.display()
+            )
+        })?;
+        match coverage::Proof::from_report(&report) {
+            Some(p) => proofs.push(p),
+            None => eprintln!(
+                "note: {} is not a passed restore test; its days are not marked",
+                path.display()
+            ),
+        }
+    }
+    let result = coverage::coverage(&snapshots, &groups, &proofs, since, until);
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,

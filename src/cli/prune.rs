@@ -8,6 +8,7 @@ use logbackup::render;
 use logbackup::snapshot::retention::{self, Action, AgeSource, RetentionPolicy};
 use serde::Serialize;
 
+use logbackup::es::listing::Detail;
 use logbackup::es::EsClient;
 
 use super::connect::{connect, EsArgs};
@@ -115,7 +116,12 @@ pub async fn prune(
     dry_run: bool,
 ) -> Result<Report> {
     let repo = &args.repository;
-    let infos = es.snapshots(repo, "_all").await?;
+    // Ages from names need only names and states: no metadata read per snapshot on the server.
+    let detail = match policy.age_from {
+        AgeSource::Name { .. } => Detail::Brief,
+        AgeSource::StartTime => Detail::Full,
+    };
+    let infos = es.list_snapshots(repo, detail).await?;
     let summaries: Vec<_> = infos.iter().map(|i| i.summary()).collect();
     let plan = retention::plan(&summaries, policy, now())?;
     let doomed: Vec<String> = plan.to_delete().map(|d| d.name.clone()).collect();

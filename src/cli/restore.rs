@@ -94,10 +94,10 @@ pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
         _ => OnConflict::Refuse,
     };
     let es = connect(&args.es, global).await?;
-    let infos = es.snapshots(repo, "_all").await?;
-    let summaries: Vec<_> = infos.iter().map(|i| i.summary()).collect();
-    let chosen =
-        restore::choose_snapshot(&summaries, args.snapshot.as_deref(), &filter).map_err(refuse)?;
+    let chosen = super::verify::pick(&es, repo, args.snapshot.as_deref(), &filter)
+        .await?
+        .map_err(refuse)?
+        .summary();
     let existing: Vec<ExistingIndex> = es
         .indices()
         .await?
@@ -108,7 +108,7 @@ pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
         })
         .collect();
     let plan = restore::plan_restore(
-        chosen,
+        &chosen,
         &filter,
         args.rename_prefix.as_deref(),
         on_conflict,

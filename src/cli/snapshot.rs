@@ -364,7 +364,9 @@ pub fn snapshot_table(infos: &[SnapshotInfo]) -> String {
 
 async fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
     let es = connect(&args.es, global).await?;
-    let mut infos = es.snapshots(&args.es.repository, "_all").await?;
+    let mut infos = es
+        .list_snapshots(&args.es.repository, logbackup::es::listing::Detail::Full)
+        .await?;
     infos.sort_by(|a, b| {
         a.start_time_in_millis
             .cmp(&b.start_time_in_millis)

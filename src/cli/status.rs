@@ -64,7 +64,10 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
             verification_error,
         });
     }
-    let snapshots = match es.snapshots(&args.es.repository, "_all").await {
+    let snapshots = match es
+        .list_snapshots(&args.es.repository, logbackup::es::listing::Detail::Full)
+        .await
+    {
         Ok(infos) => infos.iter().map(|i| i.summary()).collect(),
         Err(e) if matches!(e.kind(), EsError::RepositoryMissing(_)) => vec![],
         Err(e) => return Err(e.into()),

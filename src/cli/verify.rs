@@ -82,9 +82,9 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
         .await
         .err()
         .map(|e| e.to_string());
-    // Names, states and indices come from the repository root; details only for the chosen one.
-    let briefs = es.list_snapshots(repo, Detail::Brief).await?;
-    let info = chosen(&es, repo, &briefs, args.snapshot.as_deref(), &filter).await?;
+    let info = pick(&es, repo, args.snapshot.as_deref(), &filter)
+        .await?
+        .map_err(refuse)?;
     let summary = info.summary();
     let counts = verify::recorded_counts(info.metadata.as_ref());
     let check = verify::check_snapshot(repo, repository_problem, &summary, counts.as_ref());
@@ -214,42 +214,40 @@ fn exit(passed: bool) -> ExitCode {
     }
 }
 
-/// The named snapshot, or the newest SUCCESS one holding the filter's indices; full details of that
-/// one only.
-async fn chosen(
+/// The named snapshot, or the newest SUCCESS one holding the filter's indices, chosen by the shared
+/// restore planning: names, states and indices from a `verbose=false` listing (no metadata reads on
+/// the server), then full details of the candidates only. Shared by `restore` and `verify`.
+pub(super) async fn pick(
     es: &EsClient,
     repo: &str,
-    briefs: &[SnapshotInfo],
     named: Option<&str>,
     filter: &IndexFilter,
-) -> Result<SnapshotInfo> {
+) -> Result<std::result::Result<SnapshotInfo, RestoreError>> {
+    let briefs = es.list_snapshots(repo, Detail::Brief).await?;
     let summaries: Vec<_> = briefs.iter().map(|i| i.summary()).collect();
+    if let Err(e) = restore::choose_snapshot(&summaries, named, filter) {
+        return Ok(Err(e));
+    }
     let candidates: Vec<String> = match named {
-        Some(n) => {
-            restore::choose_snapshot(&summaries, Some(n), filter).map_err(refuse)?;
-            vec![n.to_string()]
-        }
-        None => {
-            restore::choose_snapshot(&summaries, None, filter).map_err(refuse)?;
-            summaries
-                .iter()
-                .filter(|s| {
-                    s.state == logbackup::snapshot::SnapshotState::Success
-                        && s.indices.iter().any(|i| filter.selects(i))
-                })
-                .map(|s| s.name.clone())
-                .collect()
-        }
+        Some(n) => vec![n.to_string()],
+        None => summaries
+            .iter()
+            .filter(|s| {
+                s.state == logbackup::snapshot::SnapshotState::Success
+                    && s.indices.iter().any(|i| filter.selects(i))
+            })
+            .map(|s| s.name.clone())
+            .collect(),
     };
     let details = es.snapshot_details(repo, &candidates).await?;
     let full: Vec<_> = details.iter().map(|i| i.summary()).collect();
-    let pick = restore::choose_snapshot(&full, named, filter).map_err(refuse)?;
-    match details.iter().find(|d| d.snapshot == pick.name) {
-        Some(d) => Ok(d.clone()),
-        None => bail!(
-            "snapshot {repo}:{} vanished while it was being read",
-            pick.name
-        ),
+    let name = match restore::choose_snapshot(&full, named, filter) {
+        Ok(s) => s.name.clone(),
+        Err(e) => return Ok(Err(e)),
+    };
+    match details.into_iter().find(|d| d.snapshot == name) {
+        Some(d) => Ok(Ok(d)),
+        None => bail!("snapshot {repo}:{name} vanished while it was being read"),
     }
 }
 

@@ -139,3 +139,43 @@ fn coverage_reads_no_snapshot_metadata_on_the_server() {
         );
     }
 }
+
+#[test]
+fn a_passed_restore_test_report_marks_its_days_as_tested() {
+    let env = Env::start_config(
+        es_double::Flavour::Elasticsearch,
+        "7.17.0",
+        |c| c.search_extras = true,
+        nights,
+    );
+    let report = env.run(&[
+        "snapshot",
+        "verify",
+        "-r",
+        REPO,
+        "--restore-test",
+        "--date",
+        "2019.11.09",
+        "-o",
+        "json",
+    ]);
+    report.ok();
+    let dir = tempfile::tempdir().unwrap();
+    let proof = dir.path().join("proof.json");
+    std::fs::write(&proof, &report.stdout).unwrap();
+    env.run(&[
+        "coverage",
+        "-r",
+        REPO,
+        "--since",
+        "2019.11.01",
+        "--until",
+        "2019.11.10",
+        "--color",
+        "never",
+        "--proof",
+        proof.to_str().unwrap(),
+    ])
+    .ok()
+    .stdout_has("2019-11  ###p#-#-+#");
+}

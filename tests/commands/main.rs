@@ -6,6 +6,7 @@ mod harness;
 
 mod backup;
 mod coverage;
+mod listing;
 mod prune;
 mod real_es;
 mod repo;

@@ -224,3 +224,18 @@ fn dry_run_shows_the_plan_and_restores_nothing() {
         0
     );
 }
+
+#[test]
+fn the_table_names_each_index_its_counts_time_and_the_verdict() {
+    let env = start(Flavour::Elasticsearch, "8.19.0", kubesphere);
+    snapshot_daily(&env);
+    let run = env.run(&["snapshot", "verify", "-r", REPO, "--restore-test"]);
+    run.ok()
+        .stdout_has("EXPECTED")
+        .stdout_has("20480 (recorded)")
+        .stdout_has("matched")
+        .stdout_has("RESTORABLE: 3 indices restored, every document count matched")
+        .stderr_has("deleted temporary index logbackup-verify-");
+    // The README's example run.
+    println!("{}", run.stdout);
+}

@@ -41,6 +41,29 @@ pub struct Proof {
     pub at_ms: i64,
 }
 
+impl Proof {
+    /// The proof a passed `snapshot verify --restore-test -o json` report gives; `None` for a
+    /// failed test or another document.
+    pub fn from_report(report: &serde_json::Value) -> Option<Self> {
+        if report.get("passed")? != true {
+            return None;
+        }
+        Some(Self {
+            snapshot: report.get("snapshot")?.as_str()?.to_string(),
+            indices: report
+                .get("indices")?
+                .as_array()?
+                .iter()
+                .filter_map(|i| i.get("index")?.as_str().map(str::to_string))
+                .collect(),
+            at_ms: report
+                .get("at_ms")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DayState {
@@ -427,6 +450,21 @@ mod tests {
         );
         assert_eq!(g.partial_only, ["2019.11.12"]);
         assert_eq!(g.days[5].snapshot.as_deref(), Some("s3"));
+    }
+
+    #[test]
+    fn only_passed_restore_test_reports_are_proofs() {
+        let passed = serde_json::json!({"snapshot": "s1", "passed": true, "at_ms": 5,
+            "indices": [{"index": "ks-logstash-log-2019.11.11"}]});
+        let p = Proof::from_report(&passed).unwrap();
+        assert_eq!(p.indices, ["ks-logstash-log-2019.11.11"]);
+        assert_eq!(p.at_ms, 5);
+        let failed = serde_json::json!({"snapshot": "s1", "passed": false, "indices": []});
+        assert_eq!(Proof::from_report(&failed), None);
+        assert_eq!(
+            Proof::from_report(&serde_json::json!({"kind": "other"})),
+            None
+        );
     }
 
     #[test]

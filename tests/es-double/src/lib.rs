@@ -14,6 +14,10 @@
 //! `POST /{index}/_flush` (indices.flush), with the parameters and bodies the Elasticsearch reference
 //! documents. The settings are kept in `State::cluster_settings` so tests can check that allocation
 //! was re-enabled.
+//!
+//! `Config::search_extras` adds `_count` and `_search` (outside the definitions too), for restore
+//! tests; `documents` says what they answer. `listing` serves `GET _snapshot` with `verbose`,
+//! pagination and the per-snapshot metadata-read cost model (`State::metadata_reads`).
 
 pub mod disk;
 pub mod documents;

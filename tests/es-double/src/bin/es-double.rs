@@ -64,5 +64,12 @@ async fn main() -> std::process::ExitCode {
     };
     println!("listening on {}", running.url());
     let _ = tokio::signal::ctrl_c().await;
+    // What the benchmark reads back: requests answered and the modelled metadata reads.
+    let state = running.state();
+    println!(
+        "requests: {} metadata_reads: {}",
+        state.log.len(),
+        state.metadata_reads
+    );
     std::process::ExitCode::SUCCESS
 }
