@@ -14,4 +14,5 @@ pub mod s3_repository;
 pub mod schedule;
 pub mod snapshot;
 pub mod sync;
+pub mod volume_snapshot;
 pub mod webhook_install;

@@ -33,6 +33,8 @@ pub struct BackupArgs {
     #[command(flatten)]
     pub sync: super::sync_to::BackupSyncArgs,
     #[command(flatten)]
+    pub volume_snapshot: super::volume_snapshots::BackupVolumeSnapshotArgs,
+    #[command(flatten)]
     pub es: EsArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -46,6 +48,9 @@ struct Outcome {
     /// The off-site copy (`--sync-to`), made only after a SUCCESS snapshot.
     #[serde(skip_serializing_if = "Option::is_none")]
     sync: Option<logbackup::sync::run::Outcome>,
+    /// The VolumeSnapshot requested (`--volume-snapshot-class`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volume_snapshot: Option<String>,
 }
 
 pub async fn run(args: &BackupArgs, global: &Global) -> Result<ExitCode> {
@@ -84,7 +89,20 @@ pub async fn run(args: &BackupArgs, global: &Global) -> Result<ExitCode> {
         }
         (None, true)
     };
+    // A volume snapshot between two repository operations is a consistent copy of the volume.
+    let (volume_snapshot, volume_ok) = if code == ExitCode::SUCCESS {
+        match args.volume_snapshot.take(global, &info.snapshot).await {
+            Ok(name) => (name, true),
+            Err(e) => {
+                eprintln!("error: the snapshot is complete, but the VolumeSnapshot of the repository claim failed: {e:#}");
+                (None, false)
+            }
+        }
+    } else {
+        (None, true)
+    };
     let outcome = Outcome {
+        volume_snapshot,
         snapshot: info,
         prune: prune_report,
         sync,
@@ -97,9 +115,11 @@ pub async fn run(args: &BackupArgs, global: &Global) -> Result<ExitCode> {
         }
         out
     })?;
-    Ok(if code == ExitCode::SUCCESS && pruned_ok && synced_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if code == ExitCode::SUCCESS && pruned_ok && synced_ok && volume_ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }

@@ -34,6 +34,8 @@ pub enum RepoCommand {
     Remove(RemoveArgs),
     /// Copy a repository between a directory and S3 (either way), incrementally and crash-consistently
     Sync(super::sync::SyncArgs),
+    /// CSI VolumeSnapshots of the repository claim (taken by backup --volume-snapshot-class)
+    VolumeSnapshots(super::volume_snapshots::VolumeSnapshotsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +102,7 @@ pub async fn run(args: &RepoArgs, global: &Global) -> Result<ExitCode> {
         RepoCommand::Verify(a) => verify(a, global).await,
         RepoCommand::Remove(a) => remove(a, global).await,
         RepoCommand::Sync(a) => super::sync::run(a).await,
+        RepoCommand::VolumeSnapshots(a) => super::volume_snapshots::run(a, global).await,
     }
 }
 

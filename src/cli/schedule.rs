@@ -81,6 +81,8 @@ pub struct CreateArgs {
     pub retention: RetentionArgs,
     #[command(flatten)]
     pub sync: super::sync_to::ScheduleSyncArgs,
+    #[command(flatten)]
+    pub volume_snapshot: super::volume_snapshots::BackupVolumeSnapshotArgs,
     /// Image the CronJob runs
     #[arg(long, default_value = cronjob::IMAGE, value_name = "IMAGE")]
     pub image: String,
@@ -215,6 +217,7 @@ async fn create_cronjob(
         api_key: None,
         ca: secret_ref(&args.es.ca_secret, "ca.crt"),
         sync: args.sync.plan(&args.es.repository)?,
+        volume_snapshot: args.volume_snapshot.job(),
     };
     if args.es.password.is_some() || args.es.api_key.is_some() {
         bail!("a scheduled backup reads its password from a Secret: use --password-secret NAME[/KEY], not --password/--api-key");

@@ -68,11 +68,19 @@ impl Kube {
                 let file = kube::config::Kubeconfig::read_from(path).map_err(|e| {
                     config_error(format!("cannot read {}: {}", path.display(), innermost(&e)))
                 })?;
-                kube::Config::from_custom_kubeconfig(file, &options).await
+                kube::Config::from_custom_kubeconfig(file, &options)
+                    .await
+                    .map_err(|e| config_error(innermost(&e)))?
             }
-            None => kube::Config::from_kubeconfig(&options).await,
-        }
-        .map_err(|e| config_error(innermost(&e)))?;
+            // No kubeconfig inside a scheduled Job: the ServiceAccount's in-cluster token (only
+            // schedules with --volume-snapshot-class have one).
+            None if context.is_none() => kube::Config::infer()
+                .await
+                .map_err(|e| config_error(innermost(&e)))?,
+            None => kube::Config::from_kubeconfig(&options)
+                .await
+                .map_err(|e| config_error(innermost(&e)))?,
+        };
         let server = config.cluster_url.to_string();
         let default_namespace = config.default_namespace.clone();
         let client = kube::Client::try_from(config).map_err(|e| config_error(innermost(&e)))?;

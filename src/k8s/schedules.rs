@@ -115,6 +115,32 @@ pub async fn apply_schedule(
         &cronjob::service_account(plan),
     )
     .await?;
+    // Only with --volume-snapshot-class: VolumeSnapshots in this namespace, nothing else.
+    if let Some((role, binding)) = cronjob::volume_snapshot_rbac(plan) {
+        let rbac = |kind: &str, plural: &str| {
+            Attempt::new("create", kind, plural)
+                .in_namespace(Some(ns))
+                .named(&object_name)
+        };
+        let roles: Api<k8s_openapi::api::rbac::v1::Role> =
+            Api::namespaced(kube.client().clone(), ns);
+        apply(
+            kube,
+            &roles,
+            rbac("Role", "roles.rbac.authorization.k8s.io"),
+            &role,
+        )
+        .await?;
+        let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+            Api::namespaced(kube.client().clone(), ns);
+        apply(
+            kube,
+            &bindings,
+            rbac("RoleBinding", "rolebindings.rbac.authorization.k8s.io"),
+            &binding,
+        )
+        .await?;
+    }
     let cj_attempt = attempt("create", Some(ns), Some(&object_name));
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let applied = cronjobs(kube, served.cronjob()?.api_version, Some(ns))
@@ -202,6 +228,35 @@ pub async fn delete_schedule(
                     .in_namespace(Some(namespace))
                     .named(&object),
             )(e));
+        }
+    }
+    // The Role and RoleBinding exist only for schedules with --volume-snapshot-class.
+    let roles: Api<k8s_openapi::api::rbac::v1::Role> =
+        Api::namespaced(kube.client().clone(), namespace);
+    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+        Api::namespaced(kube.client().clone(), namespace);
+    for (kind, plural, result) in [
+        (
+            "RoleBinding",
+            "rolebindings.rbac.authorization.k8s.io",
+            bindings.delete(&object, &params).await.map(|_| ()),
+        ),
+        (
+            "Role",
+            "roles.rbac.authorization.k8s.io",
+            roles.delete(&object, &params).await.map(|_| ()),
+        ),
+    ] {
+        match result {
+            Ok(()) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => {
+                return Err(kube.failed(
+                    Attempt::new("delete", kind, plural)
+                        .in_namespace(Some(namespace))
+                        .named(&object),
+                )(e));
+            }
         }
     }
     Ok(true)

@@ -14,6 +14,7 @@ mod enable;
 mod errors;
 mod render;
 mod schedule;
+mod volume_snapshots;
 mod webhook;
 #[path = "../support/written_objects.rs"]
 mod written_objects;

@@ -29,6 +29,7 @@ fn plan() -> CronJobPlan {
             api_key: None,
             ca: None,
             sync: None,
+            volume_snapshot: None,
         },
     }
 }
@@ -156,6 +157,18 @@ fn delete_removes_cron_job_and_service_account_and_reports_absent_schedules() {
         )
         .body(|b| assert_eq!(b["dryRun"], json!(["All"])))
         .answer(404, not_found("serviceaccounts", "logbackup-nightly")),
+        Exchange::new(
+            "DELETE",
+            format!(
+                "/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/rolebindings/logbackup-nightly"
+            ),
+        )
+        .answer(404, not_found("rolebindings", "logbackup-nightly")),
+        Exchange::new(
+            "DELETE",
+            format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/roles/logbackup-nightly"),
+        )
+        .answer(404, not_found("roles", "logbackup-nightly")),
         Exchange::new(
             "GET",
             format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-other"),

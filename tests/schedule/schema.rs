@@ -38,6 +38,13 @@ fn plan(with_secrets: bool) -> CronJobPlan {
                 region: None,
                 secret: "offsite-s3".into(),
             }),
+            volume_snapshot: with_secrets.then(|| {
+                logbackup_core::volume_snapshot::VolumeSnapshotJob {
+                    class: "csi-rbd".into(),
+                    claim: "elasticsearch-logging-backup".into(),
+                    keep: 7,
+                }
+            }),
         },
     }
 }
@@ -49,14 +56,16 @@ fn rendered_schedule_objects_validate_against_the_kubernetes_schema() {
     for with_secrets in [false, true] {
         let p = plan(with_secrets);
         let mut objects = cronjob::render(&p).unwrap();
+        // With --volume-snapshot-class a Role and RoleBinding come before the CronJob.
+        let at = objects.iter().position(|o| o["kind"] == "CronJob").unwrap();
         let mut cj: k8s_openapi::api::batch::v1::CronJob =
-            serde_json::from_value(objects[1].clone()).unwrap();
+            serde_json::from_value(objects[at].clone()).unwrap();
         cj.metadata.uid = Some("0c4a0e1e-0000-4000-8000-000000000001".into());
         objects.push(
             serde_json::to_value(cronjob::job_from(&cj, "logbackup-nightly-manual").unwrap())
                 .unwrap(),
         );
-        assert_eq!(objects.len(), 3);
+        assert_eq!(objects.len(), if with_secrets { 5 } else { 3 });
         for (i, o) in objects.iter().enumerate() {
             let path = dir.path().join(format!("{with_secrets}-{i}.json"));
             std::fs::write(&path, serde_json::to_vec_pretty(o).unwrap()).unwrap();

@@ -58,6 +58,7 @@ fn plan() -> CronJobPlan {
             api_key: None,
             ca: None,
             sync: None,
+            volume_snapshot: None,
         },
     }
 }

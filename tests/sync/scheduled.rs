@@ -209,6 +209,62 @@ fn the_cronjob_mounts_the_claim_read_only_and_takes_the_keys_from_a_secret() {
             "AWS_SESSION_TOKEN"
         ]
     );
+    // No token, no Role: the job talks to Elasticsearch and S3 only.
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert!(!objects
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["kind"] == "Role"));
+
+    // With --volume-snapshot-class it needs exactly VolumeSnapshots in its namespace, and a token.
+    let run = env.run(&[
+        "schedule",
+        "create",
+        "nightly",
+        "-n",
+        "logging",
+        "--cron",
+        "0 1 * * *",
+        "--keep-days",
+        "45",
+        "--volume-snapshot-class",
+        "csi-rbd",
+        "--volume-snapshot-claim",
+        "elasticsearch-logging-backup",
+        "--keep-volume-snapshots",
+        "3",
+        "--dry-run",
+        "-o",
+        "json",
+    ]);
+    run.ok();
+    let objects: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let kinds: Vec<&str> = objects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["ServiceAccount", "Role", "RoleBinding", "CronJob"]);
+    let role = &objects[1];
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([{"apiGroups": ["snapshot.storage.k8s.io"], "resources": ["volumesnapshots"], "verbs": ["create", "list", "delete"]}])
+    );
+    assert_eq!(objects[2]["subjects"][0]["name"], "logbackup-nightly");
+    let pod = &objects[3]["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(pod["automountServiceAccountToken"], true);
+    let args: Vec<&str> = pod["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(args
+        .join(" ")
+        .contains("--volume-snapshot-class csi-rbd --volume-snapshot-claim elasticsearch-logging-backup --keep-volume-snapshots 3"));
+
     // --sync-to without the claim or the Secret is a usage error.
     env.run(&[
         "schedule",

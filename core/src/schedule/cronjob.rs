@@ -57,6 +57,8 @@ pub struct BackupCommand {
     pub ca: Option<SecretKey>,
     /// `--sync-to`: copy the repository off the cluster after a SUCCESS snapshot.
     pub sync: Option<super::sync_to::SyncTo>,
+    /// `--volume-snapshot-class`: a CSI VolumeSnapshot of the repository claim after a SUCCESS.
+    pub volume_snapshot: Option<crate::volume_snapshot::VolumeSnapshotJob>,
 }
 
 impl BackupCommand {
@@ -93,6 +95,9 @@ impl BackupCommand {
         }
         if let Some(sync) = &self.sync {
             a.extend(sync.args());
+        }
+        if let Some(v) = &self.volume_snapshot {
+            a.extend(v.args());
         }
         a.extend([
             "--wait-timeout".into(),
@@ -246,7 +251,8 @@ pub fn cron_job(plan: &CronJobPlan) -> CronJob {
     };
     let pod = PodSpec {
         service_account_name: Some(object_name(&plan.name)),
-        automount_service_account_token: Some(false),
+        // A token only when the job takes VolumeSnapshots, the one Kubernetes call it then makes.
+        automount_service_account_token: Some(plan.backup.volume_snapshot.is_some()),
         // A failed run is a new Job (backoffLimit), not a restarted container on the same node.
         restart_policy: Some("Never".into()),
         security_context: Some(PodSecurityContext {
@@ -316,10 +322,29 @@ fn to_value<T: serde::Serialize>(what: &str, object: &T) -> Result<Value, Schedu
 
 /// Every object of the schedule, in apply order, as JSON with apiVersion and kind.
 pub fn render(plan: &CronJobPlan) -> Result<Vec<Value>, ScheduleError> {
-    Ok(vec![
-        to_value("ServiceAccount", &service_account(plan))?,
-        to_value("CronJob", &cron_job(plan))?,
-    ])
+    let mut objects = vec![to_value("ServiceAccount", &service_account(plan))?];
+    if let Some((role, binding)) = volume_snapshot_rbac(plan) {
+        objects.push(to_value("Role", &role)?);
+        objects.push(to_value("RoleBinding", &binding)?);
+    }
+    objects.push(to_value("CronJob", &cron_job(plan))?);
+    Ok(objects)
+}
+
+/// The Role and RoleBinding a schedule with `--volume-snapshot-class` needs; none otherwise.
+pub fn volume_snapshot_rbac(
+    plan: &CronJobPlan,
+) -> Option<(
+    k8s_openapi::api::rbac::v1::Role,
+    k8s_openapi::api::rbac::v1::RoleBinding,
+)> {
+    let v = plan.backup.volume_snapshot.as_ref()?;
+    let name = object_name(&plan.name);
+    let mut role = v.role(&plan.namespace, &name);
+    let mut binding = v.role_binding(&plan.namespace, &name);
+    role.metadata.labels = Some(labels(&plan.name));
+    binding.metadata.labels = Some(labels(&plan.name));
+    Some((role, binding))
 }
 
 /// The Job `kubectl create job --from=cronjob/NAME` makes: the CronJob's jobTemplate, owned by the
@@ -389,6 +414,7 @@ mod tests {
                 api_key: None,
                 ca: None,
                 sync: None,
+                volume_snapshot: None,
             },
         }
     }
