@@ -88,7 +88,10 @@ pub struct Installed {
 
 /// A namespace is ours when it carries the label our Namespace manifest sets.
 fn ours(labels: &BTreeMap<String, String>) -> bool {
-    labels.get("app.kubernetes.io/part-of").map(String::as_str) == Some("kubectl-logbackup")
+    labels
+        .get(logbackup_core::ids::PART_OF_LABEL)
+        .map(String::as_str)
+        == Some(logbackup_core::ids::PRODUCT)
 }
 
 fn bundle_from(
