@@ -86,19 +86,21 @@ RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$target_dir \
 "${buildah[@]}" copy --quiet --chown 65532:65532 "$ctr" "$work/tls.crt" "$work/tls.key" /tmp/ >/dev/null
 admission=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ops=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-run /usr/local/bin/logbackup-webhook --listen "127.0.0.1:$admission" --ops-listen "127.0.0.1:$ops" \
+# In a process group of its own, so stopping it stops buildah's chroot helper and the webhook too.
+setsid "${buildah[@]}" run --isolation chroot --user 65532:65532 "$ctr" -- /usr/local/bin/logbackup-webhook \
+  --listen "127.0.0.1:$admission" --ops-listen "127.0.0.1:$ops" \
   --tls-cert-file /tmp/tls.crt --tls-key-file /tmp/tls.key --shutdown-delay 0s --log-level warn &
 webhook=$!
+stop_webhook() { kill -- "-$webhook" 2>/dev/null || true; wait "$webhook" 2>/dev/null || true; }
 ready=
 for _ in $(seq 100); do
   if curl -fsS "http://127.0.0.1:$ops/readyz" >/dev/null 2>&1; then ready=1; break; fi
   sleep 0.1
 done
-[ -n "$ready" ] || { echo "build-image: the webhook in the image never became ready" >&2; kill "$webhook"; exit 1; }
+[ -n "$ready" ] || { echo "build-image: the webhook in the image never became ready" >&2; stop_webhook; exit 1; }
 answer=$(curl -fsS --cacert "$work/ca.crt" --resolve "localhost:$admission:127.0.0.1" \
   -H 'content-type: application/json' --data-binary @"$work/review.json" "https://localhost:$admission/mutate")
-kill "$webhook" 2>/dev/null || true
-wait "$webhook" 2>/dev/null || true
+stop_webhook
 echo "$answer" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)["response"]
