@@ -46,7 +46,7 @@ trap cleanup EXIT
 
 start_webhook() { # extra flags...; sets pid
   taskset -c "$SERVER_CPU" "$BIN" --listen "127.0.0.1:$PORT" --ops-listen "127.0.0.1:$OPS_PORT" \
-    --tls-cert-file "$work/tls.crt" --tls-key-file "$work/tls.key" --shutdown-delay 0s --log-level warn "$@" &
+    --tls-cert-file "$work/tls.crt" --tls-key-file "$work/tls.key" --shutdown-delay 0s --log-level error "$@" &
   pid=$!
   pids+=("$pid")
   for i in $(seq 100); do
