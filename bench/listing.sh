@@ -25,7 +25,7 @@ trap '[ -n "$DOUBLE_PID" ] && kill "$DOUBLE_PID" 2>/dev/null; rm -rf "$WORK"' EX
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time missing (apt-get install time)" >&2; exit 2; }
 [ -x "$CURATOR" ] || { echo "bench: Curator missing at $CURATOR (see bench/snapshots.sh)" >&2; exit 2; }
 
-cargo build --release -q -p kubectl-logbackup -p es-double
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p kubectl-logbackup -p es-double
 PLUGIN=target/release/kubectl-logbackup
 URL="http://127.0.0.1:$PORT"
 
@@ -59,24 +59,26 @@ YAML
 curator_action creation_date >"$WORK/by-date.yml"
 curator_action name >"$WORK/by-name.yml"
 
+RUN=0
 start_double() { # SNAPSHOTS
+  RUN=$((RUN + 1))
   target/release/es-double --version 7.17.0 --flavour elasticsearch --port "$PORT" \
-    --seed-snapshots "$1" --seed-repository "$REPO" >"$WORK/double.log" 2>&1 &
+    --seed-snapshots "$1" --seed-repository "$REPO" >"$WORK/double.$RUN.log" 2>&1 &
   DOUBLE_PID=$!
   for _ in $(seq 1 200); do
-    grep -q listening "$WORK/double.log" 2>/dev/null && return 0
+    grep -q listening "$WORK/double.$RUN.log" 2>/dev/null && return 0
     sleep 0.05
   done
   echo "bench: the double did not start" >&2
-  cat "$WORK/double.log" >&2
+  cat "$WORK/double.$RUN.log" >&2
   exit 1
 }
 
-stop_double() { # prints "requests reads"
+stop_double() { # sets SERVED to "requests reads"; not in a subshell, so `wait` sees the child
   kill -INT "$DOUBLE_PID"
   wait "$DOUBLE_PID" 2>/dev/null || true
   DOUBLE_PID=
-  awk '/^requests:/ {print $2, $4}' "$WORK/double.log"
+  SERVED=$(awk '/^requests:/ {print $2, $4}' "$WORK/double.$RUN.log")
 }
 
 # row SIZE LABEL CMD...: one measured run on a fresh double.
@@ -89,12 +91,12 @@ row() {
     tail -5 "$WORK/err" >&2
     exit 1
   }
-  local served wall cpu rss
-  served=$(stop_double)
+  local wall cpu rss requests reads
+  stop_double
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(j=1;j<=n;j++) s=s*60+p[j]; print s}' "$WORK/time")
   cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u+s}' "$WORK/time")
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time")
-  read -r requests reads <<<"$served"
+  read -r requests reads <<<"$SERVED"
   printf '| %s | %s | %s | %s | %.2f s | %.2f s | %.1f MiB |\n' \
     "$size" "$label" "$requests" "$reads" "$wall" "$cpu" "$(echo "$rss/1024" | bc -l)"
 }

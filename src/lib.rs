@@ -9,3 +9,4 @@ pub mod es;
 pub mod k8s;
 pub mod render;
 pub mod sync;
+pub mod workflows;

@@ -114,6 +114,17 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
             open: i.open(),
         })
         .collect();
+    let leftovers: Vec<&str> = existing
+        .iter()
+        .map(|e| e.name.as_str())
+        .filter(|n| verify::is_temporary(n))
+        .collect();
+    if !leftovers.is_empty() {
+        eprintln!(
+            "warning: copies from an interrupted restore test are still there: {} (delete them with DELETE /<name>)",
+            leftovers.join(", ")
+        );
+    }
     let prefix = verify::run_prefix(now().as_millisecond());
     let plan = verify::plan_restore_test(&summary, &filter, &prefix, &existing).map_err(refuse)?;
     let status = es.snapshot_status(repo, &plan.snapshot).await?;

@@ -3,16 +3,16 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use logbackup::k8s::elasticsearch::forward_service;
 use logbackup::k8s::webhook as kube_webhook;
 use logbackup::k8s::Kube;
-use logbackup::webhook_install::certs::{self, Bundle, Decision};
+use logbackup::webhook_install::certs;
 use logbackup::webhook_install::manifests::{
-    self, Certificates, CA_SECRET, DEFAULT_NAMESPACE, SERVICE, TLS_SECRET, WEBHOOK_CONFIG,
-    WEBHOOK_PORT,
+    DEFAULT_NAMESPACE, SERVICE, TLS_SECRET, WEBHOOK_CONFIG, WEBHOOK_PORT,
 };
+use logbackup::workflows::webhook as webhook_workflow;
 use serde_json::Value;
 
 use super::connect::kube_client;
@@ -85,28 +85,6 @@ fn namespace(global: &Global) -> String {
         .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
 }
 
-/// A namespace is ours when it carries the label our Namespace manifest sets.
-fn ours(labels: &std::collections::BTreeMap<String, String>) -> bool {
-    labels.get("app.kubernetes.io/part-of").map(String::as_str) == Some("kubectl-logbackup")
-}
-
-fn bundle_from(
-    tls: Option<std::collections::BTreeMap<String, String>>,
-    ca: Option<std::collections::BTreeMap<String, String>>,
-) -> Option<Bundle> {
-    let tls = tls?;
-    let ca = ca?;
-    let get = |m: &std::collections::BTreeMap<String, String>, k: &str| {
-        m.get(k).cloned().unwrap_or_default()
-    };
-    Some(Bundle {
-        ca_cert: get(&ca, "ca.crt"),
-        ca_key: get(&ca, "ca.key"),
-        tls_cert: get(&tls, "tls.crt"),
-        tls_key: get(&tls, "tls.key"),
-    })
-}
-
 /// Secret data is not printed: a dry run's output is for reading and reviewing.
 fn redacted(objects: &[Value]) -> Vec<Value> {
     objects
@@ -136,66 +114,30 @@ fn print(objects: &[Value], format: ManifestFormat) -> Result<()> {
 
 async fn install(args: &InstallArgs, global: &Global) -> Result<ExitCode> {
     let client = kube_client(global).await?;
-    let ns = &namespace(global);
-    let include_namespace = match kube_webhook::namespace_labels(&client, ns).await? {
-        None => true,
-        Some(labels) => ours(&labels),
+    let ns = namespace(global);
+    let options = webhook_workflow::InstallOptions {
+        namespace: ns.clone(),
+        cert_manager: args.cert_manager,
+        dry_run: args.dry_run,
     };
-    if !include_namespace {
-        eprintln!("namespace {ns} exists and is not ours: installing into it, leaving it as it is");
+    let done = webhook_workflow::install(&client, &options, now()).await?;
+    for message in &done.messages {
+        eprintln!("{message}");
     }
-    let certificates = if args.cert_manager {
-        let missing = kube_webhook::missing_cert_manager_crds(&client).await?;
-        if !missing.is_empty() {
-            bail!(
-                "cert-manager is not installed (missing CRDs: {}); install cert-manager v1 first, or run without --cert-manager to let the plugin generate the certificates",
-                missing.join(", ")
-            );
-        }
-        Certificates::CertManager
-    } else {
-        let names = certs::service_names(SERVICE, ns);
-        let existing = bundle_from(
-            kube_webhook::secret_data(&client, ns, TLS_SECRET).await?,
-            kube_webhook::secret_data(&client, ns, CA_SECRET).await?,
-        );
-        let decision = certs::decide(existing.as_ref(), &names, now());
-        match &decision {
-            Decision::KeepAll => eprintln!("keeping the CA and serving certificate: still valid"),
-            Decision::RenewServing(why) => {
-                eprintln!("issuing a new serving certificate ({why}); the CA stays")
-            }
-            Decision::NewCa(why) => eprintln!("generating a CA and a serving certificate ({why})"),
-        }
-        let b = certs::apply(&decision, existing.as_ref(), &names, now())?;
-        Certificates::Generated {
-            ca_cert: b.ca_cert,
-            ca_key: b.ca_key,
-            tls_cert: b.tls_cert,
-            tls_key: b.tls_key,
-        }
-    };
-    let objects = manifests::objects(ns, &certificates, include_namespace)?;
     if args.dry_run {
-        eprintln!("dry run: would apply {} objects", objects.len());
+        eprintln!("dry run: would apply {} objects", done.objects.len());
         print(
-            &redacted(&objects),
+            &redacted(&done.objects),
             args.output.unwrap_or(ManifestFormat::Yaml),
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    let served = client.served().await?;
-    let (objects, notes) = kube_webhook::for_server(&objects, served)?;
-    for note in &notes {
-        eprintln!("note: {note}");
-    }
-    kube_webhook::apply_all(&client, &objects).await?;
     eprintln!(
         "applied {} objects; check with: kubectl logbackup webhook status -n {ns}",
-        objects.len()
+        done.objects.len()
     );
     if let Some(format) = args.output {
-        print(&redacted(&objects), format)?;
+        print(&redacted(&done.objects), format)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -203,36 +145,16 @@ async fn install(args: &InstallArgs, global: &Global) -> Result<ExitCode> {
 async fn uninstall(args: &UninstallArgs, global: &Global) -> Result<ExitCode> {
     let client = kube_client(global).await?;
     let ns = &namespace(global);
-    let include_namespace = kube_webhook::namespace_labels(&client, ns)
-        .await?
-        .is_some_and(|l| ours(&l));
-    // Both variants' objects: whichever was installed, and nothing else, is there to delete.
-    let placeholder = Certificates::Generated {
-        ca_cert: String::new(),
-        ca_key: String::new(),
-        tls_cert: String::new(),
-        tls_key: String::new(),
-    };
-    let mut objects = manifests::objects(ns, &Certificates::CertManager, include_namespace)?;
-    for o in manifests::objects(ns, &placeholder, false)? {
-        let same =
-            |x: &Value| x["kind"] == o["kind"] && x["metadata"]["name"] == o["metadata"]["name"];
-        if !objects.iter().any(same) {
-            // Before the webhook configuration, which goes first when deleting in reverse.
-            let at = objects.len().saturating_sub(1);
-            objects.insert(at, o);
-        }
-    }
-    let deleted = kube_webhook::delete_all(&client, &objects, args.dry_run).await?;
+    let gone = webhook_workflow::uninstall(&client, ns, args.dry_run).await?;
     let prefix = if args.dry_run {
         "dry run: would delete"
     } else {
         "deleted"
     };
-    for d in &deleted {
+    for d in &gone.deleted {
         eprintln!("{prefix} {d}");
     }
-    if !include_namespace {
+    if gone.namespace_kept {
         eprintln!("namespace {ns} was not created by install: left in place");
     }
     Ok(ExitCode::SUCCESS)

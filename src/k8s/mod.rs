@@ -24,7 +24,7 @@ pub use objects::{Cluster, Kind};
 pub use restart::{LiveRestart, RestartSettings};
 
 /// The field manager of every server-side apply we do.
-pub const FIELD_MANAGER: &str = "kubectl-logbackup";
+pub const FIELD_MANAGER: &str = logbackup_core::ids::PRODUCT;
 
 /// A client, the server it talks to (for messages), and what that server serves (asked once).
 #[derive(Clone)]

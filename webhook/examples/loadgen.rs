@@ -3,6 +3,11 @@
 //!   loadgen certs DIR                      write ca.crt, tls.crt, tls.key for 127.0.0.1
 //!   loadgen body STATEFULSET.yaml          print a realistic CREATE AdmissionReview for it
 //!   loadgen run --ca ca.crt --body review.json --port 8443 --rate 1000 --seconds 20 --connections 16
+//!   loadgen first --ca ca.crt --body review.json --port 8443 --count 200
+//!
+//! `first` opens `--count` fresh connections one after the other and times, on each, the first
+//! request: from writing it (after the TLS handshake) to the last byte of the response. That is
+//! where a server that leaves Nagle on, or writes session tickets apart, stalls for ~40 ms.
 //!
 //! `--rate N` is open-loop: requests are scheduled every 1/N s and latency is measured from when
 //! each was due (after the timer fired), so a stalled server cannot hide its queueing behind a
@@ -26,6 +31,10 @@ fn main() -> Result<(), Error> {
     match args.first().map(String::as_str) {
         Some("certs") => certs(args.get(1).ok_or("usage: loadgen certs DIR")?),
         Some("body") => body(args.get(1).ok_or("usage: loadgen body STATEFULSET.yaml")?),
+        Some("first") => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(first(&args[1..])),
         Some("run") => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -116,18 +125,8 @@ fn parse(args: &[String]) -> Result<Run, Error> {
 }
 
 async fn run(args: &[String]) -> Result<(), Error> {
-    use rustls::pki_types::pem::PemObject;
     let run = parse(args)?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&run.ca)? {
-        roots.add(cert?)?;
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let tls = client_tls(&run.ca)?;
     let client = reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .pool_max_idle_per_host(run.connections)
@@ -212,6 +211,100 @@ async fn run(args: &[String]) -> Result<(), Error> {
         pct(0.50),
         pct(0.99),
         latencies.last().map_or(f64::NAN, |us| *us as f64 / 1000.0),
+    );
+    Ok(())
+}
+
+fn client_tls(ca: &str) -> Result<rustls::ClientConfig, Error> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca)? {
+        roots.add(cert?)?;
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
+async fn first(args: &[String]) -> Result<(), Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let get = |name: &str| -> Result<String, Error> {
+        let i = args
+            .iter()
+            .position(|a| a == name)
+            .ok_or(format!("missing {name}"))?;
+        Ok(args
+            .get(i + 1)
+            .ok_or(format!("{name} needs a value"))?
+            .clone())
+    };
+    let port: u16 = get("--port")?.parse()?;
+    let count: usize = get("--count")?.parse::<usize>()?.min(10_000);
+    let body = std::fs::read(get("--body")?)?;
+    let mut tls = client_tls(&get("--ca")?)?;
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
+    let mut request = format!(
+        "POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let mut latencies = Vec::with_capacity(count);
+    for _ in 0..count {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let name = rustls::pki_types::ServerName::try_from("localhost")?;
+        let mut stream = connector.connect(name, tcp).await?;
+        let t = Instant::now();
+        stream.write_all(&request).await?;
+        stream.flush().await?;
+        // Read the head, then exactly Content-Length bytes of body.
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 16384];
+        let (head_end, length) = loop {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err("connection closed before the response".into());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+                if !head.starts_with("http/1.1 200") {
+                    return Err(format!("unexpected response: {head}").into());
+                }
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .ok_or("no content-length")?;
+                break (i + 4, length);
+            }
+        };
+        while buf.len() < head_end + length {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err("connection closed mid-body".into());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        latencies.push(t.elapsed().as_micros() as u64);
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(f64::NAN, |us| *us as f64 / 1000.0)
+    };
+    println!(
+        "mode=first-response connections={} p50_ms={:.3} p99_ms={:.3} max_ms={:.3} over_5ms={}",
+        latencies.len(),
+        pct(0.5),
+        pct(0.99),
+        latencies.last().map_or(f64::NAN, |us| *us as f64 / 1000.0),
+        latencies.iter().filter(|us| **us > 5_000).count()
     );
     Ok(())
 }

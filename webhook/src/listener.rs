@@ -176,6 +176,7 @@ async fn drive<C>(
     tokio::pin!(conn);
     // Once closing, how long the connection may take to finish before it is dropped.
     let mut closing: Option<Duration> = None;
+    let mut stopping = false;
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -190,7 +191,10 @@ async fn drive<C>(
                 closing = Some(Duration::from_secs(1));
                 conn.as_mut().graceful_shutdown();
             }
-            _ = stop.wait_for(|s| *s), if closing.is_none() => {
+            _ = stop.wait_for(|s| *s), if !stopping && closing.is_none() => stopping = true,
+            // On stop, a request in progress (its body still arriving, say) finishes first:
+            // hyper's graceful close could otherwise drop it with the connection.
+            _ = activity.until_idle(), if stopping && closing.is_none() => {
                 closing = Some(limits.header_read_timeout);
                 conn.as_mut().graceful_shutdown();
             }
@@ -213,6 +217,13 @@ impl Activity {
         self.served.fetch_add(1, Ordering::Relaxed);
         self.changed.notify_one();
         BusyOwned(self.clone())
+    }
+
+    /// Returns once no request is in progress.
+    async fn until_idle(&self) {
+        while self.busy.load(Ordering::SeqCst) != 0 {
+            self.changed.notified().await;
+        }
     }
 
     /// Returns once no request has been in progress for `first` (before the first request) or

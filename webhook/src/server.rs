@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::errors::RequestError;
 use crate::metrics::{CodeLabels, Metrics, ReviewLabels};
-use crate::review::{review, ReviewLimits, Verdict};
+use crate::review::{count_values, review, ReviewLimits, Verdict};
 
 /// What one request may cost.
 #[derive(Debug, Clone)]
@@ -49,6 +49,10 @@ pub struct AppState {
     pub limits: RequestLimits,
     /// One permit per KiB of `bodies_in_flight_bytes`.
     body_budget: Arc<Semaphore>,
+    /// JSON values being reviewed at once, all reviews together (one permit per value): a
+    /// review's memory grows with its values, not its bytes.
+    value_budget: Arc<Semaphore>,
+    value_budget_total: u32,
 }
 
 impl AppState {
@@ -68,9 +72,16 @@ impl AppState {
             ready: AtomicBool::new(true),
             max_body_bytes: limits.max_body_bytes,
             body_budget: Arc::new(Semaphore::new(kib(budget) as usize)),
+            value_budget: Arc::new(Semaphore::new(value_budget(&limits) as usize)),
+            value_budget_total: value_budget(&limits),
             limits,
         }
     }
+}
+
+/// Two maximal objects' worth of values: one maximal review and the small ones beside it.
+fn value_budget(limits: &RequestLimits) -> u32 {
+    u32::try_from(limits.review.max_object_values.saturating_mul(2).max(1)).unwrap_or(u32::MAX)
 }
 
 fn kib(bytes: usize) -> u32 {
@@ -176,13 +187,21 @@ async fn admit(state: &Arc<AppState>, request: Request) -> Result<serde_json::Va
         .await
         .map_err(|e| RequestError::Internal(e.to_string()))?;
     let body = read_body(body, limit).await?;
-    let big = body.len() > 512 * 1024;
+    let big = body.len() > 256 * 1024;
     let worker = state.clone();
+    let runtime = tokio::runtime::Handle::current();
     // Off the I/O workers: a large review must not hold up the small ones behind it.
     let (reviewed, seconds) = tokio::task::spawn_blocking(move || {
+        // Reviews wait for their values (counted over the whole body, in one pass) to fit the
+        // budget; one larger than the whole budget runs alone.
+        let values = u32::try_from(count_values(&body))
+            .unwrap_or(u32::MAX)
+            .clamp(1, worker.value_budget_total);
+        let gate = runtime.block_on(worker.value_budget.clone().acquire_many_owned(values));
         let started = Instant::now();
         let reviewed = review(body, &worker.options, &worker.limits.review);
         let seconds = started.elapsed().as_secs_f64();
+        drop(gate);
         drop(permit);
         if big {
             crate::memory::give_back();

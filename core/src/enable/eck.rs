@@ -16,6 +16,7 @@ use crate::inject::keys::{
     CLAIM_ANNOTATION, INIT_CONTAINER_NAME, INJECTED_ANNOTATION, PATH_ANNOTATION, VOLUME_NAME,
 };
 use crate::inject::{settings, Overrides, Record};
+use crate::snapshot::path_repo::from_settings as path_repo;
 
 pub const ES_API_VERSION: &str = "elasticsearch.k8s.elastic.co/v1";
 pub const ES_KIND: &str = "Elasticsearch";
@@ -62,26 +63,6 @@ fn node_sets(es: &Value, id: &str) -> Result<Vec<Value>, String> {
         .filter(|n| !n.is_empty())
         .cloned()
         .ok_or_else(|| format!("{id} has no spec.nodeSets"))
-}
-
-/// `path.repo` as a list, from the flat key or the nested form, whichever the user wrote.
-fn path_repo(config: &Map<String, Value>) -> Vec<String> {
-    let value = config
-        .get("path.repo")
-        .or_else(|| config.get("path").and_then(|p| p.get("repo")));
-    match value {
-        Some(Value::String(s)) => s
-            .split(',')
-            .map(|p| p.trim().to_owned())
-            .filter(|p| !p.is_empty())
-            .collect(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 fn set_path_repo(config: &mut Map<String, Value>, paths: Vec<String>) {

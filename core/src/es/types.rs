@@ -336,26 +336,11 @@ pub fn needs_repo(roles: &[String]) -> bool {
 impl NodeInfo {
     /// `path.repo`: an array in every version checked, a string if set as one, flat or nested.
     pub fn path_repo(&self) -> Vec<String> {
-        let Some(settings) = &self.settings else {
-            return vec![];
-        };
-        let value = settings
-            .get("path")
-            .and_then(|p| p.get("repo"))
-            .or_else(|| settings.get("path.repo"));
-        match value {
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
-            Some(Value::String(s)) => s
-                .split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect(),
-            _ => vec![],
-        }
+        self.settings
+            .as_ref()
+            .and_then(Value::as_object)
+            .map(crate::snapshot::path_repo::from_settings)
+            .unwrap_or_default()
     }
 
     pub fn paths(&self) -> NodePaths {

@@ -154,8 +154,8 @@ fn labels(schedule: &str) -> BTreeMap<String, String> {
         (MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string()),
         (SCHEDULE_LABEL.to_string(), schedule.to_string()),
         (
-            "app.kubernetes.io/name".to_string(),
-            "kubectl-logbackup".to_string(),
+            crate::ids::NAME_LABEL.to_string(),
+            crate::ids::PRODUCT.to_string(),
         ),
         (
             "app.kubernetes.io/component".to_string(),

@@ -11,7 +11,7 @@ pub use cron::Schedule;
 
 /// Labels every object a schedule owns carries; `schedule list` selects on the first.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-pub const MANAGED_BY: &str = "kubectl-logbackup";
+pub const MANAGED_BY: &str = crate::ids::PRODUCT;
 pub const SCHEDULE_LABEL: &str = "logbackup.io/schedule";
 
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,29 @@
 //! before registering so the operator learns which node lacks it.
 
 use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// `path.repo` as a list, from node settings or an ECK nodeSet's `config`: the flat key or the
+/// nested form, a list or a comma-separated string, whichever was written. The one parser of it.
+pub fn from_settings(settings: &Map<String, Value>) -> Vec<String> {
+    let value = settings
+        .get("path.repo")
+        .or_else(|| settings.get("path").and_then(|p| p.get("repo")));
+    match value {
+        Some(Value::String(s)) => split_list(s).map(str::to_owned).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The entries of a comma-separated setting, trimmed, empty ones dropped.
+pub fn split_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|p| !p.is_empty())
+}
 
 /// A node as far as `path.repo` matters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -84,6 +107,20 @@ pub fn advice(gaps: &[PathRepoGap], location: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_repo_is_read_flat_or_nested_as_a_list_or_a_string() {
+        let read = |v: serde_json::Value| from_settings(v.as_object().unwrap());
+        let want = ["/a", "/b"];
+        assert_eq!(read(serde_json::json!({"path.repo": ["/a", "/b"]})), want);
+        assert_eq!(read(serde_json::json!({"path.repo": " /a, ,/b "})), want);
+        assert_eq!(
+            read(serde_json::json!({"path": {"repo": ["/a", "/b"]}})),
+            want
+        );
+        assert_eq!(read(serde_json::json!({"path": {"repo": "/a,/b"}})), want);
+        assert!(read(serde_json::json!({"path": {"data": "/x"}})).is_empty());
+    }
 
     fn v(paths: &[&str]) -> Vec<String> {
         paths.iter().map(|s| s.to_string()).collect()
