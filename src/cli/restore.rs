@@ -122,14 +122,7 @@ pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
         .iter()
         .map(|i| status.indices.get(i).map_or(0, |s| s.size_bytes()))
         .sum();
-    let disks: Vec<_> = es
-        .nodes_fs()
-        .await?
-        .nodes
-        .values()
-        .filter(|n| n.is_data())
-        .map(|n| n.disk())
-        .collect();
+    let disks = es.data_node_disks().await?;
     let fit =
         restore::check_disk(primaries, args.replicas, &disks, args.watermark).map_err(refuse)?;
     eprintln!(

@@ -72,14 +72,7 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
         Err(e) if matches!(e.kind(), EsError::RepositoryMissing(_)) => vec![],
         Err(e) => return Err(e.into()),
     };
-    let disks = es
-        .nodes_fs()
-        .await?
-        .nodes
-        .values()
-        .filter(|n| n.is_data())
-        .map(|n| n.disk())
-        .collect();
+    let disks = es.data_node_disks().await?;
     let input = StatusInput {
         nodes: nodes.clone(),
         repositories: repositories.clone(),

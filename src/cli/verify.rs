@@ -138,14 +138,7 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
             )
         })
         .collect();
-    let disks: Vec<_> = es
-        .nodes_fs()
-        .await?
-        .nodes
-        .values()
-        .filter(|n| n.is_data())
-        .map(|n| n.disk())
-        .collect();
+    let disks = es.data_node_disks().await?;
     // The copies get no replicas, so only the primaries must fit.
     let fit =
         restore::check_disk(sizes.values().sum(), 0, &disks, args.watermark).map_err(refuse)?;

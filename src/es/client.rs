@@ -210,6 +210,20 @@ impl EsClient {
             .await
     }
 
+    /// The disks of the data nodes: what a restore must fit on and what `status` reports.
+    pub async fn data_node_disks(
+        &self,
+    ) -> Result<Vec<logbackup_core::snapshot::restore::NodeDisk>, Failed> {
+        Ok(self
+            .nodes_fs()
+            .await?
+            .nodes
+            .values()
+            .filter(|n| n.is_data())
+            .map(|n| n.disk())
+            .collect())
+    }
+
     /// All repositories, or one (404 `repository_missing_exception` if absent).
     pub async fn repositories(
         &self,
