@@ -5,5 +5,4 @@
 mod binary;
 mod cli;
 mod cluster;
-mod mock;
 mod restart;
