@@ -169,6 +169,12 @@ pub fn progress_bar(unit: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// Moves a bytes bar to `done` of `total`, and says so in bytes a person reads.
+pub fn show_bytes(bar: &indicatif::ProgressBar, done: u64, total: u64) {
+    use logbackup::snapshot::human_bytes;
+    bar.set_message(format!("{} / {}", human_bytes(done), human_bytes(total)));
+}
+
 /// A pre-check refused to act; nothing was changed. Exit code 3.
 #[derive(Debug)]
 pub struct Refused(pub String);

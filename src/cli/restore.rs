@@ -8,13 +8,13 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::ProgressBar;
 use logbackup::render;
-use logbackup::snapshot::human_bytes;
+
 use logbackup::snapshot::restore::{IndexFilter, OnConflict};
 use logbackup::workflows::restore::{self as workflow, Report, RestoreFailure, RestoreOptions};
 use logbackup::workflows::Said;
 
 use super::connect::{connect, EsArgs};
-use super::{emit, progress_bar, Global, OutputArgs, Refused};
+use super::{emit, progress_bar, show_bytes, Global, OutputArgs, Refused};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -113,11 +113,7 @@ fn say(bar: &ProgressBar) -> impl FnMut(Said) + '_ {
         Said::Recovery(r) => {
             bar.set_length(r.bytes_total);
             bar.set_position(r.bytes_done);
-            bar.set_message(format!(
-                "{} / {}",
-                human_bytes(r.bytes_done),
-                human_bytes(r.bytes_total)
-            ));
+            show_bytes(bar, r.bytes_done, r.bytes_total);
         }
         _ => {}
     }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::connect::{connect, EsArgs};
-use super::{emit, now, progress_bar, retry, Global, OutputArgs, Refused};
+use super::{emit, now, progress_bar, retry, show_bytes, Global, OutputArgs, Refused};
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
@@ -202,11 +202,7 @@ fn say(bar: Option<&ProgressBar>) -> impl FnMut(Said) + '_ {
         (Said::Snapshot(p), Some(bar)) => {
             bar.set_length(p.shards_total);
             bar.set_position(p.shards_done);
-            bar.set_message(format!(
-                "{} / {}",
-                human_bytes(p.bytes_done),
-                human_bytes(p.bytes_total)
-            ));
+            show_bytes(bar, p.bytes_done, p.bytes_total);
         }
         (Said::Note(line), Some(bar)) => bar.suspend(|| eprintln!("{line}")),
         (Said::Note(line), None) => eprintln!("{line}"),

@@ -80,10 +80,6 @@ pub struct Registered {
     pub keystore_steps: Vec<String>,
 }
 
-fn verification_failed(e: &Failed) -> bool {
-    matches!(e.kind(), EsError::RepositoryVerification(_))
-}
-
 /// Registers (unless `dry_run`) and verifies a shared-filesystem repository, after checking that
 /// path.repo covers the location on every node that needs it.
 pub async fn register_fs(
@@ -122,16 +118,30 @@ pub async fn register_fs(
     if dry_run {
         return Ok(done);
     }
-    es.put_repository(name, &body).await?;
-    match es.verify_repository(name).await {
-        Ok(verified) => {
-            done.verified_nodes = Some(verified.nodes.len());
-            Ok(done)
-        }
-        Err(source) if verification_failed(&source) => Err(RepoError::FsUnusable {
+    done.verified_nodes = Some(
+        put_and_verify(es, name, &body, |source| RepoError::FsUnusable {
             name: name.clone(),
             source,
-        }),
+        })
+        .await?,
+    );
+    Ok(done)
+}
+
+/// Registers, then verifies; a verification failure becomes `unusable(error)`. The number of nodes
+/// that verified it.
+async fn put_and_verify<B: serde::Serialize>(
+    es: &EsClient,
+    name: &str,
+    body: &B,
+    unusable: impl FnOnce(Failed) -> RepoError,
+) -> Result<usize, RepoError> {
+    es.put_repository(name, body).await?;
+    match es.verify_repository(name).await {
+        Ok(verified) => Ok(verified.nodes.len()),
+        Err(source) if matches!(source.kind(), EsError::RepositoryVerification(_)) => {
+            Err(unusable(source))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -179,19 +189,16 @@ pub async fn register_s3(
     if dry_run {
         return Ok(done);
     }
-    es.put_repository(name, &body).await?;
-    match es.verify_repository(name).await {
-        Ok(verified) => {
-            done.verified_nodes = Some(verified.nodes.len());
-            Ok(done)
-        }
-        Err(source) if verification_failed(&source) => Err(RepoError::S3Unusable {
+    let steps = done.keystore_steps.clone();
+    done.verified_nodes = Some(
+        put_and_verify(es, name, &body, |source| RepoError::S3Unusable {
             name: name.clone(),
             url: repo.url(),
             client: repo.client_name().to_owned(),
-            steps: done.keystore_steps,
+            steps,
             source,
-        }),
-        Err(e) => Err(e.into()),
-    }
+        })
+        .await?,
+    );
+    Ok(done)
 }

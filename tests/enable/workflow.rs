@@ -13,6 +13,8 @@ use logbackup::workflows::enable::{
 use logbackup::workflows::repo::{FsRepository, Registered};
 use serde_json::{json, Value};
 
+use crate::binary::kubesphere_sts;
+
 const NS: &str = "kubesphere-logging-system";
 const STS: &str = "elasticsearch-logging-data";
 const CLAIM: &str = "elasticsearch-logging-backup";
@@ -142,17 +144,6 @@ impl EsSteps for Recorder {
             keystore_steps: Vec::new(),
         })
     }
-}
-
-fn kubesphere_sts() -> Value {
-    json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
-        "metadata": {"name": STS, "namespace": NS, "resourceVersion": "100", "labels": {"app": "elasticsearch"}},
-        "spec": {"replicas": 2, "serviceName": STS, "selector": {"matchLabels": {"app": STS}},
-            "updateStrategy": {"type": "OnDelete"},
-            "template": {"metadata": {"labels": {"app": STS}}, "spec": {
-                "containers": [{"name": "elasticsearch", "image": "kubesphere/elasticsearch-oss:6.7.0-1",
-                    "volumeMounts": [{"name": "data", "mountPath": "/usr/share/elasticsearch/data"}]}]}}},
-        "status": {"replicas": 2, "currentRevision": "a", "updateRevision": "a"}})
 }
 
 fn bound_claim() -> Value {
@@ -362,7 +353,10 @@ fn disable_removes_what_enable_added_and_restarts_the_same_pods() {
     let mut sts = cluster.object(Kind::StatefulSet, STS);
     // Nothing of ours is left; the annotations map enable created stays, emptied.
     assert_eq!(sts["metadata"]["annotations"], json!({}));
-    sts["metadata"].as_object_mut().unwrap().remove("annotations");
+    sts["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("annotations");
     assert_eq!(sts, kubesphere_sts());
 
     // A second disable finds nothing to remove.
