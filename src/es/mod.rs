@@ -12,7 +12,7 @@ pub mod listing;
 pub mod plugins;
 pub mod policies;
 
-pub use auth::{Auth, Secret};
+pub use auth::{Auth, Redacted};
 pub use client::{ClientConfig, EsClient};
 pub use error::{ApiError, EsError, Failed};
 pub use version::{Flavour, ServerVersion};

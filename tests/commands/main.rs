@@ -15,3 +15,4 @@ mod schedule;
 mod snapshot;
 mod status;
 mod verify;
+mod workflows;

@@ -12,7 +12,7 @@ use test_support::Runner;
 const NS: &str = "kubesphere-logging-system";
 const STS: &str = "elasticsearch-logging-data";
 
-fn kubesphere_sts() -> Value {
+pub(crate) fn kubesphere_sts() -> Value {
     json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": STS, "namespace": NS, "resourceVersion": "100", "labels": {"app": "elasticsearch"}},
         "spec": {"replicas": 2, "serviceName": STS, "selector": {"matchLabels": {"app": STS}},

@@ -6,3 +6,4 @@ mod binary;
 mod cli;
 mod cluster;
 mod restart;
+mod workflow;
