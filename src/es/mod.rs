@@ -9,6 +9,7 @@ pub mod client;
 mod cluster;
 mod documents;
 pub mod listing;
+mod streamed;
 pub mod plugins;
 pub mod policies;
 
