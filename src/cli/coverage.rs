@@ -14,8 +14,8 @@ use logbackup::snapshot::preset_indices;
 
 use super::connect::{connect, EsArgs};
 use super::proof_store::ProofHistoryArgs;
-use logbackup::workflows::proofs as kept;
 use super::{emit, now, Global, OutputArgs};
+use logbackup::workflows::proofs as kept;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\

@@ -177,7 +177,10 @@ async fn prune_leftovers(es: &EsClient, args: &PruneArgs, report: &mut Report) -
         if !l.delete {
             eprintln!("keeping restore-test copy {}: {}", l.index, l.why);
         } else if args.dry_run {
-            eprintln!("dry run: would delete restore-test copy {}: {}", l.index, l.why);
+            eprintln!(
+                "dry run: would delete restore-test copy {}: {}",
+                l.index, l.why
+            );
         } else {
             match es.delete_index(&l.index).await {
                 Ok(()) => {

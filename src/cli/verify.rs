@@ -13,8 +13,8 @@ use logbackup::es::types::{RestoreRequest, SnapshotInfo};
 use logbackup::es::EsClient;
 use logbackup::render;
 use logbackup::snapshot::human_bytes;
-use logbackup::snapshot::restore::{self, ExistingIndex, IndexFilter, RestoreError};
 use logbackup::snapshot::proof::ProofRecord;
+use logbackup::snapshot::restore::{self, ExistingIndex, IndexFilter, RestoreError};
 use logbackup::snapshot::verify::{self, Expected, Observed, RestoreTestReport, SnapshotCheck};
 use logbackup::workflows::proofs::{self, ProofStore};
 use serde_json::json;
@@ -113,8 +113,10 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
             eprintln!("problem: {p}");
         }
         return Err(Refused(format!(
-            "refusing to run the restore test: snapshot {} is {}",
-            check.snapshot, check.state
+            "refusing to run the restore test of snapshot {} ({}): {}",
+            check.snapshot,
+            check.state,
+            check.problems.join("; ")
         ))
         .into());
     }

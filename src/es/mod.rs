@@ -9,9 +9,9 @@ pub mod client;
 mod cluster;
 mod documents;
 pub mod listing;
-mod streamed;
 pub mod plugins;
 pub mod policies;
+mod streamed;
 
 pub use auth::{Auth, Secret};
 pub use client::{ClientConfig, EsClient};

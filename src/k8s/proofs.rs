@@ -68,18 +68,14 @@ pub async fn write(
 }
 
 /// Creates the empty ConfigMap unless it exists (its history is kept); returns whether it made it.
-pub async fn ensure(
-    kube: &Kube,
-    namespace: &str,
-    repository: &str,
-    dry_run: bool,
-) -> Result<bool, K8sError> {
+pub async fn ensure(kube: &Kube, namespace: &str, repository: &str) -> Result<bool, K8sError> {
     let name = proof::config_map_name(repository);
     let api: Api<ConfigMap> = Api::namespaced(kube.client().clone(), namespace);
-    let mut params = PostParams::default();
-    params.dry_run = dry_run;
     match api
-        .create(&params, &proof::config_map(namespace, repository, ""))
+        .create(
+            &PostParams::default(),
+            &proof::config_map(namespace, repository, ""),
+        )
         .await
     {
         Ok(_) => Ok(true),

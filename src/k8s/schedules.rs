@@ -196,7 +196,7 @@ pub async fn apply_restore_test(
     let ns = plan.backup.namespace.as_str();
     let name = restore_test::object_name(&plan.backup.name);
     let (cron_job, notes) = restore_test_for_server(plan, served)?;
-    super::proofs::ensure(kube, ns, &plan.backup.backup.repository, false).await?;
+    super::proofs::ensure(kube, ns, &plan.backup.backup.repository).await?;
     let named = |kind: &str, plural: &str| {
         Attempt::new("create", kind, plural)
             .in_namespace(Some(ns))
@@ -293,7 +293,11 @@ pub async fn delete_schedule(
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 404 => {}
         Err(e) => {
-            return Err(kube.failed(attempt("delete", Some(namespace), Some(&verify)))(e));
+            return Err(kube.failed(attempt(
+                "delete",
+                Some(namespace),
+                Some(&verify),
+            ))(e));
         }
     }
     delete_companions(kube, namespace, &verify, &params).await?;

@@ -74,8 +74,7 @@ impl ProofStore for ConfigMapStore {
     }
     async fn write(&self, text: &str, read: Option<&Stored>) -> Result<bool, ProofStoreError> {
         let version = read.and_then(|r| r.version.clone());
-        match k8s::proofs::write(&self.kube, &self.namespace, &self.repository, text, version)
-            .await
+        match k8s::proofs::write(&self.kube, &self.namespace, &self.repository, text, version).await
         {
             Ok(()) => Ok(true),
             // 409: written (or created) by someone else since we read.

@@ -65,9 +65,9 @@ fn a_restore_test_is_kept_and_status_and_coverage_read_it_on_every_version() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("proofs.json");
         let history = file.to_str().unwrap();
-        verify(&env, history, &[])
-            .ok()
-            .stderr_has(&format!("recorded the result in file {history} (1 tests kept)"));
+        verify(&env, history, &[]).ok().stderr_has(&format!(
+            "recorded the result in file {history} (1 tests kept)"
+        ));
         let kept: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         assert_eq!(kept[0]["snapshot"], "daily-1", "{}", env.label);
         assert_eq!(kept[0]["passed"], true);
@@ -127,9 +127,7 @@ fn an_old_proof_fails_status_with_what_to_do_and_the_threshold_is_a_flag() {
         .stdout_has("--restore-test");
     status(&env, history, &["--max-proof-age", "2w"]).ok();
     // A new test makes it fresh again; the history keeps both.
-    verify(&env, history, &[])
-        .ok()
-        .stderr_has("(2 tests kept)");
+    verify(&env, history, &[]).ok().stderr_has("(2 tests kept)");
     status(&env, history, &[]).ok();
 }
 
@@ -161,7 +159,9 @@ fn a_failed_test_is_kept_and_fails_status_until_one_passes() {
         s.sizes
             .insert("ks-logstash-log-2019.11.12".into(), 5 * 1024 * 1024);
     }
-    verify(&env, history, &[]).code(1).stderr_has("(2 tests kept)");
+    verify(&env, history, &[])
+        .code(1)
+        .stderr_has("(2 tests kept)");
     status(&env, history, &[])
         .code(1)
         .stdout_has("FAILED: 1 of 3 indices");

@@ -243,11 +243,19 @@ fn verify_weekly_dry_run_renders_the_restore_test_and_its_narrow_role() {
         "-n",
         "kubesphere-logging-system",
     ];
-    let run = env.run(&[&base[..], &["--verify", "weekly", "--dry-run", "-o", "json"]].concat());
+    let run = env.run(
+        &[
+            &base[..],
+            &["--verify", "weekly", "--dry-run", "-o", "json"],
+        ]
+        .concat(),
+    );
     let objects = run
         .ok()
         .stderr_has("restore test \"30 5 * * 0\", next runs:")
-        .stderr_has("would apply the restore test kubesphere-logging-system/logbackup-nightly-verify")
+        .stderr_has(
+            "would apply the restore test kubesphere-logging-system/logbackup-nightly-verify",
+        )
         .json();
     let kinds: Vec<&str> = objects
         .as_array()
@@ -281,12 +289,24 @@ fn verify_weekly_dry_run_renders_the_restore_test_and_its_narrow_role() {
     );
     assert!(env.double.state().log.is_empty());
     // A cron of one's own; nonsense is refused before anything is rendered.
-    let run = env.run(&[&base[..], &["--verify", "0 4 * * 3", "--dry-run", "-o", "json"]].concat());
+    let run = env.run(
+        &[
+            &base[..],
+            &["--verify", "0 4 * * 3", "--dry-run", "-o", "json"],
+        ]
+        .concat(),
+    );
     assert_eq!(run.ok().json()[6]["spec"]["schedule"], "0 4 * * 3");
     env.run(&[&base[..], &["--verify", "fortnightly", "--dry-run"]].concat())
         .code(1)
         .stderr_has("invalid schedule \"fortnightly\"");
-    env.run(&[&base[..], &["--verify", "weekly", "--engine", "slm", "--dry-run"]].concat())
-        .code(1)
-        .stderr_has("--verify runs the restore test as a CronJob");
+    env.run(
+        &[
+            &base[..],
+            &["--verify", "weekly", "--engine", "slm", "--dry-run"],
+        ]
+        .concat(),
+    )
+    .code(1)
+    .stderr_has("--verify runs the restore test as a CronJob");
 }

@@ -287,11 +287,15 @@ fn ctrl_c_while_waiting_deletes_the_copies_and_exits_130() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(130), "{}: {stderr}", env.label);
         assert!(
-            stderr.contains("interrupted: the restore test of ks-log-snapshots:daily-1 was stopped"),
+            stderr
+                .contains("interrupted: the restore test of ks-log-snapshots:daily-1 was stopped"),
             "{}: {stderr}",
             env.label
         );
-        assert!(stderr.contains("deleted temporary index logbackup-verify-"), "{stderr}");
+        assert!(
+            stderr.contains("deleted temporary index logbackup-verify-"),
+            "{stderr}"
+        );
         no_temporary_indices(&env);
     }
 }

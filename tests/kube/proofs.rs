@@ -26,7 +26,10 @@ fn double(tier: &Tier) -> es_double::Running {
     config.search_extras = true;
     let mut state = State::default();
     let mut settings = serde_json::Map::new();
-    settings.insert("location".into(), "/backup/ks-log-snapshots".into());
+    settings.insert(
+        "location".into(),
+        "/usr/share/elasticsearch/backup/ks-log-snapshots".into(),
+    );
     state.repositories.insert(
         REPO.into(),
         es_double::state::Repository {
@@ -106,7 +109,10 @@ fn a_weekly_restore_test_writes_its_proof_with_only_its_role_and_status_reads_it
         .iter()
         .map(|r| r["job"].as_str().unwrap())
         .collect();
-    assert!(jobs.contains(&"backup") && jobs.contains(&"restore-test"), "{stdout}");
+    assert!(
+        jobs.contains(&"backup") && jobs.contains(&"restore-test"),
+        "{stdout}"
+    );
 
     // The job's rights, and nothing more: the same Role bound to a user with no other rights.
     tier.rt.block_on(async {
@@ -124,13 +130,39 @@ fn a_weekly_restore_test_writes_its_proof_with_only_its_role_and_status_reads_it
     let fast = ["--es-url", url.as_str(), "--poll-interval-ms", "5"];
     let (code, _, stderr) = plugin_as(
         &job_user,
-        &[&["snapshot", "create", "-r", REPO, "--name", "daily-1", "--preset", "kubesphere", "--wait"][..], &fast].concat(),
+        &[
+            &[
+                "snapshot",
+                "create",
+                "-r",
+                REPO,
+                "--name",
+                "daily-1",
+                "--preset",
+                "kubesphere",
+                "--wait",
+            ][..],
+            &fast,
+        ]
+        .concat(),
     );
     assert_eq!(code, 0, "{stderr}");
     for run in 1..=2 {
         let (code, _, stderr) = plugin_as(
             &job_user,
-            &[&["snapshot", "verify", "-r", REPO, "--restore-test", "-n", KS_NS][..], &fast].concat(),
+            &[
+                &[
+                    "snapshot",
+                    "verify",
+                    "-r",
+                    REPO,
+                    "--restore-test",
+                    "-n",
+                    KS_NS,
+                ][..],
+                &fast,
+            ]
+            .concat(),
         );
         assert_eq!(code, 0, "{stderr}");
         assert!(
@@ -147,7 +179,11 @@ fn a_weekly_restore_test_writes_its_proof_with_only_its_role_and_status_reads_it
     assert_eq!(kept[0]["passed"], true);
 
     let (code, stdout, stderr) = tier.plugin(
-        &[&["status", "-r", REPO, "-n", KS_NS, "-o", "json"][..], &fast].concat(),
+        &[
+            &["status", "-r", REPO, "-n", KS_NS, "-o", "json"][..],
+            &fast,
+        ]
+        .concat(),
     );
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();

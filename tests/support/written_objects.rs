@@ -110,7 +110,8 @@ pub fn for_server(minor: u32) -> Vec<Value> {
         schedule: restore_test::parse("weekly", None).unwrap(),
     };
     let mut test_objects = restore_test::render(&test).unwrap();
-    let (test_cron_job, _) = logbackup::k8s::schedules::restore_test_for_server(&test, &served).unwrap();
+    let (test_cron_job, _) =
+        logbackup::k8s::schedules::restore_test_for_server(&test, &served).unwrap();
     test_objects.pop();
     out.extend(test_objects);
     out.push(test_cron_job);

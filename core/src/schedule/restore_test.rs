@@ -187,10 +187,19 @@ mod tests {
     #[test]
     fn the_weekly_test_runs_verify_with_a_token_that_may_only_write_its_proof() {
         let objects = render(&plan()).unwrap();
-        let kinds: Vec<&str> = objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+        let kinds: Vec<&str> = objects
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap())
+            .collect();
         assert_eq!(
             kinds,
-            ["ConfigMap", "ServiceAccount", "Role", "RoleBinding", "CronJob"]
+            [
+                "ConfigMap",
+                "ServiceAccount",
+                "Role",
+                "RoleBinding",
+                "CronJob"
+            ]
         );
         assert_eq!(
             objects[0]["metadata"]["name"],
@@ -198,9 +207,15 @@ mod tests {
         );
         let rule = &objects[2]["rules"][0];
         assert_eq!(rule["resources"][0], "configmaps");
-        assert_eq!(rule["resourceNames"][0], "logbackup-proofs-ks-log-snapshots");
+        assert_eq!(
+            rule["resourceNames"][0],
+            "logbackup-proofs-ks-log-snapshots"
+        );
         assert_eq!(rule["verbs"], serde_json::json!(["get", "update"]));
-        assert_eq!(objects[3]["subjects"][0]["name"], "logbackup-nightly-verify");
+        assert_eq!(
+            objects[3]["subjects"][0]["name"],
+            "logbackup-nightly-verify"
+        );
         assert_eq!(objects[3]["roleRef"]["name"], "logbackup-nightly-verify");
         let cj = &objects[4];
         assert_eq!(cj["metadata"]["name"], "logbackup-nightly-verify");
@@ -220,8 +235,12 @@ mod tests {
             .map(|a| a.as_str().unwrap())
             .collect();
         assert_eq!(&args[..3], ["snapshot", "verify", "--restore-test"]);
-        assert!(args.windows(2).any(|w| w == ["--namespace", "kubesphere-logging-system"]));
-        assert!(args.windows(2).any(|w| w == ["--indices", "ks-logstash-log-*"]));
+        assert!(args
+            .windows(2)
+            .any(|w| w == ["--namespace", "kubesphere-logging-system"]));
+        assert!(args
+            .windows(2)
+            .any(|w| w == ["--indices", "ks-logstash-log-*"]));
         assert!(!args.contains(&"--keep-days"), "{args:?}");
     }
 

@@ -118,7 +118,7 @@ pub fn merge(history: Vec<ProofRecord>, record: ProofRecord, keep: usize) -> Vec
         .filter(|r| !(r.snapshot == record.snapshot && r.at_ms == record.at_ms))
         .collect();
     all.push(record);
-    all.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+    all.sort_by_key(|r| std::cmp::Reverse(r.at_ms));
     all.truncate(keep.max(1));
     all
 }
@@ -179,7 +179,7 @@ pub fn last_proven(history: &[ProofRecord]) -> Vec<(String, i64)> {
         .into_iter()
         .map(|(s, at)| (s.to_string(), at))
         .collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out.sort_by_key(|p| std::cmp::Reverse(p.1));
     out
 }
 
@@ -311,7 +311,12 @@ mod tests {
             took_ms: 10,
             throughput_bytes_per_s: 10_000,
             passed,
-            verdict: if passed { "RESTORABLE" } else { "FAILED: count" }.into(),
+            verdict: if passed {
+                "RESTORABLE"
+            } else {
+                "FAILED: count"
+            }
+            .into(),
             at_ms,
         }
     }
@@ -352,7 +357,11 @@ mod tests {
         let s = evaluate(&fresh, "r", now, 8, false);
         assert!(s.ok, "{}", s.message);
         assert_eq!(s.newest_age_hours, Some(48));
-        assert!(s.message.contains("proven restorable 2d 0h ago"), "{}", s.message);
+        assert!(
+            s.message.contains("proven restorable 2d 0h ago"),
+            "{}",
+            s.message
+        );
 
         let old = [record("a", now - 9 * DAY_MS, true)];
         let s = evaluate(&old, "r", now, 8, false);
@@ -366,7 +375,11 @@ mod tests {
         ];
         let s = evaluate(&failed_last, "r", now, 8, false);
         assert!(!s.ok);
-        assert!(s.message.contains("snapshot b, 1h) FAILED"), "{}", s.message);
+        assert!(
+            s.message.contains("snapshot b, 1h) FAILED"),
+            "{}",
+            s.message
+        );
         assert_eq!(s.newest_snapshot.as_deref(), Some("a"));
     }
 
@@ -374,7 +387,11 @@ mod tests {
     fn never_tested_passes_with_a_note_unless_required() {
         let s = evaluate(&[], "r", 0, 8, false);
         assert!(s.ok);
-        assert!(s.message.starts_with("no restore test recorded"), "{}", s.message);
+        assert!(
+            s.message.starts_with("no restore test recorded"),
+            "{}",
+            s.message
+        );
         assert!(!evaluate(&[], "r", 0, 8, true).ok);
     }
 
