@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::Args;
-use logbackup::es::listing::Detail;
 use logbackup::es::types::{RestoreRequest, SnapshotInfo};
 use logbackup::es::EsClient;
 use logbackup::render;
@@ -275,39 +274,17 @@ fn exit(passed: bool) -> ExitCode {
     }
 }
 
-/// The named snapshot, or the newest SUCCESS one holding the filter's indices, chosen by the shared
-/// restore planning: names, states and indices from a `verbose=false` listing (no metadata reads on
-/// the server), then full details of the candidates only. Shared by `restore` and `verify`.
+/// `logbackup::workflows::restore::pick`, its refusal kept apart for the caller.
 pub(super) async fn pick(
     es: &EsClient,
     repo: &str,
     named: Option<&str>,
     filter: &IndexFilter,
 ) -> Result<std::result::Result<SnapshotInfo, RestoreError>> {
-    let summaries = es.list_summaries(repo, Detail::Brief).await?;
-    if let Err(e) = restore::choose_snapshot(&summaries, named, filter) {
-        return Ok(Err(e));
-    }
-    let candidates: Vec<String> = match named {
-        Some(n) => vec![n.to_string()],
-        None => summaries
-            .iter()
-            .filter(|s| {
-                s.state == logbackup::snapshot::SnapshotState::Success
-                    && s.indices.iter().any(|i| filter.selects(i))
-            })
-            .map(|s| s.name.clone())
-            .collect(),
-    };
-    let details = es.snapshot_details(repo, &candidates).await?;
-    let full: Vec<_> = details.iter().map(|i| i.summary()).collect();
-    let name = match restore::choose_snapshot(&full, named, filter) {
-        Ok(s) => s.name.clone(),
-        Err(e) => return Ok(Err(e)),
-    };
-    match details.into_iter().find(|d| d.snapshot == name) {
-        Some(d) => Ok(Ok(d)),
-        None => bail!("snapshot {repo}:{name} vanished while it was being read"),
+    match logbackup::workflows::restore::pick(es, repo, named, filter).await {
+        Ok(info) => Ok(Ok(info)),
+        Err(logbackup::workflows::restore::RestoreFailure::Refused(e)) => Ok(Err(e)),
+        Err(e) => Err(e.into()),
     }
 }
 

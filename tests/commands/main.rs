@@ -16,3 +16,4 @@ mod schedule;
 mod snapshot;
 mod status;
 mod verify;
+mod workflows;

@@ -1,7 +1,7 @@
 use crate::harness::*;
 
 /// `daily-1`: a snapshot of the KubeSphere indices, waited for.
-fn snapshot_daily(env: &Env) {
+pub(crate) fn snapshot_daily(env: &Env) {
     env.run(&[
         "snapshot",
         "create",

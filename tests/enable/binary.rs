@@ -80,7 +80,7 @@ async fn serve(
     )
 }
 
-fn kubesphere_sts() -> Value {
+pub(crate) fn kubesphere_sts() -> Value {
     json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": STS, "namespace": NS, "resourceVersion": "100", "labels": {"app": "elasticsearch"}},
         "spec": {"replicas": 2, "serviceName": STS, "selector": {"matchLabels": {"app": STS}},

@@ -7,3 +7,4 @@ mod cli;
 mod cluster;
 mod mock;
 mod restart;
+mod workflow;

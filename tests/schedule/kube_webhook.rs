@@ -1,6 +1,6 @@
 //! `webhook install|uninstall|status` Kubernetes calls, against the mocked API.
 
-use logbackup::k8s::webhook as kube_webhook;
+use logbackup::k8s::webhook_objects;
 use logbackup::webhook_install::certs;
 use logbackup::webhook_install::manifests::{objects, Certificates};
 use serde_json::{json, Value};
@@ -71,8 +71,8 @@ fn install_applies_every_object_server_side_in_order() {
     assert_eq!(script.len(), objs.len() + cm.len());
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        kube_webhook::apply_all(&client, &objs).await.unwrap();
-        kube_webhook::apply_all(&client, &cm).await.unwrap();
+        webhook_objects::apply_all(&client, &objs).await.unwrap();
+        webhook_objects::apply_all(&client, &cm).await.unwrap();
         drop(client);
         server.await.unwrap();
     });
@@ -104,7 +104,7 @@ fn cert_manager_crds_are_checked_before_anything_is_applied() {
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        let missing = kube_webhook::missing_cert_manager_crds(&client)
+        let missing = webhook_objects::missing_cert_manager_crds(&client)
             .await
             .unwrap();
         assert_eq!(missing, ["issuers.cert-manager.io"]);
@@ -170,7 +170,7 @@ fn status_reads_deployment_ca_bundle_secret_and_ready_endpoints() {
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        let seen = kube_webhook::observe(
+        let seen = webhook_objects::observe(
             &client,
             &served(33),
             NS,
@@ -209,7 +209,7 @@ fn uninstall_deletes_in_reverse_and_skips_what_is_absent() {
     }
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        let deleted = kube_webhook::delete_all(&client, &objs, false)
+        let deleted = webhook_objects::delete_all(&client, &objs, false)
             .await
             .unwrap();
         assert_eq!(deleted.len(), objs.len() - 1);

@@ -1,5 +1,5 @@
 //! Every object the plugin writes to a cluster, rendered as it would send it to a server of a
-//! given version (`k8s::schedules::for_server`, `k8s::webhook::for_server`): the schedule's
+//! given version (`k8s::schedules::for_server`, `k8s::webhook_objects::for_server`): the schedule's
 //! ServiceAccount, CronJob and run-now Job, its restore test (`--verify`), the webhook's objects, the claim `enable` creates, and
 //! the injected KubeSphere StatefulSets. Shared by the 1.33 schema check (kubernetes-validate) and
 //! the real 1.20 API server's dry run (tests/kube).
@@ -84,7 +84,7 @@ pub fn for_server(minor: u32) -> Vec<Value> {
         tls_key: b.tls_key,
     };
     let webhook = manifests::objects(manifests::DEFAULT_NAMESPACE, &generated, true).unwrap();
-    let (webhook, _) = logbackup::k8s::webhook::for_server(&webhook, &served).unwrap();
+    let (webhook, _) = logbackup::k8s::webhook_objects::for_server(&webhook, &served).unwrap();
     out.extend(webhook);
 
     let p = plan();
