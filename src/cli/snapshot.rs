@@ -187,7 +187,7 @@ async fn create(args: &CreateArgs, global: &Global) -> Result<ExitCode> {
     finish(&info)
 }
 
-fn snapshot_options(args: &EsArgs, timeout: Duration) -> SnapshotOptions {
+pub fn snapshot_options(args: &EsArgs, timeout: Duration) -> SnapshotOptions {
     SnapshotOptions {
         repository: args.repository.clone(),
         retry: args.retry(),
@@ -197,7 +197,7 @@ fn snapshot_options(args: &EsArgs, timeout: Duration) -> SnapshotOptions {
 }
 
 /// Prints what the snapshot workflow says on stderr; its progress moves `bar`.
-fn say(bar: Option<&ProgressBar>) -> impl FnMut(Said) + '_ {
+pub fn say(bar: Option<&ProgressBar>) -> impl FnMut(Said) + '_ {
     move |said| match (said, bar) {
         (Said::Snapshot(p), Some(bar)) => {
             bar.set_length(p.shards_total);
@@ -210,9 +210,9 @@ fn say(bar: Option<&ProgressBar>) -> impl FnMut(Said) + '_ {
     }
 }
 
-/// `logbackup::workflows::snapshot::create_and_wait` with a progress bar. Shared by
-/// `snapshot create --wait` and `backup`.
-pub async fn create_and_wait(
+/// `logbackup::workflows::snapshot::create_and_wait` with a progress bar, for
+/// `snapshot create --wait`.
+async fn create_and_wait(
     es: &EsClient,
     args: &EsArgs,
     name: &str,

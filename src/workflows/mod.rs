@@ -4,6 +4,7 @@
 //! print. No flags and no printing here: what a person should see as it happens goes through
 //! [`Said`].
 
+pub mod backup;
 pub mod connect;
 pub mod enable;
 pub mod proofs;

@@ -7,6 +7,7 @@ use logbackup::es::types::CreateSnapshot;
 use logbackup::es::{Auth, ClientConfig, EsClient};
 use logbackup::snapshot::restore::{IndexFilter, OnConflict};
 use logbackup::snapshot::SnapshotState;
+use logbackup::workflows::backup::{backup, AfterSuccess, StepError};
 use logbackup::workflows::repo::{register_fs, FsRepository, RepoError};
 use logbackup::workflows::restore::{restore, RestoreFailure, RestoreOptions};
 use logbackup::workflows::retry::Retry;
@@ -67,9 +68,8 @@ fn register_fs_checks_path_repo_registers_and_verifies() {
     env.assert_spec_clean();
 }
 
-#[test]
-fn create_and_wait_follows_the_snapshot_to_its_final_state() {
-    let env = Env::start(VERSIONS[1].0, VERSIONS[1].1, kubesphere);
+/// Fast polls and retries, and the KubeSphere indices.
+fn snapshot_of_kubesphere() -> (SnapshotOptions, CreateSnapshot) {
     let options = SnapshotOptions {
         repository: REPO.into(),
         retry: Retry {
@@ -86,6 +86,13 @@ fn create_and_wait_follows_the_snapshot_to_its_final_state() {
         partial: true,
         metadata: None,
     };
+    (options, body)
+}
+
+#[test]
+fn create_and_wait_follows_the_snapshot_to_its_final_state() {
+    let env = Env::start(VERSIONS[1].0, VERSIONS[1].1, kubesphere);
+    let (options, body) = snapshot_of_kubesphere();
     let mut said = Vec::new();
     let info = run(async {
         let es = client(&env).await;
@@ -163,4 +170,93 @@ fn restore_plans_refuses_conflicts_and_restores_under_a_prefix() {
         .indices
         .contains_key("restored-ks-logstash-log-2019.11.12"));
     env.assert_spec_clean();
+}
+
+/// Steps that record what they were asked; the copy fails when told to.
+#[derive(Default)]
+struct Recorder {
+    ended: Vec<Option<SnapshotState>>,
+    asked: Vec<&'static str>,
+    copy_fails: bool,
+}
+
+impl AfterSuccess for Recorder {
+    type Pruned = &'static str;
+    fn snapshot_ended(&mut self, info: &logbackup::es::types::SnapshotInfo) {
+        self.ended.push(info.state.clone());
+    }
+    async fn prune(&mut self) -> Result<(&'static str, bool), StepError> {
+        self.asked.push("prune");
+        Ok(("pruned", true))
+    }
+    async fn copy_off_site(&mut self) -> Result<Option<logbackup::sync::run::Outcome>, StepError> {
+        self.asked.push("copy");
+        if self.copy_fails {
+            return Err("the bucket is gone".into());
+        }
+        Ok(None)
+    }
+    fn copy_asked(&self) -> bool {
+        true
+    }
+    async fn volume_snapshot(&mut self, _: &str) -> Result<Option<String>, StepError> {
+        self.asked.push("volume");
+        Ok(Some("vs".into()))
+    }
+}
+
+fn backup_once(env: &Env, name: &str, steps: &mut Recorder, said: &mut Vec<Said>) -> bool {
+    let (options, body) = snapshot_of_kubesphere();
+    run(async {
+        let es = client(env).await;
+        backup(
+            &es,
+            &options,
+            name,
+            &body,
+            steps,
+            jiff::Timestamp::now(),
+            &mut |s| said.push(s),
+        )
+        .await
+        .unwrap()
+        .ok
+    })
+}
+
+#[test]
+fn a_partial_backup_prunes_nothing_and_copies_nothing() {
+    let env = Env::start(VERSIONS[0].0, VERSIONS[0].1, |s| {
+        kubesphere(s);
+        s.behaviour.next_partial = true;
+    });
+    let mut steps = Recorder::default();
+    let mut said = Vec::new();
+    assert!(!backup_once(&env, "nightly-1", &mut steps, &mut said));
+    assert_eq!(steps.ended, vec![Some(SnapshotState::Partial)]);
+    assert!(steps.asked.is_empty(), "{:?}", steps.asked);
+    assert!(said.contains(&Said::Note(
+        "not pruning: the newest snapshot is not a complete backup".into()
+    )));
+}
+
+#[test]
+fn after_a_success_every_step_runs_even_when_one_fails() {
+    let env = Env::start(VERSIONS[0].0, VERSIONS[0].1, kubesphere);
+    let mut steps = Recorder {
+        copy_fails: true,
+        ..Recorder::default()
+    };
+    let mut said = Vec::new();
+    assert!(
+        !backup_once(&env, "nightly-1", &mut steps, &mut said),
+        "a failed copy is not ok"
+    );
+    assert_eq!(steps.ended, vec![Some(SnapshotState::Success)]);
+    assert_eq!(steps.asked, vec!["prune", "copy", "volume"]);
+    assert!(said
+        .iter()
+        .any(|s| matches!(s, Said::Note(n) if n.contains("the bucket is gone"))));
+    let mut steps = Recorder::default();
+    assert!(backup_once(&env, "nightly-2", &mut steps, &mut Vec::new()));
 }
