@@ -5,6 +5,7 @@ mod connect;
 mod coverage;
 mod enable;
 mod inject;
+mod proof_store;
 mod prune;
 mod repo;
 mod repo_s3;
@@ -205,16 +206,10 @@ pub fn main() -> ExitCode {
             let es_error = e
                 .chain()
                 .find_map(|c| c.downcast_ref::<logbackup::es::Failed>());
-            let k8s_error = e.chain().find_map(|c| {
-                c.downcast_ref::<logbackup::k8s::K8sError>().or_else(|| {
-                    match c.downcast_ref::<logbackup::workflows::webhook_install::WebhookError>() {
-                        Some(logbackup::workflows::webhook_install::WebhookError::Kubernetes(
-                            k,
-                        )) => Some(k),
-                        _ => None,
-                    }
-                })
-            });
+            // The library's errors that wrap a K8sError keep it in the chain (not `transparent`).
+            let k8s_error = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<logbackup::k8s::K8sError>());
             let hint = k8s_error
                 .and_then(|k| k.hint())
                 .or_else(|| es_error.and_then(|f| f.kind().hint()).map(str::to_owned));

@@ -60,7 +60,9 @@ impl WebhookCluster for Kube {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
-    #[error(transparent)]
+    // Not `transparent`: the K8sError stays in the error chain, where the command line finds its
+    // hint (its message is printed once).
+    #[error("{0}")]
     Kubernetes(#[from] K8sError),
     #[error("failed to prepare the webhook certificates: {0}")]
     Certificates(#[from] CertError),

@@ -19,9 +19,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why the webhook could not be reached for a handshake.
 #[derive(Debug, thiserror::Error)]
 pub enum ReachError {
-    #[error(transparent)]
+    #[error("{0}")]
     Kubernetes(#[from] K8sError),
-    #[error(transparent)]
+    #[error("{0}")]
     Tls(#[from] ProbeError),
 }
 

@@ -312,8 +312,13 @@ impl Tier {
 
     /// Runs the plugin binary against this API server: (exit code, stdout, stderr).
     pub fn plugin(&self, args: &[&str]) -> (i32, String, String) {
+        Self::plugin_as(&self.kubeconfig, args)
+    }
+
+    /// The plugin as the user of `kubeconfig` (see `kubeconfig_for`): (exit code, stdout, stderr).
+    pub fn plugin_as(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
         test_support::Runner::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .env_remove("LOGBACKUP_ES_URL")
             .env_remove("LOGBACKUP_REPOSITORY")
             .env_remove("RUST_LOG")
