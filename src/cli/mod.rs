@@ -5,6 +5,7 @@ mod connect;
 mod coverage;
 mod enable;
 mod inject;
+mod proof_store;
 mod prune;
 mod repo;
 mod repo_s3;

@@ -11,6 +11,7 @@ mod documents;
 pub mod listing;
 pub mod plugins;
 pub mod policies;
+mod streamed;
 
 pub use auth::{Auth, Redacted};
 pub use client::{ClientConfig, EsClient};

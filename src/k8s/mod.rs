@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod elasticsearch;
 mod error;
 pub mod objects;
+pub mod proofs;
 pub mod restart;
 pub mod schedules;
 pub mod volume_snapshots;

@@ -7,6 +7,7 @@
 pub mod backup;
 pub mod connect;
 pub mod enable;
+pub mod proofs;
 pub mod repo;
 pub mod restore;
 pub mod retry;

@@ -37,8 +37,7 @@ pub async fn pick(
     named: Option<&str>,
     filter: &IndexFilter,
 ) -> Result<SnapshotInfo, RestoreFailure> {
-    let briefs = es.list_snapshots(repo, Detail::Brief).await?;
-    let summaries: Vec<_> = briefs.iter().map(|i| i.summary()).collect();
+    let summaries = es.list_summaries(repo, Detail::Brief).await?;
     restore::choose_snapshot(&summaries, named, filter)?;
     let candidates: Vec<String> = match named {
         Some(n) => vec![n.to_string()],

@@ -7,6 +7,7 @@ mod harness;
 mod backup;
 mod coverage;
 mod listing;
+mod proofs;
 mod prune;
 mod real_es;
 mod repo;

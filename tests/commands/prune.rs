@@ -133,3 +133,45 @@ fn a_503_during_prune_is_retried() {
         .stderr_has("retrying in");
     assert_eq!(names(&env).len(), 48);
 }
+
+#[test]
+fn prune_deletes_the_copies_a_killed_restore_test_left_but_not_a_running_ones() {
+    for (flavour, version) in VERSIONS {
+        let now = es_double::time::now_ms();
+        let old = format!(
+            "logbackup-verify-{}-ks-logstash-log-2019.11.12",
+            now - 30 * HOUR_MS
+        );
+        let young = format!(
+            "logbackup-verify-{}-ks-logstash-log-2019.11.13",
+            now - HOUR_MS
+        );
+        let env = Env::start(flavour, version, |s| {
+            kubesphere(s);
+            s.add_index(&old, 1024);
+            s.add_index(&young, 1024);
+        });
+        let has = |name: &str| env.double.state().indices.contains_key(name);
+        env.run(&["prune", "-r", REPO, "--keep-days", "30", "--dry-run"])
+            .ok()
+            .stdout_has("would delete")
+            .stderr_has(&format!("dry run: would delete restore-test copy {old}"))
+            .stderr_has(&format!("keeping restore-test copy {young}"));
+        assert!(has(&old) && has(&young), "{}", env.label);
+        let report = env
+            .run(&["prune", "-r", REPO, "--keep-days", "30", "-o", "json"])
+            .ok()
+            .json();
+        assert_eq!(
+            report["leftovers_deleted"],
+            serde_json::json!([old]),
+            "{}",
+            env.label
+        );
+        assert_eq!(report["leftovers"].as_array().unwrap().len(), 2);
+        assert!(!has(&old), "{}", env.label);
+        assert!(has(&young), "{}", env.label);
+        assert!(has("ks-logstash-log-2019.11.12"));
+        assert_eq!(count_requests(&env, &format!("DELETE /{young}")), 0);
+    }
+}

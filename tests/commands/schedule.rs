@@ -224,3 +224,89 @@ fn cronjob_dry_run_renders_without_a_cluster() {
     .code(1)
     .stderr_has("5 fields");
 }
+
+#[test]
+fn verify_weekly_dry_run_renders_the_restore_test_and_its_narrow_role() {
+    let env = Env::start(Flavour::Elasticsearch, "7.17.0", kubesphere);
+    let base = [
+        "schedule",
+        "create",
+        "nightly",
+        "--cron",
+        "0 1 * * *",
+        "--keep-days",
+        "45",
+        "--preset",
+        "kubesphere",
+        "-r",
+        REPO,
+        "-n",
+        "kubesphere-logging-system",
+    ];
+    let run = env.run(
+        &[
+            &base[..],
+            &["--verify", "weekly", "--dry-run", "-o", "json"],
+        ]
+        .concat(),
+    );
+    let objects = run
+        .ok()
+        .stderr_has("restore test \"30 5 * * 0\", next runs:")
+        .stderr_has(
+            "would apply the restore test kubesphere-logging-system/logbackup-nightly-verify",
+        )
+        .json();
+    let kinds: Vec<&str> = objects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ServiceAccount",
+            "CronJob",
+            "ConfigMap",
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "CronJob"
+        ]
+    );
+    let test = &objects[6];
+    let args = test["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+        .to_string();
+    assert!(
+        args.starts_with("[\"snapshot\",\"verify\",\"--restore-test\""),
+        "{args}"
+    );
+    assert!(args.contains(&env.double.url()), "{args}");
+    assert_eq!(
+        objects[4]["rules"][0]["resourceNames"][0],
+        "logbackup-proofs-ks-log-snapshots"
+    );
+    assert!(env.double.state().log.is_empty());
+    // A cron of one's own; nonsense is refused before anything is rendered.
+    let run = env.run(
+        &[
+            &base[..],
+            &["--verify", "0 4 * * 3", "--dry-run", "-o", "json"],
+        ]
+        .concat(),
+    );
+    assert_eq!(run.ok().json()[6]["spec"]["schedule"], "0 4 * * 3");
+    env.run(&[&base[..], &["--verify", "fortnightly", "--dry-run"]].concat())
+        .code(1)
+        .stderr_has("invalid schedule \"fortnightly\"");
+    env.run(
+        &[
+            &base[..],
+            &["--verify", "weekly", "--engine", "slm", "--dry-run"],
+        ]
+        .concat(),
+    )
+    .code(1)
+    .stderr_has("--verify runs the restore test as a CronJob");
+}

@@ -239,3 +239,63 @@ fn the_table_names_each_index_its_counts_time_and_the_verdict() {
     // The README's example run.
     println!("{}", run.stdout);
 }
+
+#[test]
+fn ctrl_c_while_waiting_deletes_the_copies_and_exits_130() {
+    for (flavour, version) in VERSIONS {
+        let env = start(flavour, version, |s| {
+            kubesphere(s);
+            // The restore never finishes: the test waits until it is interrupted.
+            s.behaviour.recovery_polls = u32::MAX;
+        });
+        snapshot_daily(&env);
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
+            .args(["snapshot", "verify", "-r", REPO, "--restore-test"])
+            .args(["--es-url", &env.double.url(), "--poll-interval-ms", "20"])
+            .args(["--no-record"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Waiting means: the copies exist and their recovery is being polled.
+        let started = std::time::Instant::now();
+        loop {
+            let waiting = {
+                let state = env.double.state();
+                state.log.iter().any(|l| l.contains("/_recovery"))
+                    && state
+                        .indices
+                        .keys()
+                        .any(|i| i.starts_with("logbackup-verify-"))
+            };
+            if waiting {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{}: the restore test never started waiting",
+                env.label
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{}: {stderr}", env.label);
+        assert!(
+            stderr
+                .contains("interrupted: the restore test of ks-log-snapshots:daily-1 was stopped"),
+            "{}: {stderr}",
+            env.label
+        );
+        assert!(
+            stderr.contains("deleted temporary index logbackup-verify-"),
+            "{stderr}"
+        );
+        no_temporary_indices(&env);
+    }
+}

@@ -12,6 +12,7 @@ mod tier;
 
 mod enable;
 mod errors;
+mod proofs;
 mod render;
 mod schedule;
 mod volume_snapshots;

@@ -169,6 +169,32 @@ fn delete_removes_cron_job_and_service_account_and_reports_absent_schedules() {
             format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/roles/logbackup-nightly"),
         )
         .answer(404, not_found("roles", "logbackup-nightly")),
+        // The schedule's restore test (`--verify`), where there is one: none here.
+        Exchange::new(
+            "DELETE",
+            format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly-verify"),
+        )
+        .body(|b| assert_eq!(b["dryRun"], json!(["All"])))
+        .answer(404, not_found("cronjobs", "logbackup-nightly-verify")),
+        Exchange::new(
+            "DELETE",
+            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly-verify"),
+        )
+        .answer(404, not_found("serviceaccounts", "logbackup-nightly-verify")),
+        Exchange::new(
+            "DELETE",
+            format!(
+                "/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/rolebindings/logbackup-nightly-verify"
+            ),
+        )
+        .answer(404, not_found("rolebindings", "logbackup-nightly-verify")),
+        Exchange::new(
+            "DELETE",
+            format!(
+                "/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/roles/logbackup-nightly-verify"
+            ),
+        )
+        .answer(404, not_found("roles", "logbackup-nightly-verify")),
         Exchange::new(
             "GET",
             format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-other"),

@@ -16,6 +16,9 @@ fn everything_the_plugin_writes_validates_against_kubernetes_1_33() {
         "MutatingWebhookConfiguration",
         "PersistentVolumeClaim",
         "StatefulSet",
+        "ConfigMap",
+        "Role",
+        "RoleBinding",
     ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
@@ -23,6 +26,10 @@ fn everything_the_plugin_writes_validates_against_kubernetes_1_33() {
         objects.iter().find(|o| o["kind"] == "CronJob").unwrap()["apiVersion"],
         "batch/v1"
     );
+    // `schedule create --verify`'s restore test is among them.
+    assert!(objects
+        .iter()
+        .any(|o| o["kind"] == "CronJob" && o["metadata"]["name"] == "logbackup-nightly-verify"));
     let files: Vec<_> = objects
         .iter()
         .enumerate()

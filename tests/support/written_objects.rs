@@ -1,11 +1,12 @@
 //! Every object the plugin writes to a cluster, rendered as it would send it to a server of a
 //! given version (`k8s::schedules::for_server`, `k8s::webhook_objects::for_server`): the schedule's
-//! ServiceAccount, CronJob and run-now Job, the webhook's objects, the claim `enable` creates, and
+//! ServiceAccount, CronJob and run-now Job, its restore test (`--verify`), the webhook's objects, the claim `enable` creates, and
 //! the injected KubeSphere StatefulSets. Shared by the 1.33 schema check (kubernetes-validate) and
 //! the real 1.20 API server's dry run (tests/kube).
 
 use logbackup::k8s::Served;
 use logbackup::schedule::cronjob::{self, BackupCommand, CronJobPlan};
+use logbackup::schedule::restore_test;
 use logbackup::schedule::Schedule;
 use logbackup::webhook_install::{certs, manifests};
 use serde_json::Value;
@@ -101,6 +102,19 @@ pub fn for_server(minor: u32) -> Vec<Value> {
             .unwrap();
     job["metadata"]["ownerReferences"][0]["apiVersion"] = cron_job["apiVersion"].clone();
     out.push(job);
+
+    // `--verify weekly`: the restore test's proof ConfigMap, ServiceAccount, Role, RoleBinding
+    // and CronJob.
+    let test = restore_test::RestoreTestPlan {
+        backup: p.clone(),
+        schedule: restore_test::parse("weekly", None).unwrap(),
+    };
+    let mut test_objects = restore_test::render(&test).unwrap();
+    let (test_cron_job, _) =
+        logbackup::k8s::schedules::restore_test_for_server(&test, &served).unwrap();
+    test_objects.pop();
+    out.extend(test_objects);
+    out.push(test_cron_job);
 
     out.push(
         logbackup::enable::desired_claim(
