@@ -9,4 +9,5 @@ pub mod es;
 pub mod k8s;
 pub mod render;
 pub mod sync;
+pub mod tls_probe;
 pub mod workflows;

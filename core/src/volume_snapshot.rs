@@ -98,6 +98,30 @@ pub fn to_delete(list: &[Listed], keep: usize) -> Vec<String> {
     sorted.iter().skip(keep).map(|l| l.name.clone()).collect()
 }
 
+/// Binds the Role `name` to the ServiceAccount `name`, both in `namespace`: how a scheduled job's
+/// own ServiceAccount gets its own Role (VolumeSnapshots, restore-test proofs).
+pub fn role_binding(namespace: &str, name: &str) -> k8s_openapi::api::rbac::v1::RoleBinding {
+    use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+    RoleBinding {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            ..Default::default()
+        },
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "Role".into(),
+            name: name.to_string(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: name.to_string(),
+            namespace: Some(namespace.to_string()),
+            ..Default::default()
+        }]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,24 +233,6 @@ impl VolumeSnapshotJob {
         namespace: &str,
         name: &str,
     ) -> k8s_openapi::api::rbac::v1::RoleBinding {
-        use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
-        RoleBinding {
-            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-                name: Some(name.to_string()),
-                namespace: Some(namespace.to_string()),
-                ..Default::default()
-            },
-            role_ref: RoleRef {
-                api_group: "rbac.authorization.k8s.io".into(),
-                kind: "Role".into(),
-                name: name.to_string(),
-            },
-            subjects: Some(vec![Subject {
-                kind: "ServiceAccount".into(),
-                name: name.to_string(),
-                namespace: Some(namespace.to_string()),
-                ..Default::default()
-            }]),
-        }
+        role_binding(namespace, name)
     }
 }

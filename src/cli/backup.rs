@@ -1,19 +1,24 @@
-//! `kubectl logbackup backup`: the one command the scheduled CronJob runs. Snapshot, wait, and only
-//! after a SUCCESS prune, in one process: a PARTIAL night never deletes an older complete backup.
+//! `kubectl logbackup backup`: the one command the scheduled CronJob runs. The sequence (snapshot,
+//! wait, and only after a SUCCESS prune, copy, volume snapshot) is `logbackup::workflows::backup`;
+//! here are the flags and the steps it calls back.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
+use indicatif::ProgressBar;
+use logbackup::es::types::SnapshotInfo;
+use logbackup::es::EsClient;
 use logbackup::snapshot::naming;
-use serde::Serialize;
+use logbackup::snapshot::retention::RetentionPolicy;
+use logbackup::sync::run::Outcome as SyncOutcome;
+use logbackup::workflows::backup::{self as workflow, AfterSuccess, StepError};
 
 use super::connect::{connect, EsArgs};
 use super::prune::{prune, report_table, Report, RetentionArgs};
-use super::snapshot::{create_and_wait, finish, snapshot_table, WhatArgs};
-use super::{emit, now, Global, OutputArgs};
-use logbackup::es::types::SnapshotInfo;
+use super::snapshot::{finish, say, snapshot_options, snapshot_table, WhatArgs};
+use super::{emit, now, progress_bar, Global, OutputArgs};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -40,17 +45,46 @@ pub struct BackupArgs {
     pub output: OutputArgs,
 }
 
-#[derive(Serialize)]
-struct Outcome {
-    snapshot: SnapshotInfo,
-    /// Absent when the snapshot was not SUCCESS: nothing was pruned.
-    prune: Option<Report>,
-    /// The off-site copy (`--sync-to`), made only after a SUCCESS snapshot.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sync: Option<logbackup::sync::run::Outcome>,
-    /// The VolumeSnapshot requested (`--volume-snapshot-class`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    volume_snapshot: Option<String>,
+/// The steps after a SUCCESS snapshot, from the flags.
+struct Steps<'a> {
+    es: &'a EsClient,
+    args: &'a BackupArgs,
+    global: &'a Global,
+    policy: &'a RetentionPolicy,
+    /// The snapshot's progress; cleared when it ends, before the steps print.
+    bar: &'a ProgressBar,
+}
+
+impl AfterSuccess for Steps<'_> {
+    type Pruned = Report;
+
+    fn snapshot_ended(&mut self, info: &SnapshotInfo) {
+        self.bar.finish_and_clear();
+        // The verdict is printed; the exit code follows from the outcome.
+        let _ = finish(info);
+    }
+
+    async fn prune(&mut self) -> Result<(Report, bool), StepError> {
+        let report = prune(self.es, &self.args.es, self.policy, false).await?;
+        let ok = report.ok();
+        Ok((report, ok))
+    }
+
+    async fn copy_off_site(&mut self) -> Result<Option<SyncOutcome>, StepError> {
+        Ok(self.args.sync.run().await?)
+    }
+
+    fn copy_asked(&self) -> bool {
+        self.args.sync.sync_to.is_some()
+    }
+
+    async fn volume_snapshot(&mut self, snapshot: &str) -> Result<Option<String>, StepError> {
+        Ok(self
+            .args
+            .volume_snapshot
+            .take(self.global, snapshot)
+            .await?)
+    }
 }
 
 pub async fn run(args: &BackupArgs, global: &Global) -> Result<ExitCode> {
@@ -58,55 +92,27 @@ pub async fn run(args: &BackupArgs, global: &Global) -> Result<ExitCode> {
     let policy = args.retention.policy()?;
     let name = naming::render_name(&args.what.name, now())?;
     let es = connect(&args.es, global).await?;
-    let info = create_and_wait(
+    let bar = progress_bar("shards");
+    let mut steps = Steps {
+        es: &es,
+        args,
+        global,
+        policy: &policy,
+        bar: &bar,
+    };
+    let options = snapshot_options(&args.es, Duration::from_secs(args.wait_timeout));
+    let result = workflow::backup(
         &es,
-        &args.es,
+        &options,
         &name,
         &args.what.body(),
-        Duration::from_secs(args.wait_timeout),
+        &mut steps,
+        now(),
+        &mut say(Some(&bar)),
     )
-    .await?;
-    let code = finish(&info)?;
-    let prune_report = if code == ExitCode::SUCCESS {
-        Some(prune(&es, &args.es, &policy, false).await?)
-    } else {
-        eprintln!("not pruning: the newest snapshot is not a complete backup");
-        None
-    };
-    let pruned_ok = prune_report.as_ref().is_none_or(Report::ok);
-    // The copy follows the repository as it now is: after the snapshot, and after pruning.
-    let (sync, synced_ok) = if code == ExitCode::SUCCESS {
-        match args.sync.run().await {
-            Ok(o) => (o, true),
-            Err(e) => {
-                eprintln!("error: the snapshot is complete, but copying the repository off the cluster failed: {e:#}");
-                (None, false)
-            }
-        }
-    } else {
-        if args.sync.sync_to.is_some() {
-            eprintln!("not copying off the cluster: the newest snapshot is not a complete backup");
-        }
-        (None, true)
-    };
-    // A volume snapshot between two repository operations is a consistent copy of the volume.
-    let (volume_snapshot, volume_ok) = if code == ExitCode::SUCCESS {
-        match args.volume_snapshot.take(global, &info.snapshot).await {
-            Ok(name) => (name, true),
-            Err(e) => {
-                eprintln!("error: the snapshot is complete, but the VolumeSnapshot of the repository claim failed: {e:#}");
-                (None, false)
-            }
-        }
-    } else {
-        (None, true)
-    };
-    let outcome = Outcome {
-        volume_snapshot,
-        snapshot: info,
-        prune: prune_report,
-        sync,
-    };
+    .await;
+    bar.finish_and_clear();
+    let outcome = result?;
     emit(&outcome, args.output.format(), |o| {
         let mut out = snapshot_table(std::slice::from_ref(&o.snapshot));
         if let Some(report) = &o.prune {
@@ -115,11 +121,9 @@ pub async fn run(args: &BackupArgs, global: &Global) -> Result<ExitCode> {
         }
         out
     })?;
-    Ok(
-        if code == ExitCode::SUCCESS && pruned_ok && synced_ok && volume_ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        },
-    )
+    Ok(if outcome.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

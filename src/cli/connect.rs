@@ -1,15 +1,18 @@
-//! Reaching Elasticsearch: `--es-url` directly, or through Kubernetes (`logbackup::k8s::elasticsearch`
-//! finds the Service, port-forwards to a ready pod behind it, reads credentials from Secrets).
+//! The Elasticsearch connection flags, shared by every command that talks to it; reaching it is
+//! `logbackup::workflows::connect`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::Result;
 use clap::Args;
-use logbackup::es::discovery::forwarded_url;
-use logbackup::es::{Auth, ClientConfig, EsClient, Secret as Hidden};
-use logbackup::k8s::elasticsearch::{find_service, forward_service, read_secret};
+use logbackup::es::{EsClient, Redacted};
 use logbackup::k8s::{K8sError, Kube};
+use logbackup::workflows::{
+    self,
+    connect::{EsOptions, KubeConfigRef},
+    retry::Retry,
+};
 
 use super::Global;
 
@@ -78,100 +81,44 @@ impl EsArgs {
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms)
     }
+
+    pub fn retry(&self) -> Retry {
+        Retry {
+            first_delay: Duration::from_millis(self.retry_delay_ms),
+            times: self.retries,
+        }
+    }
+
+    /// The flags as the library takes them.
+    pub fn options(&self, global: &Global) -> EsOptions {
+        EsOptions {
+            es_url: self.es_url.clone(),
+            username: self.username.clone(),
+            password: self.password.clone().map(Redacted::new),
+            password_secret: self.password_secret.clone(),
+            api_key: self.api_key.clone().map(Redacted::new),
+            ca_file: self.ca_file.clone(),
+            ca_secret: self.ca_secret.clone(),
+            insecure: self.insecure,
+            timeout: Duration::from_secs(self.request_timeout),
+            namespace: global.namespace.clone(),
+        }
+    }
 }
 
 pub async fn connect(args: &EsArgs, global: &Global) -> Result<EsClient> {
-    let ca_pem = match &args.ca_file {
-        Some(path) => Some(
-            std::fs::read(path)
-                .with_context(|| format!("failed to read CA file {}", path.display()))?,
-        ),
-        None => None,
-    };
-    let mut config = ClientConfig {
-        url: String::new(),
-        auth: Auth::None,
-        ca_pem,
-        insecure: args.insecure,
-        resolve: None,
-        timeout: Duration::from_secs(args.request_timeout),
-    };
-    let mut secret_namespace = global.namespace.clone();
-    match &args.es_url {
-        Some(url) => config.url = url.clone(),
-        None => {
-            let client = kube_client(global).await?;
-            let target = find_service(&client, global.namespace.as_deref()).await?;
-            let port =
-                forward_service(&client, &target.namespace, &target.service, target.port).await?;
-            let (url, pinned) = forwarded_url(&target, port);
-            config.url = url;
-            config.resolve =
-                pinned.map(|h| (h, std::net::SocketAddr::from(([127, 0, 0, 1], port))));
-            secret_namespace = Some(target.namespace.clone());
-            let eck_secret = target.eck_user_secret.clone();
-            if target.https && config.ca_pem.is_none() && !config.insecure {
-                let name = target.service.trim_end_matches("-es-http");
-                let secret = format!("{name}-es-http-certs-public");
-                config.ca_pem = read_secret(&client, &target.namespace, &secret, "ca.crt")
-                    .await
-                    .ok()
-                    .map(String::into_bytes);
-            }
-            if args.api_key.is_none() && args.password.is_none() {
-                if let (Some(ref_), Some(ns)) =
-                    (args.password_secret.as_deref(), secret_namespace.as_deref())
-                {
-                    let (name, key) = ref_.split_once('/').unwrap_or((ref_, "password"));
-                    let password = read_secret(&client, ns, name, key).await?;
-                    config.auth = basic(args.username.as_deref().unwrap_or("elastic"), password);
-                } else if let (Some(secret), Some(ns)) =
-                    (eck_secret.as_deref(), secret_namespace.as_deref())
-                {
-                    let password = read_secret(&client, ns, secret, "elastic").await?;
-                    config.auth = basic("elastic", password);
-                }
-            }
-        }
-    }
-    if let Some(key) = &args.api_key {
-        config.auth = Auth::ApiKey(Hidden::new(key.clone()));
-    } else if let Some(password) = &args.password {
-        config.auth = basic(
-            args.username.as_deref().unwrap_or("elastic"),
-            password.clone(),
-        );
-    } else if args.password_secret.is_some() && args.es_url.is_some() {
-        let client = kube_client(global).await?;
-        let ns = secret_namespace
-            .clone()
-            .ok_or_else(|| anyhow!("--password-secret needs -n NAMESPACE with --es-url"))?;
-        let ref_ = args.password_secret.as_deref().unwrap_or_default();
-        let (name, key) = ref_.split_once('/').unwrap_or((ref_, "password"));
-        let password = read_secret(&client, &ns, name, key).await?;
-        config.auth = basic(args.username.as_deref().unwrap_or("elastic"), password);
-    }
-    if let Some(ref_) = &args.ca_secret {
-        let ns = secret_namespace
-            .clone()
-            .ok_or_else(|| anyhow!("--ca-secret needs -n NAMESPACE with --es-url"))?;
-        let (name, key) = ref_.split_once('/').unwrap_or((ref_, "ca.crt"));
-        let pem = read_secret(&kube_client(global).await?, &ns, name, key).await?;
-        config.ca_pem = Some(pem.into_bytes());
-    }
-    let client = EsClient::connect(&config).await?;
-    tracing::info!(version = %client.version, "using");
-    Ok(client)
+    Ok(workflows::connect::connect(&args.options(global), &kube_config(global)).await?)
 }
 
-fn basic(username: &str, password: String) -> Auth {
-    Auth::Basic {
-        username: username.to_string(),
-        password: Hidden::new(password),
+/// --kubeconfig and --context, connected on use.
+pub fn kube_config(global: &Global) -> KubeConfigRef {
+    KubeConfigRef {
+        kubeconfig: global.kubeconfig.clone(),
+        context: global.context.clone(),
     }
 }
 
 /// The Kubernetes connection of --kubeconfig and --context.
 pub async fn kube_client(global: &Global) -> Result<Kube, K8sError> {
-    Kube::connect(global.kubeconfig.as_deref(), global.context.as_deref()).await
+    kube_config(global).connect().await
 }

@@ -13,7 +13,9 @@ use logbackup::snapshot::coverage::{self, Group};
 use logbackup::snapshot::preset_indices;
 
 use super::connect::{connect, EsArgs};
+use super::proof_store::ProofHistoryArgs;
 use super::{emit, now, Global, OutputArgs};
+use logbackup::workflows::proofs as kept;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -44,6 +46,8 @@ pub struct CoverageArgs {
     /// when it passed (repeatable)
     #[arg(long = "proof", value_name = "FILE")]
     pub proofs: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub history: ProofHistoryArgs,
     /// Colours in the table: auto (when stdout is a terminal and NO_COLOR is unset), always, never
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
@@ -94,12 +98,7 @@ pub async fn run(args: &CoverageArgs, global: &Global) -> Result<ExitCode> {
     let repo = &args.es.repository;
     let es = connect(&args.es, global).await?;
     // Which snapshot holds which day needs names, states and indices only: no metadata reads.
-    let snapshots: Vec<_> = es
-        .list_snapshots(repo, Detail::Brief)
-        .await?
-        .iter()
-        .map(|i| i.summary())
-        .collect();
+    let snapshots = es.list_summaries(repo, Detail::Brief).await?;
     let groups = args.groups();
     let today = now().to_zoned(TimeZone::UTC).date();
     let until = args.until.unwrap_or(today);
@@ -131,6 +130,17 @@ pub async fn run(args: &CoverageArgs, global: &Global) -> Result<ExitCode> {
                 path.display()
             ),
         }
+    }
+    let history = match args.history.open(&args.es, global).await {
+        Ok(store) => kept::load(&store).await,
+        Err(e) => Err(e),
+    };
+    match history {
+        Ok(h) => proofs.extend(logbackup::snapshot::proof::proofs(&h)),
+        Err(e) if e.is_unavailable() => eprintln!(
+            "note: kept restore-test proofs not read: {e}; pass --proof-history FILE or --proof FILE"
+        ),
+        Err(e) => return Err(e.into()),
     }
     let result = coverage::coverage(&snapshots, &groups, &proofs, since, until);
     let color = match args.color {

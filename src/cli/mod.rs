@@ -5,6 +5,7 @@ mod connect;
 mod coverage;
 mod enable;
 mod inject;
+mod proof_store;
 mod prune;
 mod repo;
 mod repo_s3;
@@ -15,7 +16,6 @@ mod snapshot;
 mod status;
 mod sync;
 mod sync_to;
-mod tls_probe;
 mod verify;
 mod volume_snapshots;
 mod webhook;
@@ -26,7 +26,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
-    name = "kubectl-logbackup",
+    name = logbackup_core::ids::PRODUCT,
     bin_name = "kubectl logbackup",
     version,
     about = "Back up and restore the logs your cluster keeps in Elasticsearch or OpenSearch, with the Snapshot API",
@@ -170,6 +170,12 @@ pub fn progress_bar(unit: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// Moves a bytes bar to `done` of `total`, and says so in bytes a person reads.
+pub fn show_bytes(bar: &indicatif::ProgressBar, done: u64, total: u64) {
+    use logbackup::snapshot::human_bytes;
+    bar.set_message(format!("{} / {}", human_bytes(done), human_bytes(total)));
+}
+
 /// A pre-check refused to act; nothing was changed. Exit code 3.
 #[derive(Debug)]
 pub struct Refused(pub String);
@@ -200,14 +206,10 @@ pub fn main() -> ExitCode {
             let es_error = e
                 .chain()
                 .find_map(|c| c.downcast_ref::<logbackup::es::Failed>());
-            let k8s_error = e.chain().find_map(|c| {
-                c.downcast_ref::<logbackup::k8s::K8sError>().or_else(|| {
-                    match c.downcast_ref::<logbackup::workflows::webhook::WebhookError>() {
-                        Some(logbackup::workflows::webhook::WebhookError::Kubernetes(k)) => Some(k),
-                        _ => None,
-                    }
-                })
-            });
+            // The library's errors that wrap a K8sError keep it in the chain (not `transparent`).
+            let k8s_error = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<logbackup::k8s::K8sError>());
             let hint = k8s_error
                 .and_then(|k| k.hint())
                 .or_else(|| es_error.and_then(|f| f.kind().hint()).map(str::to_owned));

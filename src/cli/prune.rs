@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use logbackup::render;
 use logbackup::snapshot::retention::{self, Action, AgeSource, RetentionPolicy};
+use logbackup::snapshot::verify::{self, Leftover};
 use serde::Serialize;
 
 use logbackup::es::listing::Detail;
@@ -24,6 +25,8 @@ pub enum AgeFrom {
 #[command(after_help = "\
 Never deletes an in-progress snapshot; never leaves fewer than --min-count SUCCESS snapshots; keeps any
 snapshot whose age it cannot tell. Deletes oldest first, one at a time, retrying 503s.
+Also deletes the temporary logbackup-verify-* indices a killed restore test left behind, once the
+test that made them started more than --leftover-grace-hours ago.
 
 Example (the seed's Curator action, 45 days):
   kubectl logbackup prune -r ks-log-snapshots --keep-days 45 --dry-run")]
@@ -33,6 +36,9 @@ pub struct PruneArgs {
     /// Show the plan, delete nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Restore-test copies (logbackup-verify-*) are deleted once their test started this long ago
+    #[arg(long, default_value_t = 24, value_name = "HOURS")]
+    pub leftover_grace_hours: u32,
     #[command(flatten)]
     pub es: EsArgs,
     #[command(flatten)]
@@ -87,6 +93,11 @@ pub struct Report {
     pub plan: retention::RetentionPlan,
     pub deleted: Vec<String>,
     pub failed: Vec<(String, String)>,
+    /// Restore-test copies found (`prune` only), with the decision for each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leftovers: Vec<Leftover>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leftovers_deleted: Vec<String>,
 }
 
 impl Report {
@@ -98,7 +109,8 @@ impl Report {
 pub async fn run(args: &PruneArgs, global: &Global) -> Result<ExitCode> {
     let policy = args.retention.policy()?;
     let es = connect(&args.es, global).await?;
-    let report = prune(&es, &args.es, &policy, args.dry_run).await?;
+    let mut report = prune(&es, &args.es, &policy, args.dry_run).await?;
+    prune_leftovers(&es, args, &mut report).await?;
     emit(&report, args.output.format(), report_table)?;
     Ok(if report.ok() {
         ExitCode::SUCCESS
@@ -121,8 +133,7 @@ pub async fn prune(
         AgeSource::Name { .. } => Detail::Brief,
         AgeSource::StartTime => Detail::Full,
     };
-    let infos = es.list_snapshots(repo, detail).await?;
-    let summaries: Vec<_> = infos.iter().map(|i| i.summary()).collect();
+    let summaries = es.list_summaries(repo, detail).await?;
     let plan = retention::plan(&summaries, policy, now())?;
     let doomed: Vec<String> = plan.to_delete().map(|d| d.name.clone()).collect();
     eprintln!(
@@ -153,7 +164,37 @@ pub async fn prune(
         plan,
         deleted,
         failed,
+        leftovers: Vec::new(),
+        leftovers_deleted: Vec::new(),
     })
+}
+
+/// Deletes the restore-test copies a killed `snapshot verify --restore-test` left behind.
+async fn prune_leftovers(es: &EsClient, args: &PruneArgs, report: &mut Report) -> Result<()> {
+    let names: Vec<String> = es.indices().await?.into_iter().map(|i| i.index).collect();
+    report.leftovers = verify::leftovers(&names, now().as_millisecond(), args.leftover_grace_hours);
+    for l in &report.leftovers {
+        if !l.delete {
+            eprintln!("keeping restore-test copy {}: {}", l.index, l.why);
+        } else if args.dry_run {
+            eprintln!(
+                "dry run: would delete restore-test copy {}: {}",
+                l.index, l.why
+            );
+        } else {
+            match es.delete_index(&l.index).await {
+                Ok(()) => {
+                    eprintln!("deleted restore-test copy {}: {}", l.index, l.why);
+                    report.leftovers_deleted.push(l.index.clone());
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    report.failed.push((l.index.clone(), e.to_string()));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn report_table(r: &Report) -> String {
@@ -179,6 +220,32 @@ pub fn report_table(r: &Report) -> String {
                 ]
             })
             .collect();
-        render::table(&["name", "state", "age", "action", "why"], &rows)
+        let mut out = render::table(&["name", "state", "age", "action", "why"], &rows);
+        if !r.leftovers.is_empty() {
+            let rows: Vec<Vec<String>> = r
+                .leftovers
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.index.clone(),
+                        l.age_hours.map_or("-".into(), |h| format!("{h}h")),
+                        match (l.delete, r.dry_run) {
+                            (false, _) => "keep",
+                            (true, true) => "would delete",
+                            (true, false) if r.leftovers_deleted.contains(&l.index) => "deleted",
+                            (true, false) => "FAILED",
+                        }
+                        .into(),
+                        l.why.clone(),
+                    ]
+                })
+                .collect();
+            out.push('\n');
+            out.push_str(&render::table(
+                &["restore-test copy", "age", "action", "why"],
+                &rows,
+            ));
+        }
+        out
     }
 }

@@ -4,11 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use logbackup::es::types::{FsSettings, PutRepository};
-use logbackup::es::EsError;
 use logbackup::render;
-use logbackup::snapshot::path_repo;
-use serde_json::json;
+use logbackup::workflows::repo::{self as repo_workflow, FsRepository, RepoError};
 
 use super::connect::{connect, EsArgs};
 use super::{emit, Global, OutputArgs, Refused};
@@ -112,70 +109,59 @@ pub enum RepoType {
     S3,
 }
 
-pub(super) async fn register(args: &RegisterArgs, global: &Global) -> Result<ExitCode> {
+async fn register(args: &RegisterArgs, global: &Global) -> Result<ExitCode> {
     let name = args
         .name
         .clone()
         .unwrap_or_else(|| args.es.repository.clone());
-    let es = connect(&args.es, global).await?;
     let location = match (args.kind, &args.location) {
-        (RepoType::S3, _) => return super::repo_s3::register(&es, &name, args).await,
-        (RepoType::Fs, Some(location)) => location.clone(),
+        (RepoType::S3, _) => None,
+        (RepoType::Fs, Some(location)) => Some(location.clone()),
         (RepoType::Fs, None) => {
             return Err(Refused("--location is required for an fs repository".into()).into())
         }
     };
-    let nodes = es.nodes_settings().await?;
-    let paths: Vec<_> = nodes.nodes.values().map(|n| n.paths()).collect();
-    let gaps = path_repo::gaps(&paths, &location);
-    if !gaps.is_empty() {
-        return Err(Refused(format!(
-            "cannot register repository {name}: {}",
-            path_repo::advice(&gaps, &location)
-        ))
-        .into());
-    }
-    let body = PutRepository {
-        kind: "fs",
-        settings: FsSettings {
-            location: location.clone(),
-            compress: !args.no_compress,
-            readonly: args.readonly,
-        },
+    let es = connect(&args.es, global).await?;
+    let Some(location) = location else {
+        return super::repo_s3::register(&es, &name, args).await;
     };
+    let repo = FsRepository {
+        name: name.clone(),
+        location: location.clone(),
+        compress: !args.no_compress,
+        readonly: args.readonly,
+    };
+    let done = repo_workflow::register_fs(&es, &repo, args.dry_run)
+        .await
+        .map_err(refused)?;
     if args.dry_run {
-        eprintln!(
-            "dry run: path.repo covers {} on all {} nodes; would register:",
-            location,
-            paths.len()
-        );
-        emit(&json!({ name.clone(): body }), args.output.format(), |_| {
+        eprintln!("dry run: {}; would register:", done.checked);
+        emit(&done.request, args.output.format(), |_| {
             render::table(
                 &["name", "type", "location", "compress", "readonly"],
                 &[vec![
                     name.clone(),
                     "fs".into(),
                     location.clone(),
-                    (!args.no_compress).to_string(),
-                    args.readonly.to_string(),
+                    repo.compress.to_string(),
+                    repo.readonly.to_string(),
                 ]],
             )
         })?;
         return Ok(ExitCode::SUCCESS);
     }
-    es.put_repository(&name, &body).await?;
-    eprintln!("registered repository {name} at {}", location);
-    match es.verify_repository(&name).await {
-        Ok(verified) => {
-            eprintln!("verified on {} nodes", verified.nodes.len());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) if matches!(e.kind(), EsError::RepositoryVerification(_)) => {
-            Err(anyhow::Error::new(e).context(format!(
-                "repository {name} is registered but not usable; fix the volume and run `kubectl logbackup repo verify {name}`"
-            )))
-        }
-        Err(e) => Err(e.into()),
+    eprintln!("registered repository {name} at {location}");
+    if let Some(nodes) = done.verified_nodes {
+        eprintln!("verified on {nodes} nodes");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A pre-check's refusal exits 3 (nothing changed); everything else is an error.
+pub(super) fn refused(e: RepoError) -> anyhow::Error {
+    match e {
+        RepoError::Refused { .. } => Refused(e.to_string()).into(),
+        other => other.into(),
     }
 }
 

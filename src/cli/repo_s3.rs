@@ -1,17 +1,16 @@
-//! `repo register --type s3`: checks the cluster can have an S3 repository, registers it with the
-//! bucket settings only, verifies it, and says how the credentials get into the keystore.
+//! `repo register --type s3`: the S3 flags, and the keystore steps printed; the checks, registering
+//! and verifying are `logbackup::workflows::repo::register_s3`.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use logbackup::es::{EsClient, EsError};
+use logbackup::es::EsClient;
 use logbackup::render;
-use logbackup_core::s3_repository::{self, PutS3Repository, S3Settings, Support};
-use serde_json::json;
+use logbackup::workflows::repo::{self as repo_workflow, RepoError, S3Repository};
 
 use super::emit;
-use super::repo::RegisterArgs;
+use super::repo::{refused, RegisterArgs};
 use super::Refused;
 
 #[derive(Debug, Args, Clone, Default)]
@@ -32,71 +31,55 @@ pub async fn register(es: &EsClient, name: &str, args: &RegisterArgs) -> Result<
     let Some(bucket) = args.s3.bucket.clone() else {
         return Err(Refused("--bucket is required for an s3 repository".into()).into());
     };
-    let version = es.version.clone();
-    let nodes = if version.flavour == logbackup::es::Flavour::Elasticsearch && version.major >= 8 {
-        Vec::new()
-    } else {
-        es.nodes_plugins().await?
-    };
-    let support = s3_repository::support(&version, &nodes)
-        .map_err(|missing| Refused(format!("cannot register repository {name}: {missing}")))?;
-    let client = args.s3.client.clone().unwrap_or_else(|| "default".into());
-    let steps = s3_repository::keystore_steps(version.flavour, &client);
-    let body = PutS3Repository::new(S3Settings {
-        bucket: bucket.clone(),
+    let repo = S3Repository {
+        name: name.to_owned(),
+        bucket,
         base_path: args.s3.base_path.clone(),
         client: args.s3.client.clone(),
         compress: !args.no_compress,
         readonly: args.readonly,
-    });
-    let how = match support {
-        Support::BuiltIn => format!("{version} has S3 support built in"),
-        Support::Plugin => format!(
-            "every master and data node has the {} plugin",
-            s3_repository::PLUGIN
-        ),
     };
-    let target = match &args.s3.base_path {
-        Some(p) => format!("s3://{bucket}/{p}"),
-        None => format!("s3://{bucket}"),
+    let done = match repo_workflow::register_s3(es, &repo, args.dry_run).await {
+        Ok(done) => done,
+        Err(e @ RepoError::S3Unusable { .. }) => {
+            if let RepoError::S3Unusable { client, steps, .. } = &e {
+                eprintln!("S3 credentials belong in the keystore of every node (client {client}):");
+                for line in steps {
+                    eprintln!("  {line}");
+                }
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(refused(e)),
     };
     if args.dry_run {
-        eprintln!("dry run: {how}; would register:");
-        emit(&json!({ name: body }), args.output.format(), |_| {
+        eprintln!("dry run: {}; would register:", done.checked);
+        emit(&done.request, args.output.format(), |_| {
             render::table(
                 &["name", "type", "bucket", "base_path", "client", "readonly"],
                 &[vec![
                     name.to_string(),
                     "s3".into(),
-                    bucket.clone(),
-                    args.s3.base_path.clone().unwrap_or_else(|| "-".into()),
-                    client.clone(),
-                    args.readonly.to_string(),
+                    repo.bucket.clone(),
+                    repo.base_path.clone().unwrap_or_else(|| "-".into()),
+                    repo.client_name().to_owned(),
+                    repo.readonly.to_string(),
                 ]],
             )
         })?;
         eprintln!("S3 credentials belong in the keystore, not in the repository settings:");
-        for line in &steps {
+        for line in &done.keystore_steps {
             eprintln!("  {line}");
         }
         return Ok(ExitCode::SUCCESS);
     }
-    es.put_repository(name, &body).await?;
-    eprintln!("registered repository {name} at {target} ({how})");
-    match es.verify_repository(name).await {
-        Ok(verified) => {
-            eprintln!("verified on {} nodes", verified.nodes.len());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) if matches!(e.kind(), EsError::RepositoryVerification(_)) => {
-            eprintln!("S3 credentials belong in the keystore of every node (client {client}):");
-            for line in &steps {
-                eprintln!("  {line}");
-            }
-            Err(anyhow::Error::new(e).context(format!(
-                "repository {name} is registered but the nodes cannot use {target}; put the credentials in the keystore as above, then run `kubectl logbackup repo verify {name}`"
-            )))
-        }
-        Err(e) => Err(e.into()),
+    eprintln!(
+        "registered repository {name} at {} ({})",
+        repo.url(),
+        done.checked
+    );
+    if let Some(nodes) = done.verified_nodes {
+        eprintln!("verified on {nodes} nodes");
     }
+    Ok(ExitCode::SUCCESS)
 }

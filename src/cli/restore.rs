@@ -1,20 +1,20 @@
-//! `kubectl logbackup restore`: pick the snapshot, refuse what would fail or fill the disks, restore,
-//! and follow recovery until the indices are usable.
+//! `kubectl logbackup restore`: the flags, one call to `logbackup::workflows::restore::restore`
+//! (pick the snapshot, refuse what would fail or fill the disks, restore, follow recovery), printed.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
-use logbackup::es::types::RestoreRequest;
+use indicatif::ProgressBar;
 use logbackup::render;
-use logbackup::snapshot::human_bytes;
-use logbackup::snapshot::restore::{self, ExistingIndex, IndexFilter, OnConflict, RestoreError};
-use serde::Serialize;
+
+use logbackup::snapshot::restore::{IndexFilter, OnConflict};
+use logbackup::workflows::restore::{self as workflow, Report, RestoreFailure, RestoreOptions};
+use logbackup::workflows::Said;
 
 use super::connect::{connect, EsArgs};
-use super::{emit, progress_bar, Global, OutputArgs, Refused};
+use super::{emit, progress_bar, show_bytes, Global, OutputArgs, Refused};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -65,20 +65,7 @@ pub struct RestoreArgs {
     pub output: OutputArgs,
 }
 
-#[derive(Serialize)]
-struct Report {
-    plan: restore::RestorePlan,
-    required_bytes: u64,
-    usable_bytes: u64,
-    dry_run: bool,
-}
-
-fn refuse(e: RestoreError) -> anyhow::Error {
-    Refused(format!("refusing to restore: {e}")).into()
-}
-
 pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
-    let repo = &args.es.repository;
     let filter = match (&args.date, args.indices.is_empty()) {
         (Some(d), true) => IndexFilter::Date(d.clone()),
         (Some(d), false) => IndexFilter::PatternsOnDate {
@@ -93,88 +80,43 @@ pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
         (_, true) => OnConflict::Replace,
         _ => OnConflict::Refuse,
     };
-    let es = connect(&args.es, global).await?;
-    let chosen = super::verify::pick(&es, repo, args.snapshot.as_deref(), &filter)
-        .await?
-        .map_err(refuse)?
-        .summary();
-    let existing: Vec<ExistingIndex> = es
-        .indices()
-        .await?
-        .iter()
-        .map(|i| ExistingIndex {
-            name: i.index.clone(),
-            open: i.open(),
-        })
-        .collect();
-    let plan = restore::plan_restore(
-        &chosen,
-        &filter,
-        args.rename_prefix.as_deref(),
+    let options = RestoreOptions {
+        repository: args.es.repository.clone(),
+        snapshot: args.snapshot.clone(),
+        filter,
+        rename_prefix: args.rename_prefix.clone(),
         on_conflict,
-        &existing,
-    )
-    .map_err(refuse)?;
-
-    let status = es.snapshot_status(repo, &plan.snapshot).await?;
-    let primaries: u64 = plan
-        .indices
-        .iter()
-        .map(|i| status.indices.get(i).map_or(0, |s| s.size_bytes()))
-        .sum();
-    let disks = es.data_node_disks().await?;
-    let fit =
-        restore::check_disk(primaries, args.replicas, &disks, args.watermark).map_err(refuse)?;
-    eprintln!(
-        "{}restore {} from {repo}:{} ({} needed, {} usable below the {}% watermark)",
-        if args.dry_run { "dry run: would " } else { "" },
-        plan.targets.join(", "),
-        plan.snapshot,
-        human_bytes(fit.required),
-        human_bytes(fit.usable),
-        args.watermark
-    );
-    let report = Report {
-        plan,
-        required_bytes: fit.required,
-        usable_bytes: fit.usable,
+        watermark: args.watermark,
+        replicas: args.replicas,
         dry_run: args.dry_run,
+        wait: !args.no_wait,
+        wait_timeout: Duration::from_secs(args.wait_timeout),
+        poll_interval: args.es.poll_interval(),
     };
-    if args.dry_run {
-        emit(&report, args.output.format(), plan_table)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let plan = &report.plan;
-    for index in &plan.close_first {
-        es.close_index(index).await?;
-        eprintln!("closed {index}");
-    }
-    for index in &plan.delete_first {
-        es.delete_index(index).await?;
-        eprintln!("deleted {index}");
-    }
-    let body = RestoreRequest {
-        indices: plan.indices.join(","),
-        include_global_state: false,
-        include_aliases: false,
-        rename_pattern: plan.rename_prefix.as_ref().map(|_| "(.+)".to_string()),
-        rename_replacement: plan.rename_prefix.as_ref().map(|p| format!("{p}$1")),
-        index_settings: None,
+    let es = connect(&args.es, global).await?;
+    let bar = progress_bar("bytes");
+    let result = workflow::restore(&es, &options, &mut say(&bar)).await;
+    bar.finish_and_clear();
+    let report = match result {
+        Ok(report) => report,
+        Err(e @ RestoreFailure::Refused(_)) => return Err(Refused(e.to_string()).into()),
+        Err(e) => return Err(e.into()),
     };
-    es.restore(repo, &plan.snapshot, &body).await?;
-    eprintln!("restore started");
-    if !args.no_wait {
-        follow_recovery(
-            &es,
-            &args.es,
-            &plan.targets,
-            Duration::from_secs(args.wait_timeout),
-        )
-        .await?;
-        eprintln!("restored: {}", plan.targets.join(", "));
-    }
     emit(&report, args.output.format(), plan_table)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what the workflow says on stderr; recovery moves `bar`.
+fn say(bar: &ProgressBar) -> impl FnMut(Said) + '_ {
+    move |said| match said {
+        Said::Note(line) => bar.suspend(|| eprintln!("{line}")),
+        Said::Recovery(r) => {
+            bar.set_length(r.bytes_total);
+            bar.set_position(r.bytes_done);
+            show_bytes(bar, r.bytes_done, r.bytes_total);
+        }
+        _ => {}
+    }
 }
 
 fn plan_table(r: &Report) -> String {
@@ -200,49 +142,4 @@ fn plan_table(r: &Report) -> String {
         })
         .collect();
     render::table(&["snapshot", "index", "restored as", "action"], &rows)
-}
-
-async fn follow_recovery(
-    es: &logbackup::es::EsClient,
-    args: &EsArgs,
-    targets: &[String],
-    timeout: Duration,
-) -> Result<()> {
-    let started = Instant::now();
-    let bar = progress_bar("bytes");
-    loop {
-        let recovery = es.recovery(targets).await?;
-        let mut totals: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-        let mut all_done = targets.iter().all(|t| recovery.contains_key(t));
-        for (index, r) in &recovery {
-            for shard in &r.shards {
-                all_done &= shard.stage == "DONE";
-                let size = shard
-                    .index
-                    .as_ref()
-                    .and_then(|i| i.size.clone())
-                    .unwrap_or_default();
-                let e = totals.entry(index).or_default();
-                e.0 += size.recovered_in_bytes;
-                e.1 += size.total_in_bytes;
-            }
-        }
-        let (done, total) = totals.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
-        bar.set_length(total);
-        bar.set_position(done);
-        bar.set_message(format!("{} / {}", human_bytes(done), human_bytes(total)));
-        if all_done {
-            bar.finish_and_clear();
-            return Ok(());
-        }
-        if started.elapsed() > timeout {
-            bar.abandon();
-            bail!(
-                "recovery of {} not done after {}s; it goes on in the cluster",
-                targets.join(", "),
-                timeout.as_secs()
-            );
-        }
-        tokio::time::sleep(args.poll_interval()).await;
-    }
 }

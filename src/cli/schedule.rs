@@ -15,6 +15,7 @@ use logbackup::k8s::Kube;
 use logbackup::render;
 use logbackup::schedule::cronjob::{self, BackupCommand, CronJobPlan, SecretKey};
 use logbackup::schedule::policy::{self, PolicyPlan};
+use logbackup::schedule::restore_test::{self, RestoreTestPlan};
 use logbackup::schedule::{validate_name, Schedule, SCHEDULE_LABEL};
 use logbackup::snapshot::naming;
 use serde::Serialize;
@@ -83,6 +84,11 @@ pub struct CreateArgs {
     pub sync: super::sync_to::ScheduleSyncArgs,
     #[command(flatten)]
     pub volume_snapshot: super::volume_snapshots::BackupVolumeSnapshotArgs,
+    /// Also prove the backups restorable: a second CronJob (logbackup-NAME-verify) runs
+    /// `snapshot verify --restore-test` on the newest snapshot daily (05:30), weekly (Sundays
+    /// 05:30) or at a 5-field cron, and records the proof that `status` checks
+    #[arg(long, value_name = "daily|weekly|CRON")]
+    pub verify: Option<String>,
     /// Image the CronJob runs
     #[arg(long, default_value = cronjob::IMAGE, value_name = "IMAGE")]
     pub image: String,
@@ -182,6 +188,9 @@ async fn create(args: &CreateArgs, global: &Global) -> Result<ExitCode> {
     args.retention.policy()?;
     let schedule = Schedule::parse(&args.cron, args.time_zone.as_deref())?;
     print_next_runs(&schedule);
+    if args.verify.is_some() && args.engine == Engine::Slm {
+        bail!("--verify runs the restore test as a CronJob and needs --engine cronjob; with SLM, schedule it separately: kubectl logbackup schedule create NAME --cron ... --verify weekly");
+    }
     match args.engine {
         Engine::Cronjob => create_cronjob(args, global, schedule).await,
         Engine::Slm => create_policy(args, global, schedule).await,
@@ -270,13 +279,41 @@ async fn create_cronjob(
         image: args.image.clone(),
         backup,
     };
-    let objects = cronjob::render(&plan)?;
+    let restore_test = match &args.verify {
+        Some(when) => {
+            let test = RestoreTestPlan {
+                backup: plan.clone(),
+                schedule: restore_test::parse(when, args.time_zone.as_deref())?,
+            };
+            validate_name(&format!("{}-verify", plan.name)).context(
+                "the restore test's CronJob is called logbackup-NAME-verify: choose a shorter NAME",
+            )?;
+            eprintln!("restore test {:?}, next runs:", test.schedule.expression());
+            for run in test.schedule.next_runs(now(), 3) {
+                eprintln!("  {}", run.strftime("%Y-%m-%d %H:%M %Z (%:z)"));
+            }
+            Some(test)
+        }
+        None => None,
+    };
+    let mut objects = cronjob::render(&plan)?;
+    if let Some(test) = &restore_test {
+        objects.extend(restore_test::render(test)?);
+    }
     if args.dry_run {
         eprintln!(
             "dry run: would apply ServiceAccount and CronJob {}/{}",
             plan.namespace,
             cronjob::object_name(&plan.name)
         );
+        if restore_test.is_some() {
+            eprintln!(
+                "dry run: would apply the restore test {}/{} (ServiceAccount, Role, RoleBinding, CronJob) and create ConfigMap {} if missing",
+                plan.namespace,
+                restore_test::object_name(&plan.name),
+                logbackup::snapshot::proof::config_map_name(&plan.backup.repository)
+            );
+        }
         print_manifests(&objects, args.output.unwrap_or(ManifestFormat::Yaml))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -291,6 +328,15 @@ async fn create_cronjob(
         plan.namespace,
         cronjob::object_name(&plan.name)
     );
+    if let Some(test) = &restore_test {
+        kube_schedules::apply_restore_test(&client, served, test).await?;
+        eprintln!(
+            "applied the restore test {}/{}; its proofs go to ConfigMap {}",
+            plan.namespace,
+            restore_test::object_name(&plan.name),
+            logbackup::snapshot::proof::config_map_name(&plan.backup.repository)
+        );
+    }
     if let Some(format) = args.output {
         print_manifests(&objects, format)?;
     }
@@ -384,6 +430,8 @@ async fn create_policy(args: &CreateArgs, global: &Global, schedule: Schedule) -
 #[derive(Debug, Serialize)]
 struct Row {
     name: String,
+    /// What runs: `backup`, or `restore-test` (a schedule's `--verify`).
+    job: String,
     engine: String,
     namespace: String,
     schedule: String,
@@ -403,6 +451,15 @@ fn cronjob_row(cj: &k8s_openapi::api::batch::v1::CronJob) -> Row {
             .as_ref()
             .and_then(|l| l.get(SCHEDULE_LABEL).cloned())
             .unwrap_or_default(),
+        job: match cj
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("app.kubernetes.io/component"))
+        {
+            Some(c) if c == restore_test::COMPONENT => "restore-test".into(),
+            _ => "backup".into(),
+        },
         engine: "cronjob".into(),
         namespace: cj.metadata.namespace.clone().unwrap_or_default(),
         schedule: spec.schedule,
@@ -416,6 +473,7 @@ fn cronjob_row(cj: &k8s_openapi::api::batch::v1::CronJob) -> Row {
 fn policy_row(engine: &str, p: PolicySummary) -> Row {
     Row {
         name: p.name,
+        job: "backup".into(),
         engine: engine.into(),
         namespace: "-".into(),
         schedule: p.schedule,
@@ -468,6 +526,7 @@ async fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
             .map(|r| {
                 vec![
                     r.name.clone(),
+                    r.job.clone(),
                     r.engine.clone(),
                     r.namespace.clone(),
                     r.schedule.clone(),
@@ -481,6 +540,7 @@ async fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
         render::table(
             &[
                 "name",
+                "job",
                 "engine",
                 "namespace",
                 "schedule",
@@ -508,8 +568,9 @@ async fn delete(args: &DeleteArgs, global: &Global) -> Result<ExitCode> {
                 bail!("no schedule {} in namespace {ns}", args.name);
             }
             eprintln!(
-                "{prefix}deleted CronJob and ServiceAccount {ns}/{}; snapshots stay",
-                cronjob::object_name(&args.name)
+                "{prefix}deleted CronJob and ServiceAccount {ns}/{} (and its restore test {}, if any); snapshots and restore-test proofs stay",
+                cronjob::object_name(&args.name),
+                restore_test::object_name(&args.name)
             );
         }
         Engine::Slm => {

@@ -1,21 +1,23 @@
 //! `kubectl logbackup snapshot create|list|describe|delete`.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
+use indicatif::ProgressBar;
 use logbackup::es::types::{CreateSnapshot, SnapshotInfo};
-use logbackup::es::{EsClient, EsError};
+use logbackup::es::EsClient;
 use logbackup::render;
 use logbackup::snapshot::{human_bytes, naming, preset_indices, verify, SnapshotState};
+use logbackup::workflows::snapshot::{self as workflow, SnapshotOptions};
+use logbackup::workflows::Said;
 use serde::Serialize;
 use serde_json::json;
 
 use super::connect::{connect, EsArgs};
-use super::{emit, now, progress_bar, retry, Global, OutputArgs, Refused};
+use super::{emit, now, progress_bar, retry, show_bytes, Global, OutputArgs, Refused};
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
@@ -165,10 +167,9 @@ async fn create(args: &CreateArgs, global: &Global) -> Result<ExitCode> {
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    let body = record_counts(&es, &body).await;
     if !args.wait {
-        start_once(&es, &args.es, repo, &name, &body).await?;
-        eprintln!("started snapshot {repo}:{name}");
+        let options = snapshot_options(&args.es, Duration::ZERO);
+        workflow::start(&es, &options, &name, &body, now(), &mut say(None)).await?;
         println!("{name}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -186,120 +187,47 @@ async fn create(args: &CreateArgs, global: &Global) -> Result<ExitCode> {
     finish(&info)
 }
 
-/// The body with the documents of every index it selects counted into its metadata, for
-/// `snapshot verify --restore-test`. Counting is best effort: a failure is a warning, never a
-/// missed backup. Servers without snapshot metadata (Elasticsearch before 7.3) are not asked.
-pub async fn record_counts(es: &EsClient, body: &CreateSnapshot) -> CreateSnapshot {
-    if !es.version.snapshot_metadata() {
-        return body.clone();
-    }
-    let patterns: Vec<String> = body.indices.split(',').map(str::to_string).collect();
-    match es.doc_counts(&patterns).await {
-        Ok(counts) => CreateSnapshot {
-            metadata: Some(verify::snapshot_metadata(
-                Some(&counts),
-                now().as_millisecond(),
-            )),
-            ..body.clone()
-        },
-        Err(e) => {
-            eprintln!("warning: document counts not recorded ({e}); verify will compare with live indices");
-            body.clone()
-        }
+pub fn snapshot_options(args: &EsArgs, timeout: Duration) -> SnapshotOptions {
+    SnapshotOptions {
+        repository: args.repository.clone(),
+        retry: args.retry(),
+        poll_interval: args.poll_interval(),
+        timeout,
     }
 }
 
-/// Starts snapshot `name` (adopting it if a retried start already did) and follows it to its end.
-/// Shared by `snapshot create --wait` and `backup`.
-pub async fn create_and_wait(
+/// Prints what the snapshot workflow says on stderr; its progress moves `bar`.
+pub fn say(bar: Option<&ProgressBar>) -> impl FnMut(Said) + '_ {
+    move |said| match (said, bar) {
+        (Said::Snapshot(p), Some(bar)) => {
+            bar.set_length(p.shards_total);
+            bar.set_position(p.shards_done);
+            show_bytes(bar, p.bytes_done, p.bytes_total);
+        }
+        (Said::Note(line), Some(bar)) => bar.suspend(|| eprintln!("{line}")),
+        (Said::Note(line), None) => eprintln!("{line}"),
+        _ => {}
+    }
+}
+
+/// `logbackup::workflows::snapshot::create_and_wait` with a progress bar, for
+/// `snapshot create --wait`.
+async fn create_and_wait(
     es: &EsClient,
     args: &EsArgs,
     name: &str,
     body: &CreateSnapshot,
     timeout: Duration,
 ) -> Result<SnapshotInfo> {
-    let repo = &args.repository;
-    let body = record_counts(es, body).await;
-    start_once(es, args, repo, name, &body).await?;
-    eprintln!("started snapshot {repo}:{name}");
-    wait(es, args, repo, name, timeout).await
-}
-
-/// Starts the snapshot, retrying 503s and timeouts. Before any retry it looks the name up: a
-/// request that timed out may have started the snapshot, and then it is adopted, not started again.
-async fn start_once(
-    es: &EsClient,
-    args: &EsArgs,
-    repo: &str,
-    name: &str,
-    body: &CreateSnapshot,
-) -> Result<()> {
-    let tried = Cell::new(false);
-    retry::concurrent(args, true, || async {
-        if tried.replace(true) {
-            match es.snapshots(repo, name).await {
-                Ok(found) if !found.is_empty() => {
-                    eprintln!("snapshot {repo}:{name} exists after a failed attempt: following it instead of starting another");
-                    return Ok(());
-                }
-                Err(e) if !matches!(e.kind(), EsError::SnapshotMissing(_)) => return Err(e),
-                _ => {}
-            }
-        }
-        es.start_snapshot(repo, name, body).await
-    })
-    .await?;
-    Ok(())
-}
-
-async fn wait(
-    es: &EsClient,
-    args: &EsArgs,
-    repo: &str,
-    name: &str,
-    timeout: Duration,
-) -> Result<SnapshotInfo> {
-    let started = Instant::now();
     let bar = progress_bar("shards");
-    loop {
-        let status = es.snapshot_status(repo, name).await?;
-        let total_bytes = status
-            .stats
-            .as_ref()
-            .and_then(|s| s.total.as_ref())
-            .map_or(0, |t| t.size_in_bytes);
-        let done_bytes = status
-            .stats
-            .as_ref()
-            .and_then(|s| s.processed.as_ref())
-            .map_or(0, |t| t.size_in_bytes);
-        bar.set_length(status.shards_stats.total);
-        bar.set_position(status.shards_stats.done);
-        bar.set_message(format!(
-            "{} / {}",
-            human_bytes(done_bytes),
-            human_bytes(total_bytes)
-        ));
-        tracing::info!(done = status.shards_stats.done, total = status.shards_stats.total, state = %status.state, "snapshot progress");
-        if !status.running() {
-            break;
-        }
-        if started.elapsed() > timeout {
-            bar.abandon();
-            bail!(
-                "snapshot {repo}:{name} still running after {}s; it goes on in the cluster",
-                timeout.as_secs()
-            );
-        }
-        tokio::time::sleep(args.poll_interval()).await;
+    let options = snapshot_options(args, timeout);
+    let result =
+        workflow::create_and_wait(es, &options, name, body, now(), &mut say(Some(&bar))).await;
+    match &result {
+        Ok(_) => bar.finish_and_clear(),
+        Err(_) => bar.abandon(),
     }
-    bar.finish_and_clear();
-    // _status reads SUCCESS for a PARTIAL snapshot: the final state comes from GET _snapshot.
-    let mut infos = es.snapshots(repo, name).await?;
-    match infos.pop() {
-        Some(info) => Ok(info),
-        None => bail!("snapshot {repo}:{name} vanished after it finished"),
-    }
+    Ok(result?)
 }
 
 /// Exit 0 for SUCCESS; otherwise says why it is not a complete backup and exits 1.

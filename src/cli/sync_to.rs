@@ -114,15 +114,8 @@ pub struct StatusSyncArgs {
     pub s3: S3Args,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SyncStatus {
-    pub copy: String,
-    /// When the copy was last brought up to date (RFC 3339), if it ever was.
-    pub last_sync: Option<String>,
-    pub lag: Option<logbackup::sync::record::Lag>,
-    pub ok: bool,
-    pub message: String,
-}
+/// The off-site copy against the repository, as `status` reports it.
+pub type SyncStatus = logbackup::sync::record::CopyStatus;
 
 impl StatusSyncArgs {
     /// Compares the copy's record with the repository's finished snapshots.
@@ -132,38 +125,11 @@ impl StatusSyncArgs {
         };
         let store = Store::open(&Location::parse(to)?, &self.s3.options())?;
         let record = run::last_record(&store).await?;
-        let Some(record) = record else {
-            return Ok(Some(SyncStatus {
-                copy: to.clone(),
-                last_sync: None,
-                lag: None,
-                ok: false,
-                message: format!("{to} has no record of a sync: run `kubectl logbackup repo sync` (or schedule create --sync-to)"),
-            }));
-        };
-        let lag = logbackup::sync::record::lag(&record, finished, super::now());
-        let hours = lag.age_seconds / 3600;
-        let ok = lag.missing.is_empty();
-        let message = if ok {
-            format!(
-                "{to} holds all {} finished snapshots; last sync {} ({hours} h ago)",
-                finished.len(),
-                record.finished_at
-            )
-        } else {
-            format!(
-                "{to} lags by {} snapshots (newest missing: {}); last sync {} ({hours} h ago)",
-                lag.missing.len(),
-                lag.missing.last().cloned().unwrap_or_default(),
-                record.finished_at
-            )
-        };
-        Ok(Some(SyncStatus {
-            copy: to.clone(),
-            last_sync: Some(record.finished_at),
-            lag: Some(lag),
-            ok,
-            message,
-        }))
+        Ok(Some(logbackup::sync::record::copy_status(
+            to,
+            record.as_ref(),
+            finished,
+            super::now(),
+        )))
     }
 }

@@ -8,16 +8,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::Args;
-use logbackup::es::listing::Detail;
 use logbackup::es::types::{RestoreRequest, SnapshotInfo};
 use logbackup::es::EsClient;
 use logbackup::render;
 use logbackup::snapshot::human_bytes;
+use logbackup::snapshot::proof::ProofRecord;
 use logbackup::snapshot::restore::{self, ExistingIndex, IndexFilter, RestoreError};
 use logbackup::snapshot::verify::{self, Expected, Observed, RestoreTestReport, SnapshotCheck};
+use logbackup::workflows::proofs::{self, ProofStore};
 use serde_json::json;
 
 use super::connect::{connect, EsArgs};
+use super::proof_store::ProofHistoryArgs;
 use super::{emit, now, progress_bar, Global, OutputArgs, Refused};
 
 #[derive(Debug, Args)]
@@ -27,7 +29,12 @@ Examples:
   kubectl logbackup snapshot verify -r ks-log-snapshots --restore-test --date 2019.11.12
   kubectl logbackup snapshot verify snapshot-20191113010000 -r ks-log-snapshots --restore-test -o json
 
-Exit codes: 0 everything matched; 1 a check failed; 3 refused before restoring (disk, names).")]
+Exit codes: 0 everything matched; 1 a check failed (or its proof could not be recorded); 3 refused
+before restoring (disk, names); 130 interrupted (Ctrl-C; the temporary copies are deleted first).
+
+The result is recorded as a proof (unless --dry-run or --no-record) in the ConfigMap
+logbackup-proofs-REPO of the Elasticsearch namespace, or in --proof-history FILE; `status` and
+`coverage` read it from there.")]
 pub struct VerifyArgs {
     /// Snapshot to verify (default: the newest SUCCESS snapshot holding the selected indices)
     pub snapshot: Option<String>,
@@ -49,6 +56,11 @@ pub struct VerifyArgs {
     /// Show the restore test's plan, change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not record the restore test's result as a proof (for `status` and `coverage`)
+    #[arg(long)]
+    pub no_record: bool,
+    #[command(flatten)]
+    pub proofs: ProofHistoryArgs,
     #[command(flatten)]
     pub es: EsArgs,
     #[command(flatten)]
@@ -100,8 +112,10 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
             eprintln!("problem: {p}");
         }
         return Err(Refused(format!(
-            "refusing to run the restore test: snapshot {} is {}",
-            check.snapshot, check.state
+            "refusing to run the restore test of snapshot {} ({}): {}",
+            check.snapshot,
+            check.state,
+            check.problems.join("; ")
         ))
         .into());
     }
@@ -192,11 +206,18 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
     let started = Instant::now();
     let test = restore_and_check(&es, args, &plan, &sizes, &expected, started);
     let outcome = tokio::select! {
-        r = test => r,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        r = test => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
     };
     // Whatever happened, the temporary copies go.
     cleanup(&es, &plan.targets).await;
+    let Some(outcome) = outcome else {
+        eprintln!(
+            "interrupted: the restore test of {repo}:{} was stopped before it finished; nothing was proven or recorded",
+            plan.snapshot
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    };
     let observed = outcome?;
     let report = verify::report(
         repo,
@@ -207,8 +228,43 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
     );
     emit(&report, args.output.format(), report_table)?;
     eprintln!("{}", report.verdict);
-    Ok(exit(report.passed))
+    let recorded = if args.no_record {
+        true
+    } else {
+        record_proof(args, global, &report).await
+    };
+    Ok(exit(report.passed && recorded))
 }
+
+/// Records the result (passed or not) where `status` and `coverage` read proofs. False when it
+/// could not be kept although Kubernetes (or the file) was there: a scheduled test must not pass
+/// while its proof is lost. No Kubernetes at all (a workstation with --es-url) is a note.
+async fn record_proof(args: &VerifyArgs, global: &Global, report: &RestoreTestReport) -> bool {
+    let record = ProofRecord::from_report(report);
+    let result = match args.proofs.open(&args.es, global).await {
+        Ok(store) => proofs::record(&store, &record)
+            .await
+            .map(|kept| (store.describe(), kept)),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok((store, kept)) => {
+            eprintln!("recorded the result in {store} ({kept} tests kept)");
+            true
+        }
+        Err(e) if e.is_unavailable() => {
+            eprintln!("note: the result was not recorded as a proof: {e}; pass --proof-history FILE to keep it in a file");
+            true
+        }
+        Err(e) => {
+            eprintln!("error: the result was not recorded as a proof: {e}; `status` will not see this test (pass --no-record to skip recording)");
+            false
+        }
+    }
+}
+
+/// 128 + SIGINT, as shells report a command stopped by Ctrl-C.
+const EXIT_INTERRUPTED: u8 = 130;
 
 fn exit(passed: bool) -> ExitCode {
     if passed {
@@ -218,40 +274,17 @@ fn exit(passed: bool) -> ExitCode {
     }
 }
 
-/// The named snapshot, or the newest SUCCESS one holding the filter's indices, chosen by the shared
-/// restore planning: names, states and indices from a `verbose=false` listing (no metadata reads on
-/// the server), then full details of the candidates only. Shared by `restore` and `verify`.
+/// `logbackup::workflows::restore::pick`, its refusal kept apart for the caller.
 pub(super) async fn pick(
     es: &EsClient,
     repo: &str,
     named: Option<&str>,
     filter: &IndexFilter,
 ) -> Result<std::result::Result<SnapshotInfo, RestoreError>> {
-    let briefs = es.list_snapshots(repo, Detail::Brief).await?;
-    let summaries: Vec<_> = briefs.iter().map(|i| i.summary()).collect();
-    if let Err(e) = restore::choose_snapshot(&summaries, named, filter) {
-        return Ok(Err(e));
-    }
-    let candidates: Vec<String> = match named {
-        Some(n) => vec![n.to_string()],
-        None => summaries
-            .iter()
-            .filter(|s| {
-                s.state == logbackup::snapshot::SnapshotState::Success
-                    && s.indices.iter().any(|i| filter.selects(i))
-            })
-            .map(|s| s.name.clone())
-            .collect(),
-    };
-    let details = es.snapshot_details(repo, &candidates).await?;
-    let full: Vec<_> = details.iter().map(|i| i.summary()).collect();
-    let name = match restore::choose_snapshot(&full, named, filter) {
-        Ok(s) => s.name.clone(),
-        Err(e) => return Ok(Err(e)),
-    };
-    match details.into_iter().find(|d| d.snapshot == name) {
-        Some(d) => Ok(Ok(d)),
-        None => bail!("snapshot {repo}:{name} vanished while it was being read"),
+    match logbackup::workflows::restore::pick(es, repo, named, filter).await {
+        Ok(info) => Ok(Ok(info)),
+        Err(logbackup::workflows::restore::RestoreFailure::Refused(e)) => Ok(Err(e)),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -1,14 +1,15 @@
-//! CSI VolumeSnapshots of the repository claim: taken by `backup --volume-snapshot-class`, listed by
-//! `repo volume-snapshots list`.
+//! The flags of CSI VolumeSnapshots of the repository claim (`backup --volume-snapshot-class`,
+//! `repo volume-snapshots list`); the work is `logbackup::workflows::volume_snapshots`.
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
-use kube::core::GroupVersionKind;
+use logbackup::k8s::Kube;
 use logbackup::render;
-use logbackup_core::volume_snapshot::{self as vs, Listed};
+use logbackup::workflows::volume_snapshots::{self as workflow, TakeOptions};
+use logbackup::workflows::Said;
+use logbackup_core::volume_snapshot as vs;
 
 use super::connect::kube_client;
 use super::{emit, Global, OutputArgs};
@@ -49,52 +50,14 @@ pub struct BackupVolumeSnapshotArgs {
     pub keep_volume_snapshots: usize,
 }
 
-fn resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(vs::GROUP, vs::VERSION, vs::KIND),
-        vs::PLURAL,
-    )
-}
-
-const NO_CRDS: &str = "the VolumeSnapshot API (snapshot.storage.k8s.io/v1) is not served: install the external-snapshotter CRDs and snapshot controller, and a CSI driver that supports snapshots";
-
-fn is_missing_api(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(r) if r.code == 404)
-}
-
-async fn api(global: &Global) -> Result<(Api<DynamicObject>, String)> {
-    let client = kube_client(global).await?.client().clone();
+/// Namespace and client: -n, else the kubeconfig context's namespace.
+async fn cluster(global: &Global) -> Result<(Kube, String)> {
+    let kube = kube_client(global).await?;
     let ns = global
         .namespace
         .clone()
-        .unwrap_or_else(|| client.default_namespace().to_string());
-    Ok((Api::namespaced_with(client, &ns, &resource()), ns))
-}
-
-async fn list_of(api: &Api<DynamicObject>, claim: Option<&str>) -> Result<Vec<Listed>> {
-    let selector = match claim {
-        Some(c) => format!("{}={},{}", vs::CLAIM_LABEL, c, managed()),
-        None => managed(),
-    };
-    let list = match api.list(&ListParams::default().labels(&selector)).await {
-        Ok(l) => l,
-        Err(e) if is_missing_api(&e) => anyhow::bail!(NO_CRDS),
-        Err(e) => return Err(e).context("failed to list VolumeSnapshots"),
-    };
-    Ok(list
-        .items
-        .iter()
-        .filter_map(|o| serde_json::to_value(o).ok())
-        .map(|v| vs::listed(&v))
-        .collect())
-}
-
-fn managed() -> String {
-    format!(
-        "{}={}",
-        logbackup_core::schedule::MANAGED_BY_LABEL,
-        logbackup_core::schedule::MANAGED_BY
-    )
+        .unwrap_or_else(|| kube.default_namespace().to_string());
+    Ok((kube, ns))
 }
 
 impl BackupVolumeSnapshotArgs {
@@ -113,31 +76,18 @@ impl BackupVolumeSnapshotArgs {
         else {
             return Ok(None);
         };
-        eprintln!("{}", vs::NOTICE);
-        let (api, ns) = api(global).await?;
-        let object: DynamicObject = serde_json::from_value(vs::object(&ns, claim, class, snapshot))
-            .context("failed to build the VolumeSnapshot")?;
-        let name = object.metadata.name.clone().unwrap_or_default();
-        match api.create(&PostParams::default(), &object).await {
-            Ok(_) => {
-                eprintln!("VolumeSnapshot {ns}/{name} of claim {claim} requested (class {class})")
+        let options = TakeOptions {
+            class: class.clone(),
+            claim: claim.clone(),
+            keep: self.keep_volume_snapshots,
+        };
+        let (kube, ns) = cluster(global).await?;
+        let mut say = |said| {
+            if let Said::Note(line) = said {
+                eprintln!("{line}")
             }
-            Err(e) if is_missing_api(&e) => anyhow::bail!(NO_CRDS),
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("failed to create VolumeSnapshot {ns}/{name}"))
-            }
-        }
-        let ours = list_of(&api, Some(claim)).await?;
-        for old in vs::to_delete(&ours, self.keep_volume_snapshots) {
-            api.delete(&old, &DeleteParams::default())
-                .await
-                .with_context(|| format!("failed to delete old VolumeSnapshot {ns}/{old}"))?;
-            eprintln!(
-                "deleted VolumeSnapshot {ns}/{old} (keeping {})",
-                self.keep_volume_snapshots
-            );
-        }
+        };
+        let name = workflow::take(&kube, &ns, &options, snapshot, &mut say).await?;
         Ok(Some(name))
     }
 }
@@ -145,8 +95,8 @@ impl BackupVolumeSnapshotArgs {
 pub async fn run(args: &VolumeSnapshotsArgs, global: &Global) -> Result<ExitCode> {
     match &args.command {
         VolumeSnapshotsCommand::List(a) => {
-            let (api, _) = api(global).await?;
-            let list = list_of(&api, a.claim.as_deref()).await?;
+            let (kube, ns) = cluster(global).await?;
+            let list = workflow::list(&kube, &ns, a.claim.as_deref()).await?;
             emit(&list, a.output.format(), |list| {
                 let rows: Vec<Vec<String>> = list
                     .iter()

@@ -1,24 +1,19 @@
-//! `kubectl logbackup webhook install|uninstall|status`: objects and certificates decided in
-//! `logbackup::webhook_install`, applied through `logbackup::k8s::webhook`.
+//! `kubectl logbackup webhook install|uninstall|status`: flags in, one workflow call
+//! (`logbackup::workflows::{webhook_install, webhook_status}`), the result printed.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use logbackup::k8s::elasticsearch::forward_service;
-use logbackup::k8s::webhook as kube_webhook;
-use logbackup::k8s::Kube;
-use logbackup::webhook_install::certs;
-use logbackup::webhook_install::manifests::{
-    DEFAULT_NAMESPACE, SERVICE, TLS_SECRET, WEBHOOK_CONFIG, WEBHOOK_PORT,
-};
-use logbackup::workflows::webhook as webhook_workflow;
+use logbackup::webhook_install::health::{Health, Note};
+use logbackup::webhook_install::manifests::DEFAULT_NAMESPACE;
+use logbackup::workflows::webhook_install as install_workflow;
+use logbackup::workflows::webhook_status as status_workflow;
 use serde_json::Value;
 
 use super::connect::kube_client;
 use super::schedule::ManifestFormat;
-use super::tls_probe;
-use super::{now, Global};
+use super::{emit, now, Global, OutputArgs};
 
 #[derive(Debug, Args)]
 pub struct WebhookArgs {
@@ -66,7 +61,10 @@ pub struct UninstallArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {}
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
 
 pub async fn run(args: &WebhookArgs, global: &Global) -> Result<ExitCode> {
     match &args.command {
@@ -115,12 +113,12 @@ fn print(objects: &[Value], format: ManifestFormat) -> Result<()> {
 async fn install(args: &InstallArgs, global: &Global) -> Result<ExitCode> {
     let client = kube_client(global).await?;
     let ns = namespace(global);
-    let options = webhook_workflow::InstallOptions {
+    let options = install_workflow::InstallOptions {
         namespace: ns.clone(),
         cert_manager: args.cert_manager,
         dry_run: args.dry_run,
     };
-    let done = webhook_workflow::install(&client, &options, now()).await?;
+    let done = install_workflow::install(&client, &options, now()).await?;
     for message in &done.messages {
         eprintln!("{message}");
     }
@@ -145,7 +143,7 @@ async fn install(args: &InstallArgs, global: &Global) -> Result<ExitCode> {
 async fn uninstall(args: &UninstallArgs, global: &Global) -> Result<ExitCode> {
     let client = kube_client(global).await?;
     let ns = &namespace(global);
-    let gone = webhook_workflow::uninstall(&client, ns, args.dry_run).await?;
+    let gone = install_workflow::uninstall(&client, ns, args.dry_run).await?;
     let prefix = if args.dry_run {
         "dry run: would delete"
     } else {
@@ -160,113 +158,32 @@ async fn uninstall(args: &UninstallArgs, global: &Global) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn status(_args: &StatusArgs, global: &Global) -> Result<ExitCode> {
+async fn status(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
     let client = kube_client(global).await?;
-    let ns = &namespace(global);
-    let served = client.served().await?;
-    let seen = kube_webhook::observe(
-        &client,
-        served,
-        ns,
-        SERVICE,
-        WEBHOOK_CONFIG,
-        TLS_SECRET,
-        SERVICE,
-    )
-    .await?;
-    let mut healthy = true;
-    match seen.deployment {
-        Some((ready, want)) if ready >= want && want > 0 => {
-            println!("deployment: {ready}/{want} ready")
-        }
-        Some((ready, want)) => {
-            healthy = false;
-            println!("deployment: {ready}/{want} ready  PROBLEM: no webhook pod is ready; see `kubectl get pods -n {ns} -l app.kubernetes.io/name={SERVICE}` and `kubectl describe deployment -n {ns} {SERVICE}`");
-        }
-        None => {
-            healthy = false;
-            println!("deployment: {ns}/{SERVICE} not found  PROBLEM (run webhook install)");
-        }
-    }
-    if seen.ready_endpoints == 0 {
-        healthy = false;
-        println!("service: no ready endpoints  PROBLEM: the API server cannot reach the webhook, so it refuses every write to a StatefulSet labelled logbackup.io/inject=enabled (failurePolicy Fail)");
-    } else {
-        println!("service: {} ready endpoints", seen.ready_endpoints);
-    }
-    match (&seen.ca_bundle, &seen.serving_cert) {
-        (Some(ca), Some(cert)) if !ca.trim().is_empty() => {
-            let names = certs::service_names(SERVICE, ns);
-            let h = certs::check(ca, cert, &names, now())?;
-            println!(
-                "certificate: chain {}, names {}, serving expires in {} days, CA in {} days",
-                if h.chain_verifies {
-                    "verifies"
-                } else {
-                    "BROKEN"
-                },
-                if h.names_covered {
-                    "cover the Service"
-                } else {
-                    "MISSING"
-                },
-                h.serving_days_left,
-                h.ca_days_left
-            );
-            for p in &h.problems {
-                println!("  PROBLEM: {p}");
-            }
-            for w in &h.warnings {
-                println!("  warning: {w}");
-            }
-            healthy &= h.healthy();
-        }
-        (None, _) | (Some(_), None) => {
-            healthy = false;
-            println!("certificate: caBundle or serving certificate missing  PROBLEM");
-        }
-        (Some(_), Some(_)) => {
-            healthy = false;
-            println!("certificate: the caBundle is empty  PROBLEM (cert-manager's cainjector has not filled it yet?)");
-        }
-    }
-    if let Some(ca) = seen.ca_bundle.as_deref().filter(|c| !c.trim().is_empty()) {
-        if seen.ready_endpoints > 0 {
-            healthy &= handshake(&client, ns, ca, seen.serving_cert.as_deref()).await;
-        }
-    }
-    Ok(if healthy {
+    let health = status_workflow::status(&client, &namespace(global), now()).await?;
+    emit(&health, args.output.format(), health_table)?;
+    Ok(if health.healthy {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-/// Port-forwards to a ready webhook pod and shakes hands as the API server would: trusting only
-/// the caBundle, as the Service's DNS name. True when the API server could call the webhook.
-async fn handshake(client: &Kube, ns: &str, ca: &str, secret_cert: Option<&str>) -> bool {
-    let name = format!("{SERVICE}.{ns}.svc");
-    let served = async {
-        let port = forward_service(client, ns, SERVICE, WEBHOOK_PORT).await?;
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        tls_probe::served_certificate(addr, ca, &name, std::time::Duration::from_secs(10)).await
-    }
-    .await;
-    match served {
-        Ok(der) if secret_cert.and_then(tls_probe::first_der).as_ref() == Some(&der) => {
-            println!("handshake: trusted as {name}, serving the Secret's certificate");
-            true
+/// One line per part, its problem on the same line; further findings indented below.
+fn health_table(health: &Health) -> String {
+    let mut out = String::new();
+    for check in &health.checks {
+        out.push_str(&format!("{}: {}", check.part.as_str(), check.summary));
+        if let Some(problem) = &check.problem {
+            out.push_str(&format!("  PROBLEM: {problem}"));
         }
-        Ok(_) => {
-            println!("handshake: trusted as {name}, but serving another certificate than the Secret holds");
-            println!(
-                "  warning: the webhook re-reads its files every 10s; restart it if this persists"
-            );
-            true
-        }
-        Err(e) => {
-            println!("handshake: FAILED  PROBLEM: {e:#}");
-            false
+        out.push('\n');
+        for note in &check.notes {
+            match note {
+                Note::Problem(p) => out.push_str(&format!("  PROBLEM: {p}\n")),
+                Note::Warning(w) => out.push_str(&format!("  warning: {w}\n")),
+            }
         }
     }
+    out
 }

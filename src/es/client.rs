@@ -35,7 +35,7 @@ pub struct EsClient {
     pub cluster_name: String,
 }
 
-fn failed(action: impl Into<String>, source: EsError) -> Failed {
+pub(super) fn failed(action: impl Into<String>, source: EsError) -> Failed {
     Failed {
         action: action.into(),
         source,
@@ -102,13 +102,14 @@ impl EsClient {
         })
     }
 
-    pub(super) async fn send<B: Serialize + ?Sized>(
+    /// Sends the request; the response's body is still to be read.
+    pub(super) async fn respond<B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&B>,
-    ) -> Result<(StatusCode, Vec<u8>), EsError> {
+    ) -> Result<reqwest::Response, EsError> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method.clone(), &url).query(query);
         if let Some(header) = &self.auth_header {
@@ -118,10 +119,20 @@ impl EsClient {
             request = request.json(body);
         }
         tracing::debug!(%method, path, ?query, "request");
-        let response = request
+        request
             .send()
             .await
-            .map_err(|e| EsError::Transport(transport_message(&e)))?;
+            .map_err(|e| EsError::Transport(transport_message(&e)))
+    }
+
+    pub(super) async fn send<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<(StatusCode, Vec<u8>), EsError> {
+        let response = self.respond(method, path, query, body).await?;
         let status = response.status();
         let bytes = response
             .bytes()
@@ -436,7 +447,7 @@ impl EsClient {
     }
 }
 
-fn transport_message(e: &reqwest::Error) -> String {
+pub(super) fn transport_message(e: &reqwest::Error) -> String {
     // reqwest's Display stops at the outermost cause ("error sending request"); the root cause says why.
     let mut message = e.to_string();
     let mut source = std::error::Error::source(e);

@@ -4,7 +4,8 @@
 
 use super::client::{enc, EsClient};
 use super::error::Failed;
-use super::types::{GetSnapshotsResponse, SnapshotInfo};
+use super::types::{GetSnapshotsResponse, ShardCounts, SnapshotInfo};
+use crate::snapshot::{SnapshotState, SnapshotSummary};
 
 /// How much of each snapshot a decision needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,11 +21,55 @@ pub enum Detail {
 pub const PAGE_SIZE: usize = 1000;
 
 #[derive(serde::Deserialize)]
-struct Paged {
-    #[serde(default)]
-    snapshots: Vec<SnapshotInfo>,
+#[serde(bound = "T: serde::de::DeserializeOwned")]
+struct Paged<T> {
+    #[serde(default = "Vec::new")]
+    snapshots: Vec<T>,
     #[serde(default)]
     next: Option<String>,
+}
+
+/// What a decision keeps of a snapshot, decoded straight from the wire: the fields serde does not
+/// name here (uuid, failures, metadata, per-version extras) are skipped as they stream past, never
+/// held. A newtype of the summary, so the list becomes summaries without a second allocation.
+#[derive(serde::Deserialize)]
+#[serde(from = "Compact")]
+struct Summary(SnapshotSummary);
+
+#[derive(serde::Deserialize)]
+struct Compact {
+    snapshot: String,
+    #[serde(default)]
+    indices: Vec<String>,
+    #[serde(default)]
+    state: Option<SnapshotState>,
+    #[serde(default)]
+    start_time_in_millis: Option<i64>,
+    #[serde(default)]
+    end_time_in_millis: Option<i64>,
+    #[serde(default)]
+    shards: Option<ShardCounts>,
+}
+
+impl From<Compact> for Summary {
+    fn from(c: Compact) -> Self {
+        // The same reading of the wire as `SnapshotInfo::summary`.
+        Summary(
+            SnapshotInfo {
+                snapshot: c.snapshot,
+                uuid: None,
+                indices: c.indices,
+                state: c.state,
+                start_time_in_millis: c.start_time_in_millis,
+                end_time_in_millis: c.end_time_in_millis,
+                duration_in_millis: None,
+                failures: Vec::new(),
+                shards: c.shards,
+                metadata: None,
+            }
+            .into_summary(),
+        )
+    }
 }
 
 impl EsClient {
@@ -34,17 +79,36 @@ impl EsClient {
         repo: &str,
         detail: Detail,
     ) -> Result<Vec<SnapshotInfo>, Failed> {
+        self.list_paged(repo, detail).await
+    }
+
+    /// `list_snapshots` as the compact summaries the policies decide on: what a 100,000-snapshot
+    /// repository costs the client is these, not the answer's text.
+    pub async fn list_summaries(
+        &self,
+        repo: &str,
+        detail: Detail,
+    ) -> Result<Vec<SnapshotSummary>, Failed> {
+        let list: Vec<Summary> = self.list_paged(repo, detail).await?;
+        Ok(list.into_iter().map(|s| s.0).collect())
+    }
+
+    async fn list_paged<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        repo: &str,
+        detail: Detail,
+    ) -> Result<Vec<T>, Failed> {
         let action = format!("list snapshots in {repo}");
         let path = format!("/_snapshot/{}/_all", enc(repo));
         if detail == Detail::Brief {
             // The servers refuse paging with verbose=false: one request, without the blob reads.
-            let response: GetSnapshotsResponse = self
-                .get(&path, &[("verbose", "false".to_string())], &action)
+            let response: Paged<T> = self
+                .get_streamed(&path, &[("verbose", "false".to_string())], &action)
                 .await?;
             return Ok(response.snapshots);
         }
         if !self.version.paginates_snapshots() {
-            let response: GetSnapshotsResponse = self.get(&path, &[], &action).await?;
+            let response: Paged<T> = self.get_streamed(&path, &[], &action).await?;
             return Ok(response.snapshots);
         }
         let mut all = Vec::new();
@@ -57,7 +121,7 @@ impl EsClient {
             if let Some(cursor) = &after {
                 query.push(("after", cursor.clone()));
             }
-            let page: Paged = self.get(&path, &query, &action).await?;
+            let page: Paged<T> = self.get_streamed(&path, &query, &action).await?;
             let empty = page.snapshots.is_empty();
             all.extend(page.snapshots);
             match page.next {

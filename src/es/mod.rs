@@ -11,8 +11,9 @@ mod documents;
 pub mod listing;
 pub mod plugins;
 pub mod policies;
+mod streamed;
 
-pub use auth::{Auth, Secret};
+pub use auth::{Auth, Redacted};
 pub use client::{ClientConfig, EsClient};
 pub use error::{ApiError, EsError, Failed};
 pub use version::{Flavour, ServerVersion};

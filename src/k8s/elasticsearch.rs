@@ -8,10 +8,10 @@ use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use kube::api::{Api, ListParams};
 
 use super::{Attempt, K8sError, Kube, Problem};
-use crate::es::discovery::{choose_service, ServiceCandidate, Target};
+use crate::es::discovery::{choose_service, EsEndpoint, ServiceCandidate};
 
 /// The Elasticsearch Service in `namespace` (or anywhere), or an error saying how to point at it.
-pub async fn find_service(kube: &Kube, namespace: Option<&str>) -> Result<Target, K8sError> {
+pub async fn find_service(kube: &Kube, namespace: Option<&str>) -> Result<EsEndpoint, K8sError> {
     let api: Api<Service> = match namespace {
         Some(ns) => Api::namespaced(kube.client().clone(), ns),
         None => Api::all(kube.client().clone()),

@@ -1,6 +1,6 @@
 //! The one Kubernetes layer: a connection that knows its server (`Kube`), discovery of what the
 //! server serves (`discovery`), typed calls for each workflow (`objects` for enable/disable,
-//! `schedules`, `webhook`, `elasticsearch` for finding and reaching Elasticsearch), and one error
+//! `schedules`, `webhook_objects`, `elasticsearch` for finding and reaching Elasticsearch), and one error
 //! type (`K8sError`) that says what was attempted, what the server said, and what to do.
 //!
 //! The calls make no decisions (those are in the core); the version choices are pure functions of
@@ -10,9 +10,11 @@ pub mod discovery;
 pub mod elasticsearch;
 mod error;
 pub mod objects;
+pub mod proofs;
 pub mod restart;
 pub mod schedules;
-pub mod webhook;
+pub mod volume_snapshots;
+pub mod webhook_objects;
 
 use std::path::Path;
 use std::sync::OnceLock;

@@ -21,16 +21,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn from_name(kind: &str) -> Option<Self> {
-        match kind {
-            "StatefulSet" => Some(Kind::StatefulSet),
-            "PersistentVolumeClaim" => Some(Kind::PersistentVolumeClaim),
-            "Pod" => Some(Kind::Pod),
-            "Elasticsearch" => Some(Kind::Elasticsearch),
-            _ => None,
-        }
-    }
-
     fn resource(self) -> ApiResource {
         let (group, version, kind, plural) = match self {
             Kind::StatefulSet => ("apps", "v1", "StatefulSet", "statefulsets"),

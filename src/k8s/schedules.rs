@@ -5,6 +5,7 @@
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
     PatchParams, PostParams,
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 use super::{apply, Attempt, K8sError, Kube, Problem, Served, FIELD_MANAGER};
 use crate::schedule::cronjob::{self, CronJobPlan};
+use crate::schedule::restore_test::{self, RestoreTestPlan};
 use crate::schedule::{MANAGED_BY, MANAGED_BY_LABEL, SCHEDULE_LABEL};
 
 const RESOURCE: &str = "cronjobs.batch";
@@ -49,21 +51,38 @@ fn typed(object: DynamicObject, attempt: &Attempt) -> Result<CronJob, K8sError> 
 /// The CronJob as this server takes it: its API version, and without `timeZone` where the
 /// server has no such field and the zone is the default UTC (another zone is refused first).
 pub fn for_server(plan: &CronJobPlan, served: &Served) -> Result<(Value, Vec<String>), K8sError> {
+    adapt(cronjob::cron_job(plan), &plan.schedule, served)
+}
+
+/// `for_server` for a schedule's restore-test CronJob.
+pub fn restore_test_for_server(
+    plan: &RestoreTestPlan,
+    served: &Served,
+) -> Result<(Value, Vec<String>), K8sError> {
+    adapt(restore_test::cron_job(plan), &plan.schedule, served)
+}
+
+fn adapt(
+    cron_job: CronJob,
+    schedule: &crate::schedule::Schedule,
+    served: &Served,
+) -> Result<(Value, Vec<String>), K8sError> {
     let chosen = served.cronjob()?;
     let mut notes: Vec<String> = chosen.note.into_iter().collect();
-    let object_name = cronjob::object_name(&plan.name);
-    let mut value = serde_json::to_value(cronjob::cron_job(plan)).map_err(|e| {
+    let namespace = cron_job.metadata.namespace.clone().unwrap_or_default();
+    let object_name = cron_job.metadata.name.clone().unwrap_or_default();
+    let mut value = serde_json::to_value(cron_job).map_err(|e| {
         K8sError::new(
-            attempt("create", Some(&plan.namespace), Some(&object_name)),
+            attempt("create", Some(&namespace), Some(&object_name)),
             Problem::Invalid(e.to_string()),
         )
     })?;
     value["apiVersion"] = Value::from(chosen.api_version);
     if served.cronjob_time_zone().is_err() {
-        if plan.schedule.time_zone != "UTC" {
+        if schedule.time_zone != "UTC" {
             let why = served.cronjob_time_zone().err().unwrap_or_default();
             return Err(K8sError::new(
-                attempt("create", Some(&plan.namespace), Some(&object_name)),
+                attempt("create", Some(&namespace), Some(&object_name)),
                 Problem::Unsupported(why),
             ));
         }
@@ -167,6 +186,54 @@ pub async fn apply_schedule(
     }
 }
 
+/// Applies a schedule's restore test: the proof ConfigMap (created only when missing, its history
+/// kept), the ServiceAccount, the Role and RoleBinding for that ConfigMap, then the CronJob.
+pub async fn apply_restore_test(
+    kube: &Kube,
+    served: &Served,
+    plan: &RestoreTestPlan,
+) -> Result<Vec<String>, K8sError> {
+    let ns = plan.backup.namespace.as_str();
+    let name = restore_test::object_name(&plan.backup.name);
+    let (cron_job, notes) = restore_test_for_server(plan, served)?;
+    super::proofs::ensure(kube, ns, &plan.backup.backup.repository).await?;
+    let named = |kind: &str, plural: &str| {
+        Attempt::new("create", kind, plural)
+            .in_namespace(Some(ns))
+            .named(&name)
+    };
+    let sas: Api<ServiceAccount> = Api::namespaced(kube.client().clone(), ns);
+    apply(
+        kube,
+        &sas,
+        named("ServiceAccount", "serviceaccounts"),
+        &restore_test::service_account(plan),
+    )
+    .await?;
+    let roles: Api<Role> = Api::namespaced(kube.client().clone(), ns);
+    apply(
+        kube,
+        &roles,
+        named("Role", "roles.rbac.authorization.k8s.io"),
+        &restore_test::role(plan),
+    )
+    .await?;
+    let bindings: Api<RoleBinding> = Api::namespaced(kube.client().clone(), ns);
+    apply(
+        kube,
+        &bindings,
+        named("RoleBinding", "rolebindings.rbac.authorization.k8s.io"),
+        &restore_test::role_binding(plan),
+    )
+    .await?;
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    cronjobs(kube, served.cronjob()?.api_version, Some(ns))
+        .patch(&name, &params, &Patch::Apply(&cron_job))
+        .await
+        .map_err(kube.failed(attempt("create", Some(ns), Some(&name))))?;
+    Ok(notes)
+}
+
 /// Our CronJobs, in one namespace or all.
 pub async fn list_schedules(
     kube: &Kube,
@@ -218,33 +285,51 @@ pub async fn delete_schedule(
     cjs.delete(&object, &params)
         .await
         .map_err(kube.failed(attempt("delete", Some(namespace), Some(&object))))?;
-    let sas: Api<ServiceAccount> = Api::namespaced(kube.client().clone(), namespace);
-    match sas.delete(&object, &params).await {
+    delete_companions(kube, namespace, &object, &params).await?;
+    // The schedule's restore test, when it has one (`--verify`); its proof ConfigMap stays, as
+    // the snapshots do: it is the record of what was proven.
+    let verify = restore_test::object_name(name);
+    match cjs.delete(&verify, &params).await {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 404 => {}
         Err(e) => {
-            return Err(kube.failed(
-                Attempt::new("delete", "ServiceAccount", "serviceaccounts")
-                    .in_namespace(Some(namespace))
-                    .named(&object),
-            )(e));
+            return Err(kube.failed(attempt(
+                "delete",
+                Some(namespace),
+                Some(&verify),
+            ))(e));
         }
     }
-    // The Role and RoleBinding exist only for schedules with --volume-snapshot-class.
-    let roles: Api<k8s_openapi::api::rbac::v1::Role> =
-        Api::namespaced(kube.client().clone(), namespace);
-    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
-        Api::namespaced(kube.client().clone(), namespace);
+    delete_companions(kube, namespace, &verify, &params).await?;
+    Ok(true)
+}
+
+/// Deletes the ServiceAccount, RoleBinding and Role called `object`, where they exist (the Role
+/// and RoleBinding only exist for schedules with --volume-snapshot-class, and restore tests).
+async fn delete_companions(
+    kube: &Kube,
+    namespace: &str,
+    object: &str,
+    params: &DeleteParams,
+) -> Result<(), K8sError> {
+    let sas: Api<ServiceAccount> = Api::namespaced(kube.client().clone(), namespace);
+    let roles: Api<Role> = Api::namespaced(kube.client().clone(), namespace);
+    let bindings: Api<RoleBinding> = Api::namespaced(kube.client().clone(), namespace);
     for (kind, plural, result) in [
+        (
+            "ServiceAccount",
+            "serviceaccounts",
+            sas.delete(object, params).await.map(|_| ()),
+        ),
         (
             "RoleBinding",
             "rolebindings.rbac.authorization.k8s.io",
-            bindings.delete(&object, &params).await.map(|_| ()),
+            bindings.delete(object, params).await.map(|_| ()),
         ),
         (
             "Role",
             "roles.rbac.authorization.k8s.io",
-            roles.delete(&object, &params).await.map(|_| ()),
+            roles.delete(object, params).await.map(|_| ()),
         ),
     ] {
         match result {
@@ -254,12 +339,12 @@ pub async fn delete_schedule(
                 return Err(kube.failed(
                     Attempt::new("delete", kind, plural)
                         .in_namespace(Some(namespace))
-                        .named(&object),
+                        .named(object),
                 )(e));
             }
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// `kubectl create job --from=cronjob/...`: reads the CronJob (for its uid) and creates the Job,

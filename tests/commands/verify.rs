@@ -5,24 +5,9 @@ use es_double::Flavour;
 
 use crate::harness::*;
 
-/// A double that also answers `_count` and `_search` (outside the definitions, see es-double docs).
+/// A double that also answers `_count` and `_search`.
 fn start(flavour: Flavour, version: &str, setup: impl FnOnce(&mut es_double::State)) -> Env {
-    Env::start_config(flavour, version, |c| c.search_extras = true, setup)
-}
-
-fn snapshot_daily(env: &Env) {
-    env.run(&[
-        "snapshot",
-        "create",
-        "-r",
-        REPO,
-        "--name",
-        "daily-1",
-        "--preset",
-        "kubesphere",
-        "--wait",
-    ])
-    .ok();
+    Env::searchable(flavour, version, setup)
 }
 
 fn no_temporary_indices(env: &Env) {
@@ -181,8 +166,7 @@ fn without_restore_test_a_partial_snapshot_fails_with_its_problems() {
             .code(1)
             .stdout_has("PARTIAL")
             .stderr_has("not a complete backup");
-        let restores = count_requests(&env, "POST /_snapshot/ks-log-snapshots/bad/_restore");
-        assert_eq!(restores, 0, "{}", env.label);
+        assert_no_restore(&env, "bad");
     }
 }
 
@@ -198,10 +182,7 @@ fn a_restore_test_that_would_not_fit_the_disks_is_refused_before_restoring() {
     env.run(&["snapshot", "verify", "-r", REPO, "--restore-test"])
         .code(3)
         .stderr_has("high watermark");
-    assert_eq!(
-        count_requests(&env, "POST /_snapshot/ks-log-snapshots/daily-1/_restore"),
-        0
-    );
+    assert_no_restore(&env, "daily-1");
 }
 
 #[test]
@@ -219,10 +200,7 @@ fn dry_run_shows_the_plan_and_restores_nothing() {
     .ok()
     .stdout_has("(recorded)")
     .stderr_has("dry run: would restore-test");
-    assert_eq!(
-        count_requests(&env, "POST /_snapshot/ks-log-snapshots/daily-1/_restore"),
-        0
-    );
+    assert_no_restore(&env, "daily-1");
 }
 
 #[test]
@@ -238,4 +216,64 @@ fn the_table_names_each_index_its_counts_time_and_the_verdict() {
         .stderr_has("deleted temporary index logbackup-verify-");
     // The README's example run.
     println!("{}", run.stdout);
+}
+
+#[test]
+fn ctrl_c_while_waiting_deletes_the_copies_and_exits_130() {
+    for (flavour, version) in VERSIONS {
+        let env = start(flavour, version, |s| {
+            kubesphere(s);
+            // The restore never finishes: the test waits until it is interrupted.
+            s.behaviour.recovery_polls = u32::MAX;
+        });
+        snapshot_daily(&env);
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
+            .args(["snapshot", "verify", "-r", REPO, "--restore-test"])
+            .args(["--es-url", &env.double.url(), "--poll-interval-ms", "20"])
+            .args(["--no-record"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Waiting means: the copies exist and their recovery is being polled.
+        let started = std::time::Instant::now();
+        loop {
+            let waiting = {
+                let state = env.double.state();
+                state.log.iter().any(|l| l.contains("/_recovery"))
+                    && state
+                        .indices
+                        .keys()
+                        .any(|i| i.starts_with("logbackup-verify-"))
+            };
+            if waiting {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{}: the restore test never started waiting",
+                env.label
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{}: {stderr}", env.label);
+        assert!(
+            stderr
+                .contains("interrupted: the restore test of ks-log-snapshots:daily-1 was stopped"),
+            "{}: {stderr}",
+            env.label
+        );
+        assert!(
+            stderr.contains("deleted temporary index logbackup-verify-"),
+            "{stderr}"
+        );
+        no_temporary_indices(&env);
+    }
 }

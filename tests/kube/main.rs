@@ -12,9 +12,8 @@ mod tier;
 
 mod enable;
 mod errors;
+mod proofs;
 mod render;
 mod schedule;
 mod volume_snapshots;
 mod webhook;
-#[path = "../support/written_objects.rs"]
-mod written_objects;

@@ -5,7 +5,7 @@
 #[test]
 fn everything_the_plugin_writes_validates_against_kubernetes_1_33() {
     let dir = tempfile::tempdir().unwrap();
-    let objects = crate::written_objects::for_server(33);
+    let objects = test_support::written_objects::for_server(33);
     let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
     for kind in [
         "CronJob",
@@ -16,6 +16,9 @@ fn everything_the_plugin_writes_validates_against_kubernetes_1_33() {
         "MutatingWebhookConfiguration",
         "PersistentVolumeClaim",
         "StatefulSet",
+        "ConfigMap",
+        "Role",
+        "RoleBinding",
     ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
@@ -23,6 +26,10 @@ fn everything_the_plugin_writes_validates_against_kubernetes_1_33() {
         objects.iter().find(|o| o["kind"] == "CronJob").unwrap()["apiVersion"],
         "batch/v1"
     );
+    // `schedule create --verify`'s restore test is among them.
+    assert!(objects
+        .iter()
+        .any(|o| o["kind"] == "CronJob" && o["metadata"]["name"] == "logbackup-nightly-verify"));
     let files: Vec<_> = objects
         .iter()
         .enumerate()
@@ -32,7 +39,7 @@ fn everything_the_plugin_writes_validates_against_kubernetes_1_33() {
             path
         })
         .collect();
-    crate::kubernetes_validate::assert_valid_at(
+    test_support::kubernetes_validate::assert_valid_at(
         "1.33.0",
         "objects written to a 1.33 server",
         &files,

@@ -142,6 +142,77 @@ fn path_repo_ops(ops: &mut Ops, sts: &Value, parent: &[String], r: &Record) {
     }
 }
 
+/// `disable` on every target: the patches, the pods we must restart (OnDelete StatefulSets whose
+/// template changes), and what to tell the user.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct DisablePlan {
+    pub actions: Vec<super::Action>,
+    pub restart_pods: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Plans `disable` for StatefulSets and ECK `Elasticsearch` objects, as fetched.
+pub fn plan_disable_all(targets: &[Value]) -> Result<DisablePlan, super::EnableError> {
+    use super::{Action, PatchKind, PatchType, RestartNeed};
+    let mut plan = DisablePlan::default();
+    for target in targets {
+        let name = target
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if target.get("kind").and_then(Value::as_str) == Some(super::ES_KIND) {
+            let path = crate::inject::Family::Elasticsearch.default_path();
+            let patch = super::eck_disable_patch(target, path).map_err(|reason| {
+                super::EnableError::Invalid {
+                    target: format!("elasticsearch/{name}"),
+                    reason,
+                }
+            })?;
+            match patch {
+                Some(patch) => plan.actions.push(Action::Patch {
+                    kind: PatchKind::Elasticsearch,
+                    name,
+                    patch_type: PatchType::Merge,
+                    patch,
+                }),
+                None => plan
+                    .notes
+                    .push(format!("elasticsearch/{name}: nothing of ours to remove")),
+            }
+            continue;
+        }
+        let (ops, notes) = plan_disable(target);
+        plan.notes.extend(notes);
+        if ops.is_empty() {
+            plan.notes
+                .push(format!("statefulset/{name}: nothing of ours to remove"));
+            continue;
+        }
+        let template_changes = ops.iter().any(|o| {
+            o["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/spec/template"))
+        });
+        match super::restart_needed(target, template_changes) {
+            RestartNeed::Us => plan
+                .restart_pods
+                .extend(super::pods_in_restart_order(target)),
+            RestartNeed::Controller => plan.notes.push(format!(
+                "statefulset/{name}: the StatefulSet controller restarts the pods itself"
+            )),
+            RestartNeed::None => {}
+        }
+        plan.actions.push(Action::Patch {
+            kind: PatchKind::StatefulSet,
+            name,
+            patch_type: PatchType::Json,
+            patch: Value::Array(ops),
+        });
+    }
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +322,24 @@ mod tests {
         let (ops, notes) = plan_disable(&v);
         assert!(ops.is_empty());
         assert!(notes[0].contains("unreadable"));
+    }
+
+    #[test]
+    fn disabling_several_targets_patches_the_enabled_and_notes_the_rest() {
+        let mut on_delete = enabled(&sts(None));
+        on_delete["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
+        on_delete["spec"]["replicas"] = json!(2);
+        let mut untouched = sts(None);
+        untouched["metadata"]["name"] = json!("es-master");
+        let rolling = enabled(&sts(None));
+        let plan = plan_disable_all(&[on_delete, untouched, rolling]).unwrap();
+        assert_eq!(plan.actions.len(), 2, "{plan:#?}");
+        assert_eq!(plan.restart_pods, vec!["es-data-1", "es-data-0"]);
+        assert!(plan
+            .notes
+            .contains(&"statefulset/es-master: nothing of ours to remove".to_string()));
+        assert!(plan.notes.contains(
+            &"statefulset/es-data: the StatefulSet controller restarts the pods itself".to_string()
+        ));
     }
 }

@@ -1,10 +1,10 @@
 //! Credentials. `Debug` and `Display` never show a secret, so a stray `{:?}` in a log cannot leak one.
 
-/// A secret string that redacts itself.
+/// A password or API key: a string that redacts itself (not a Kubernetes Secret).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Redacted(String);
 
-impl Secret {
+impl Redacted {
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
@@ -14,9 +14,9 @@ impl Secret {
     }
 }
 
-impl std::fmt::Debug for Secret {
+impl std::fmt::Debug for Redacted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
+        f.write_str("Redacted(***)")
     }
 }
 
@@ -26,10 +26,10 @@ pub enum Auth {
     None,
     Basic {
         username: String,
-        password: Secret,
+        password: Redacted,
     },
     /// The base64 `id:api_key` value Elasticsearch returns as `encoded`.
-    ApiKey(Secret),
+    ApiKey(Redacted),
 }
 
 impl Auth {
@@ -76,26 +76,26 @@ mod tests {
     fn secrets_never_show_in_debug() {
         let auth = Auth::Basic {
             username: "elastic".into(),
-            password: Secret::new("hunter2"),
+            password: Redacted::new("hunter2"),
         };
         let shown = format!("{auth:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("elastic"));
-        assert!(!format!("{:?}", Auth::ApiKey(Secret::new("k3y"))).contains("k3y"));
+        assert!(!format!("{:?}", Auth::ApiKey(Redacted::new("k3y"))).contains("k3y"));
     }
 
     #[test]
     fn headers_are_standard() {
         let auth = Auth::Basic {
             username: "elastic".into(),
-            password: Secret::new("changeme"),
+            password: Redacted::new("changeme"),
         };
         assert_eq!(
             auth.header().as_deref(),
             Some("Basic ZWxhc3RpYzpjaGFuZ2VtZQ==")
         );
         assert_eq!(
-            Auth::ApiKey(Secret::new("abc")).header().as_deref(),
+            Auth::ApiKey(Redacted::new("abc")).header().as_deref(),
             Some("ApiKey abc")
         );
         assert_eq!(Auth::None.header(), None);

@@ -1,5 +1,5 @@
 //! Finding Elasticsearch in a cluster, the pure part: which Service, which scheme, which Secret.
-//! The Kubernetes calls (list, port-forward, read the Secret) are in `cli::connect`.
+//! The Kubernetes calls (list, port-forward, read the Secret) are in `k8s::elasticsearch`.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +14,7 @@ pub struct ServiceCandidate {
 
 /// Where to connect and with what credentials source.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct EsEndpoint {
     pub namespace: String,
     pub service: String,
     pub port: u16,
@@ -39,7 +39,7 @@ const WELL_KNOWN: &[&str] = &[
 
 /// Picks the Service: ECK's `-es-http`, then well-known names, then anything exposing 9200 with
 /// "elastic" or "opensearch" in its name; headless duplicates (`-headless`, `-discovery`) are skipped.
-pub fn choose_service(candidates: &[ServiceCandidate]) -> Option<Target> {
+pub fn choose_service(candidates: &[ServiceCandidate]) -> Option<EsEndpoint> {
     let usable = |s: &&ServiceCandidate| {
         !s.name.ends_with("-headless")
             && !s.name.ends_with("-discovery")
@@ -67,7 +67,7 @@ pub fn choose_service(candidates: &[ServiceCandidate]) -> Option<Target> {
         .min_by_key(|(r, s)| (*r, s.name.clone()))?;
     let s = best.1;
     let eck_cluster = s.labels.get(ECK_CLUSTER_LABEL).filter(|_| best.0 == 0);
-    Some(Target {
+    Some(EsEndpoint {
         namespace: s.namespace.clone(),
         service: s.name.clone(),
         port: 9200,
@@ -79,7 +79,7 @@ pub fn choose_service(candidates: &[ServiceCandidate]) -> Option<Target> {
 
 /// The URL of a local port-forward to the target, and the host name to pin to 127.0.0.1: over
 /// HTTPS the URL keeps the Service's DNS name so the certificate (issued for it) still verifies.
-pub fn forwarded_url(target: &Target, local_port: u16) -> (String, Option<String>) {
+pub fn forwarded_url(target: &EsEndpoint, local_port: u16) -> (String, Option<String>) {
     if target.https {
         let host = format!("{}.{}.svc", target.service, target.namespace);
         (format!("https://{host}:{local_port}"), Some(host))

@@ -3,12 +3,13 @@
 //! client that uses them is the plugin's `es::client`.
 
 pub mod auth;
+pub mod credentials;
 pub mod discovery;
 pub mod error;
 pub mod policies;
 pub mod types;
 pub mod version;
 
-pub use auth::{Auth, Secret};
+pub use auth::{Auth, Redacted};
 pub use error::{ApiError, EsError, Failed};
 pub use version::{Flavour, ServerVersion};

@@ -132,16 +132,31 @@ pub struct SnapshotInfo {
 }
 
 impl SnapshotInfo {
-    pub fn summary(&self) -> SnapshotSummary {
+    /// `summary`, moving the name and indices instead of copying them.
+    pub fn into_summary(self) -> SnapshotSummary {
         SnapshotSummary {
-            name: self.snapshot.clone(),
-            state: self.state.clone().unwrap_or(SnapshotState::InProgress),
+            name: self.snapshot,
+            state: self.state.unwrap_or(SnapshotState::InProgress),
             start_ms: self.start_time_in_millis,
             end_ms: self.end_time_in_millis.filter(|&e| e > 0),
-            indices: self.indices.clone(),
+            indices: self.indices,
             shards_total: self.shards.as_ref().map_or(0, |s| s.total),
             shards_failed: self.shards.as_ref().map_or(0, |s| s.failed),
         }
+    }
+
+    pub fn summary(&self) -> SnapshotSummary {
+        Self {
+            snapshot: self.snapshot.clone(),
+            indices: self.indices.clone(),
+            state: self.state.clone(),
+            shards: self.shards.clone(),
+            uuid: None,
+            failures: Vec::new(),
+            metadata: None,
+            ..*self
+        }
+        .into_summary()
     }
 }
 

@@ -27,11 +27,11 @@ pub const IMAGE: &str = "ghcr.io/logbackup/kubectl-logbackup:v0.1.0";
 pub const PLUGIN_PATH: &str = "/usr/local/bin/kubectl-logbackup";
 /// The distroless `nonroot` user of the image.
 const RUN_AS: i64 = 65532;
-const CA_DIR: &str = "/etc/logbackup/ca";
+pub(crate) const CA_DIR: &str = "/etc/logbackup/ca";
 /// How long one run may take in all; the snapshot wait gives up 10 minutes earlier so that the
 /// job ends with our message, not the kubelet's kill.
 pub const ACTIVE_DEADLINE_SECONDS: i64 = 6 * 3600;
-const WAIT_SLACK_SECONDS: i64 = 600;
+pub(crate) const WAIT_SLACK_SECONDS: i64 = 600;
 
 /// A key of a Secret in the CronJob's namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -390,10 +390,10 @@ pub fn job_from(cron_job: &CronJob, job_name: &str) -> Result<Job, ScheduleError
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    pub fn plan() -> CronJobPlan {
+    pub(crate) fn plan() -> CronJobPlan {
         CronJobPlan {
             name: "nightly".into(),
             namespace: "kubesphere-logging-system".into(),

@@ -5,6 +5,7 @@
 pub mod cron;
 pub mod cronjob;
 pub mod policy;
+pub mod restore_test;
 pub mod sync_to;
 
 pub use cron::Schedule;

@@ -7,6 +7,7 @@ pub mod coverage;
 pub mod glob;
 pub mod naming;
 pub mod path_repo;
+pub mod proof;
 pub mod restore;
 pub mod retention;
 pub mod state;

@@ -52,6 +52,54 @@ pub fn is_temporary(index: &str) -> bool {
     index.starts_with(TEMP_PREFIX)
 }
 
+/// A restore test's temporary copy found by `prune`: one whose run (the time in its prefix)
+/// started more than the grace ago is left over from a killed test and goes; a younger one may
+/// belong to a test still running and stays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Leftover {
+    pub index: String,
+    pub age_hours: Option<i64>,
+    pub delete: bool,
+    pub why: String,
+}
+
+/// The temporary copies among `indices`, each with its decision.
+pub fn leftovers(indices: &[String], now_ms: i64, grace_hours: u32) -> Vec<Leftover> {
+    let hour = super::DAY_MS / 24;
+    indices
+        .iter()
+        .filter(|i| is_temporary(i))
+        .map(|index| {
+            let started: Option<i64> = index[TEMP_PREFIX.len()..]
+                .split('-')
+                .next()
+                .and_then(|ms| ms.parse().ok());
+            let age_hours = started.map(|ms| (now_ms - ms).max(0) / hour);
+            let (delete, why) = match age_hours {
+                Some(h) if h >= i64::from(grace_hours) => (
+                    true,
+                    format!("left by a restore test that started {h}h ago (grace {grace_hours}h)"),
+                ),
+                Some(h) => (
+                    false,
+                    format!("a restore test started {h}h ago may still be running (grace {grace_hours}h)"),
+                ),
+                None => (
+                    false,
+                    "its start time is not in its name; delete it by hand when no restore test runs"
+                        .to_string(),
+                ),
+            };
+            Leftover {
+                index: index.clone(),
+                age_hours,
+                delete,
+                why,
+            }
+        })
+        .collect()
+}
+
 /// The restore test's plan: the shared restore planning, under a run prefix, never touching what
 /// exists (a clash with an existing index is refused, not closed or replaced).
 pub fn plan_restore_test(
@@ -443,5 +491,22 @@ mod tests {
             ..snap
         };
         assert!(check_snapshot("r", None, &good, None).passed);
+    }
+
+    #[test]
+    fn leftovers_older_than_the_grace_go_and_younger_ones_stay() {
+        let now = 100 * super::super::DAY_MS;
+        let hour = super::super::DAY_MS / 24;
+        let names: Vec<String> = vec![
+            format!("{}ks-logstash-log-2019.11.12", run_prefix(now - 30 * hour)),
+            format!("{}ks-logstash-log-2019.11.12", run_prefix(now - hour)),
+            "logbackup-verify-x-ks".into(),
+            "ks-logstash-log-2019.11.12".into(),
+        ];
+        let l = leftovers(&names, now, 24);
+        assert_eq!(l.len(), 3);
+        assert!(l[0].delete && l[0].age_hours == Some(30), "{l:?}");
+        assert!(!l[1].delete && l[1].why.contains("may still be running"));
+        assert!(!l[2].delete && l[2].age_hours.is_none());
     }
 }

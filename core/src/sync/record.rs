@@ -64,6 +64,60 @@ pub fn lag(record: &SyncRecord, repository: &[String], now: jiff::Timestamp) -> 
     }
 }
 
+/// How the off-site copy stands against the repository, for `status --sync-to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CopyStatus {
+    pub copy: String,
+    /// When the copy was last brought up to date (RFC 3339), if it ever was.
+    pub last_sync: Option<String>,
+    pub lag: Option<Lag>,
+    pub ok: bool,
+    pub message: String,
+}
+
+/// Judges the copy at `copy` by its record (none: never synced) against the repository's finished
+/// snapshots: healthy when it holds every one of them.
+pub fn copy_status(
+    copy: &str,
+    record: Option<&SyncRecord>,
+    finished: &[String],
+    now: jiff::Timestamp,
+) -> CopyStatus {
+    let Some(record) = record else {
+        return CopyStatus {
+            copy: copy.to_owned(),
+            last_sync: None,
+            lag: None,
+            ok: false,
+            message: format!("{copy} has no record of a sync: run `kubectl logbackup repo sync` (or schedule create --sync-to)"),
+        };
+    };
+    let lag = lag(record, finished, now);
+    let hours = lag.age_seconds / 3600;
+    let ok = lag.missing.is_empty();
+    let message = if ok {
+        format!(
+            "{copy} holds all {} finished snapshots; last sync {} ({hours} h ago)",
+            finished.len(),
+            record.finished_at
+        )
+    } else {
+        format!(
+            "{copy} lags by {} snapshots (newest missing: {}); last sync {} ({hours} h ago)",
+            lag.missing.len(),
+            lag.missing.last().cloned().unwrap_or_default(),
+            record.finished_at
+        )
+    };
+    CopyStatus {
+        copy: copy.to_owned(),
+        last_sync: Some(record.finished_at.clone()),
+        lag: Some(lag),
+        ok,
+        message,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +145,32 @@ mod tests {
         assert_eq!(l.missing, ["c", "d"]);
         assert_eq!(l.extra, ["a"]);
         assert_eq!(l.age_seconds, 7200);
+    }
+
+    #[test]
+    fn a_copy_is_healthy_only_when_it_holds_every_finished_snapshot() {
+        let record = SyncRecord {
+            finished_at: "2026-12-01T01:00:00Z".into(),
+            source: "/repo".into(),
+            generation: 4,
+            snapshots: vec!["a".into(), "b".into()],
+            files_sent: 3,
+            bytes_sent: 10,
+        };
+        let now: jiff::Timestamp = "2026-12-01T03:00:00Z".parse().unwrap();
+        let whole = copy_status("s3://b/p", Some(&record), &["a".into(), "b".into()], now);
+        assert!(whole.ok);
+        assert_eq!(
+            whole.message,
+            "s3://b/p holds all 2 finished snapshots; last sync 2026-12-01T01:00:00Z (2 h ago)"
+        );
+        let behind = copy_status("s3://b/p", Some(&record), &["b".into(), "c".into()], now);
+        assert!(!behind.ok);
+        assert!(behind
+            .message
+            .contains("lags by 1 snapshots (newest missing: c)"));
+        let never = copy_status("s3://b/p", None, &["a".into()], now);
+        assert!(!never.ok && never.last_sync.is_none());
+        assert!(never.message.contains("no record of a sync"));
     }
 }

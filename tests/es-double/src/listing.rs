@@ -243,29 +243,19 @@ impl Page {
     fn apply(
         &self,
         list: &[Snapshot],
-        mut matched: Vec<usize>,
+        matched: Vec<usize>,
         repo: &str,
     ) -> (Vec<usize>, usize, usize, Option<String>) {
-        let order = |a: &usize, b: &usize| -> Ordering {
-            let (x, y) = (&list[*a], &list[*b]);
-            let o = self
-                .key(x)
-                .cmp(&self.key(y))
-                .then_with(|| x.name.cmp(&y.name));
-            if self.desc {
-                o.reverse()
-            } else {
-                o
-            }
-        };
-        matched.sort_by(order);
+        // One key per snapshot per request (not two per comparison): a paged listing of 100,000
+        // snapshots asks 100 times, and the double's time must not swamp the client's.
         let total = matched.len();
+        let mut keyed: Vec<(String, usize)> = matched
+            .into_iter()
+            .map(|i| (self.key(&list[i]), i))
+            .collect();
         if let Some((key, name)) = &self.after {
-            matched.retain(|&i| {
-                let o = self
-                    .key(&list[i])
-                    .cmp(key)
-                    .then_with(|| list[i].name.cmp(name));
+            keyed.retain(|(k, i)| {
+                let o = k.cmp(key).then_with(|| list[*i].name.cmp(name));
                 if self.desc {
                     o == Ordering::Less
                 } else {
@@ -273,6 +263,15 @@ impl Page {
                 }
             });
         }
+        keyed.sort_unstable_by(|(ka, a), (kb, b)| {
+            let o = ka.cmp(kb).then_with(|| list[*a].name.cmp(&list[*b].name));
+            if self.desc {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        let matched: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
         let rest: Vec<usize> = matched.into_iter().skip(self.offset).collect();
         let take = self.size.unwrap_or(rest.len()).min(rest.len());
         let page: Vec<usize> = rest[..take].to_vec();

@@ -35,32 +35,34 @@ impl WebhookCluster for Kube {
         &self,
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>, K8sError> {
-        k8s::webhook::namespace_labels(self, name).await
+        k8s::webhook_objects::namespace_labels(self, name).await
     }
     async fn secret_data(
         &self,
         namespace: &str,
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>, K8sError> {
-        k8s::webhook::secret_data(self, namespace, name).await
+        k8s::webhook_objects::secret_data(self, namespace, name).await
     }
     async fn missing_cert_manager_crds(&self) -> Result<Vec<String>, K8sError> {
-        k8s::webhook::missing_cert_manager_crds(self).await
+        k8s::webhook_objects::missing_cert_manager_crds(self).await
     }
     async fn served(&self) -> Result<Served, K8sError> {
         Kube::served(self).await.cloned()
     }
     async fn apply_all(&self, objects: &[Value]) -> Result<Vec<String>, K8sError> {
-        k8s::webhook::apply_all(self, objects).await
+        k8s::webhook_objects::apply_all(self, objects).await
     }
     async fn delete_all(&self, objects: &[Value], dry_run: bool) -> Result<Vec<String>, K8sError> {
-        k8s::webhook::delete_all(self, objects, dry_run).await
+        k8s::webhook_objects::delete_all(self, objects, dry_run).await
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
-    #[error(transparent)]
+    // Not `transparent`: the K8sError stays in the error chain, where the command line finds its
+    // hint (its message is printed once).
+    #[error("{0}")]
     Kubernetes(#[from] K8sError),
     #[error("failed to prepare the webhook certificates: {0}")]
     Certificates(#[from] CertError),
@@ -154,7 +156,7 @@ pub async fn install(
     };
     let objects = manifests::objects(ns, &certificates, include_namespace)?;
     let served = cluster.served().await?;
-    let (objects, notes) = k8s::webhook::for_server(&objects, &served)?;
+    let (objects, notes) = k8s::webhook_objects::for_server(&objects, &served)?;
     messages.extend(notes.into_iter().map(|n| format!("note: {n}")));
     if !options.dry_run {
         cluster.apply_all(&objects).await?;
@@ -196,7 +198,7 @@ pub async fn uninstall(
         }
     }
     let served = cluster.served().await?;
-    let (objects, _) = k8s::webhook::for_server(&objects, &served)?;
+    let (objects, _) = k8s::webhook_objects::for_server(&objects, &served)?;
     let deleted = cluster.delete_all(&objects, dry_run).await?;
     Ok(Uninstalled {
         deleted,

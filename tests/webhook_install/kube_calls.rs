@@ -1,30 +1,17 @@
 //! `webhook install|uninstall|status` Kubernetes calls, against the mocked API.
 
-use logbackup::k8s::webhook as kube_webhook;
+use logbackup::k8s::webhook_objects;
 use logbackup::webhook_install::certs;
 use logbackup::webhook_install::manifests::{objects, Certificates};
 use serde_json::{json, Value};
 
-use crate::mock_api::*;
+use test_support::kube_api::*;
+use test_support::plugin::{kube, served, webhook_objects};
 
 const NS: &str = "logbackup-system";
 
 fn generated() -> (certs::Bundle, Vec<Value>) {
-    let names = certs::service_names("logbackup-webhook", NS);
-    let b = certs::apply(
-        &certs::Decision::NewCa("test".into()),
-        None,
-        &names,
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
-    let c = Certificates::Generated {
-        ca_cert: b.ca_cert.clone(),
-        ca_key: b.ca_key.clone(),
-        tls_cert: b.tls_cert.clone(),
-        tls_key: b.tls_key.clone(),
-    };
-    (b, objects(NS, &c, true).unwrap())
+    webhook_objects(NS)
 }
 
 fn path_of(o: &Value) -> String {
@@ -65,14 +52,14 @@ fn install_applies_every_object_server_side_in_order() {
             Exchange::new("PATCH", path_of(o))
                 .query(&[("fieldManager", "kubectl-logbackup"), ("force", "true")])
                 .body(move |b| assert_eq!(b, &sent))
-                .answer(200, o.clone()),
+                .reply(200, o.clone()),
         );
     }
     assert_eq!(script.len(), objs.len() + cm.len());
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        kube_webhook::apply_all(&client, &objs).await.unwrap();
-        kube_webhook::apply_all(&client, &cm).await.unwrap();
+        webhook_objects::apply_all(&client, &objs).await.unwrap();
+        webhook_objects::apply_all(&client, &cm).await.unwrap();
         drop(client);
         server.await.unwrap();
     });
@@ -92,19 +79,19 @@ fn cert_manager_crds_are_checked_before_anything_is_applied() {
             "GET",
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/certificates.cert-manager.io",
         )
-        .answer(200, crd("certificates.cert-manager.io")),
+        .reply(200, crd("certificates.cert-manager.io")),
         Exchange::new(
             "GET",
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/issuers.cert-manager.io",
         )
-        .answer(
+        .reply(
             404,
             not_found("customresourcedefinitions", "issuers.cert-manager.io"),
         ),
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        let missing = kube_webhook::missing_cert_manager_crds(&client)
+        let missing = webhook_objects::missing_cert_manager_crds(&client)
             .await
             .unwrap();
         assert_eq!(missing, ["issuers.cert-manager.io"]);
@@ -147,17 +134,17 @@ fn status_reads_deployment_ca_bundle_secret_and_ready_endpoints() {
             "GET",
             format!("/apis/apps/v1/namespaces/{NS}/deployments/logbackup-webhook"),
         )
-        .answer(200, deployment),
+        .reply(200, deployment),
         Exchange::new(
             "GET",
             "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/logbackup-webhook",
         )
-        .answer(200, mwc),
+        .reply(200, mwc),
         Exchange::new(
             "GET",
             format!("/api/v1/namespaces/{NS}/secrets/logbackup-webhook-tls"),
         )
-        .answer(200, tls),
+        .reply(200, tls),
         Exchange::new(
             "GET",
             format!("/apis/discovery.k8s.io/v1/namespaces/{NS}/endpointslices"),
@@ -166,11 +153,11 @@ fn status_reads_deployment_ca_bundle_secret_and_ready_endpoints() {
             "labelSelector",
             "kubernetes.io%2Fservice-name%3Dlogbackup-webhook",
         )])
-        .answer(200, slices),
+        .reply(200, slices),
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        let seen = kube_webhook::observe(
+        let seen = webhook_objects::observe(
             &client,
             &served(33),
             NS,
@@ -205,11 +192,11 @@ fn uninstall_deletes_in_reverse_and_skips_what_is_absent() {
         } else {
             (200, ok.clone())
         };
-        script.push(Exchange::new("DELETE", path_of(o)).answer(answer.0, answer.1));
+        script.push(Exchange::new("DELETE", path_of(o)).reply(answer.0, answer.1));
     }
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        let deleted = kube_webhook::delete_all(&client, &objs, false)
+        let deleted = webhook_objects::delete_all(&client, &objs, false)
             .await
             .unwrap();
         assert_eq!(deleted.len(), objs.len() - 1);

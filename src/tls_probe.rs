@@ -6,9 +6,31 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("failed to read the caBundle as PEM: {0}")]
+    BadPem(rustls::pki_types::pem::Error),
+    #[error("the caBundle holds a certificate rustls cannot use: {0}")]
+    BadCa(rustls::Error),
+    #[error("the caBundle holds no certificate")]
+    NoCa,
+    #[error("failed to set up TLS: {0}")]
+    Setup(rustls::Error),
+    #[error("{0} is not a valid server name")]
+    BadName(String),
+    #[error("no TLS handshake within {0}s")]
+    Timeout(u64),
+    #[error("TLS handshake as {name}, trusting only the caBundle, failed: {source}")]
+    Handshake {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("the server sent no certificate")]
+    NoCertificate,
+}
 
 /// The leaf certificate the server presents, after a handshake that verified it against `ca_bundle`
 /// (PEM) for `server_name`.
@@ -17,25 +39,24 @@ pub async fn served_certificate(
     ca_bundle: &str,
     server_name: &str,
     timeout: Duration,
-) -> Result<CertificateDer<'static>> {
+) -> Result<CertificateDer<'static>, ProbeError> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_bundle.as_bytes()) {
-        let cert = cert.context("failed to read the caBundle as PEM")?;
         roots
-            .add(cert)
-            .context("the caBundle holds a certificate rustls cannot use")?;
+            .add(cert.map_err(ProbeError::BadPem)?)
+            .map_err(ProbeError::BadCa)?;
     }
     if roots.is_empty() {
-        bail!("the caBundle holds no certificate");
+        return Err(ProbeError::NoCa);
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .context("failed to set up TLS")?
+        .map_err(ProbeError::Setup)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     let name = ServerName::try_from(server_name.to_owned())
-        .with_context(|| format!("{server_name} is not a valid server name"))?;
+        .map_err(|_| ProbeError::BadName(server_name.to_owned()))?;
     let handshake = async {
         let tcp = tokio::net::TcpStream::connect(addr).await?;
         tokio_rustls::TlsConnector::from(Arc::new(config))
@@ -44,16 +65,17 @@ pub async fn served_certificate(
     };
     let tls = tokio::time::timeout(timeout, handshake)
         .await
-        .map_err(|_| anyhow!("no TLS handshake within {}s", timeout.as_secs()))?
-        .with_context(|| {
-            format!("TLS handshake as {server_name}, trusting only the caBundle, failed")
+        .map_err(|_| ProbeError::Timeout(timeout.as_secs()))?
+        .map_err(|source| ProbeError::Handshake {
+            name: server_name.to_owned(),
+            source,
         })?;
     let (_, session) = tls.get_ref();
     session
         .peer_certificates()
         .and_then(|chain| chain.first())
         .map(|leaf| leaf.clone().into_owned())
-        .ok_or_else(|| anyhow!("the server sent no certificate"))
+        .ok_or(ProbeError::NoCertificate)
 }
 
 /// The first certificate of a PEM text, as DER.
@@ -64,7 +86,7 @@ pub fn first_der(pem: &str) -> Option<CertificateDer<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use logbackup::webhook_install::certs;
+    use crate::webhook_install::certs;
     use rustls::pki_types::PrivateKeyDer;
 
     /// A TLS server on 127.0.0.1 presenting `cert_pem`; it completes handshakes and says nothing.
@@ -121,15 +143,15 @@ mod tests {
             .await
             .expect_err("untrusted");
         assert!(
-            format!("{err:#}").contains("trusting only the caBundle"),
-            "{err:#}"
+            err.to_string().contains("trusting only the caBundle"),
+            "{err}"
         );
 
         // A name the certificate does not cover, as when the webhook moved namespace.
         let err = served_certificate(addr, &ca, "logbackup-webhook.other.svc", SECOND)
             .await
             .expect_err("name");
-        assert!(format!("{err:#}").contains("handshake"), "{err:#}");
+        assert!(err.to_string().contains("handshake"), "{err}");
 
         assert!(served_certificate(addr, "not pem", &names[0], SECOND)
             .await
