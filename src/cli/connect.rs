@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use logbackup::es::{EsClient, Redacted};
 use logbackup::k8s::{K8sError, Kube};
@@ -88,35 +88,26 @@ impl EsArgs {
             times: self.retries,
         }
     }
-}
 
-impl EsArgs {
-    /// The flags as the library takes them; `--ca-file` is read here, at the edge.
-    pub fn options(&self, global: &Global) -> Result<EsOptions> {
-        let ca_file_pem = match &self.ca_file {
-            Some(path) => Some(
-                std::fs::read(path)
-                    .with_context(|| format!("failed to read CA file {}", path.display()))?,
-            ),
-            None => None,
-        };
-        Ok(EsOptions {
+    /// The flags as the library takes them.
+    pub fn options(&self, global: &Global) -> EsOptions {
+        EsOptions {
             es_url: self.es_url.clone(),
             username: self.username.clone(),
             password: self.password.clone().map(Redacted::new),
             password_secret: self.password_secret.clone(),
             api_key: self.api_key.clone().map(Redacted::new),
-            ca_file_pem,
+            ca_file: self.ca_file.clone(),
             ca_secret: self.ca_secret.clone(),
             insecure: self.insecure,
             timeout: Duration::from_secs(self.request_timeout),
             namespace: global.namespace.clone(),
-        })
+        }
     }
 }
 
 pub async fn connect(args: &EsArgs, global: &Global) -> Result<EsClient> {
-    Ok(workflows::connect::connect(&args.options(global)?, &kube_config(global)).await?)
+    Ok(workflows::connect::connect(&args.options(global), &kube_config(global)).await?)
 }
 
 /// --kubeconfig and --context, connected on use.

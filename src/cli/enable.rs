@@ -156,7 +156,7 @@ impl CommonArgs {
     }
 
     /// The Elasticsearch side of the restart and registration, with Ctrl-C wired to stop it.
-    fn es_steps<'a>(&self, cluster: &'a Cluster, global: &Global) -> Result<LiveEsSteps<'a>> {
+    fn es_steps<'a>(&self, cluster: &'a Cluster, global: &Global) -> LiveEsSteps<'a> {
         let settings = RestartSettings {
             health: match self.wait_for_status {
                 HealthArg::Green => "green",
@@ -168,13 +168,13 @@ impl CommonArgs {
         };
         let mut steps = LiveEsSteps::new(
             cluster,
-            self.es.options(global)?,
+            self.es.options(global),
             kube_config(global),
             settings,
         );
         steps.resume_from = self.resume_from.clone();
         steps.on_restart = Some(stop_on_ctrl_c);
-        Ok(steps)
+        steps
     }
 }
 
@@ -234,7 +234,7 @@ pub async fn run_enable(args: &EnableArgs, global: &Global) -> Result<ExitCode> 
         path: args.path.clone(),
         container: args.container.clone(),
     };
-    let mut es = common.es_steps(&cluster, global)?;
+    let mut es = common.es_steps(&cluster, global);
     let done = workflow::enable(
         &cluster,
         &mut es,
@@ -268,7 +268,7 @@ pub async fn run_disable(args: &DisableArgs, global: &Global) -> Result<ExitCode
     let common = &args.common;
     workflow::parse_targets(&common.targets).map_err(failed)?;
     let cluster = cluster(global).await?;
-    let mut es = common.es_steps(&cluster, global)?;
+    let mut es = common.es_steps(&cluster, global);
     let done = workflow::disable(&cluster, &mut es, &common.workflow(), &mut say())
         .await
         .map_err(failed)?;

@@ -38,8 +38,8 @@ pub struct EsOptions {
     /// `NAME[/KEY]`.
     pub password_secret: Option<String>,
     pub api_key: Option<Redacted>,
-    /// The PEM of `--ca-file`, read by the caller.
-    pub ca_file_pem: Option<Vec<u8>>,
+    /// `--ca-file`: a PEM file, read when connecting.
+    pub ca_file: Option<PathBuf>,
     /// `NAME[/KEY]`.
     pub ca_secret: Option<String>,
     pub insecure: bool,
@@ -58,6 +58,11 @@ pub enum ConnectError {
     Elasticsearch(#[from] Failed),
     #[error("{0}")]
     Choice(#[from] ChoiceError),
+    #[error("failed to read CA file {}: {source}", path.display())]
+    CaFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Reads a Secret's key, connecting to the cluster the first time one is needed.
@@ -75,10 +80,17 @@ async fn read(
 
 /// Connects, discovering Elasticsearch in the cluster unless `--es-url` was given.
 pub async fn connect(options: &EsOptions, kube: &KubeConfigRef) -> Result<EsClient, ConnectError> {
+    let ca_file_pem = match &options.ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|source| ConnectError::CaFile {
+            path: path.clone(),
+            source,
+        })?),
+        None => None,
+    };
     let mut config = ClientConfig {
         url: String::new(),
         auth: Auth::None,
-        ca_pem: options.ca_file_pem.clone(),
+        ca_pem: ca_file_pem,
         insecure: options.insecure,
         resolve: None,
         timeout: options.timeout,
@@ -112,7 +124,7 @@ pub async fn connect(options: &EsOptions, kube: &KubeConfigRef) -> Result<EsClie
         https: t.https,
     });
     match choose_ca(
-        options.ca_file_pem.is_some(),
+        options.ca_file.is_some(),
         options.ca_secret.as_deref(),
         options.insecure,
         secret_namespace,
@@ -157,4 +169,30 @@ pub async fn connect(options: &EsOptions, kube: &KubeConfigRef) -> Result<EsClie
     let client = EsClient::connect(&config).await?;
     tracing::info!(version = %client.version, "using");
     Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_ca_file_is_named_before_anything_is_reached() {
+        let options = EsOptions {
+            es_url: Some("https://127.0.0.1:1".into()),
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..EsOptions::default()
+        };
+        let err = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(connect(&options, &KubeConfigRef::default()))
+            .unwrap_err();
+        assert!(matches!(err, ConnectError::CaFile { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("failed to read CA file /nonexistent/ca.pem:"),
+            "{err}"
+        );
+    }
 }

@@ -121,18 +121,7 @@ fn create_and_wait_follows_the_snapshot_to_its_final_state() {
 #[test]
 fn restore_plans_refuses_conflicts_and_restores_under_a_prefix() {
     let env = Env::start(VERSIONS[0].0, VERSIONS[0].1, kubesphere);
-    env.run(&[
-        "snapshot",
-        "create",
-        "-r",
-        REPO,
-        "--name",
-        "daily-1",
-        "--preset",
-        "kubesphere",
-        "--wait",
-    ])
-    .ok();
+    snapshot_daily(&env);
     let options = RestoreOptions {
         repository: REPO.into(),
         snapshot: None,
