@@ -1,38 +1,23 @@
 //! `kubectl logbackup inject` as a user runs it: files and stdin, multi-document YAML, `kind: List`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use test_support::{Run, Runner};
 
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-logbackup");
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/inject");
 
-fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start plugin");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
+fn run(args: &[&str], stdin: &str) -> Run {
+    Runner::new(BIN).run_with_stdin(args, stdin.as_bytes())
 }
 
-fn docs(out: &Output) -> Vec<Value> {
-    logbackup::manifest::parse_documents("stdout", &String::from_utf8_lossy(&out.stdout))
-        .expect("output parses")
+fn docs(out: &Run) -> Vec<Value> {
+    logbackup::manifest::parse_documents("stdout", &out.stdout).expect("output parses")
 }
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{FIXTURES}/{name}")).expect("fixture")
+    test_support::fixtures::read(&format!("inject/{name}"))
 }
 
 const CONFIGMAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: elasticsearch-logging\ndata:\n  elasticsearch.yml: |\n    cluster.name: logs\n";
@@ -45,11 +30,7 @@ fn multi_document_stdin_keeps_order_and_passes_other_kinds_through() {
         fixture("edge-not-labelled.yaml")
     );
     let out = run(&["inject", "-f", "-"], &input);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.success(), "{}", out.stderr.as_str());
     let docs = docs(&out);
     let kinds: Vec<&str> = docs
         .iter()
@@ -84,12 +65,8 @@ fn kind_list_items_are_injected() {
             .collect::<String>()
     );
     let out = run(&["inject", "-f", "-", "-o", "json"], &list);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let list: Value = serde_json::from_slice(&out.stdout).expect("json output");
+    assert!(out.success(), "{}", out.stderr.as_str());
+    let list: Value = serde_json::from_str(&out.stdout).expect("json output");
     assert_eq!(list["kind"], "List");
     assert_eq!(
         list["items"][0]["spec"]["template"]["spec"]["initContainers"][0]["name"],
@@ -103,27 +80,21 @@ fn injecting_twice_is_injecting_once() {
         &["inject", "-f", &format!("{FIXTURES}/edge-annotations.yaml")],
         "",
     );
-    assert!(once.status.success());
-    let twice = run(
-        &["inject", "-f", "-"],
-        &String::from_utf8_lossy(&once.stdout),
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&once.stdout),
-        String::from_utf8_lossy(&twice.stdout)
-    );
+    assert!(once.success());
+    let twice = run(&["inject", "-f", "-"], &once.stdout);
+    assert_eq!(once.stdout.as_str(), twice.stdout.as_str());
 }
 
 #[test]
 fn one_bad_statefulset_writes_nothing_and_says_why() {
     let input = format!("{CONFIGMAP}---\n{}", fixture("edge-two-candidates.yaml"));
     let out = run(&["inject", "-f", "-"], &input);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, 1);
     assert!(
         out.stdout.is_empty(),
         "no partial output may reach a pipeline"
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = out.stderr.as_str();
     assert!(
         stderr.contains("es-hot, es-warm") && stderr.contains("logbackup.io/container"),
         "{stderr}"
@@ -143,7 +114,7 @@ fn all_injects_unlabelled_statefulsets() {
         ],
         "",
     );
-    assert!(out.status.success());
+    assert!(out.success());
     let docs = docs(&out);
     assert_eq!(
         docs[0]["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
@@ -161,8 +132,10 @@ fn warnings_go_to_stderr_and_yaml_to_stdout() {
         ],
         "",
     );
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr)
+    assert!(out.success());
+    assert!(out
+        .stderr
+        .as_str()
         .contains("warning: logging/logs-es-data: container elasticsearch sets command"));
     assert_eq!(docs(&out).len(), 1);
 }
@@ -170,12 +143,18 @@ fn warnings_go_to_stderr_and_yaml_to_stdout() {
 #[test]
 fn bad_input_is_reported_with_its_source() {
     let out = run(&["inject", "-f", "-"], "kind: [unclosed\n");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to parse stdin as YAML"));
+    assert_eq!(out.code, 1);
+    assert!(out
+        .stderr
+        .as_str()
+        .contains("failed to parse stdin as YAML"));
     let out = run(&["inject", "-f", "/nonexistent/sts.yaml"], "");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to read /nonexistent/sts.yaml"));
+    assert!(out
+        .stderr
+        .as_str()
+        .contains("failed to read /nonexistent/sts.yaml"));
     let out = run(&["inject", "-f", "-", "--path", "relative"], "");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --path"));
+    assert!(out.stderr.as_str().contains("invalid --path"));
 }
 
 #[test]
@@ -186,15 +165,11 @@ fn yaml_is_read_as_kubectl_reads_it() {
         "      volumes:\n      - name: config\n        configMap:\n          name: es-config\n          defaultMode: 0440\n      containers:\n",
     );
     let out = run(&["inject", "--all", "-f", "-"], &sts);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.success(), "{}", out.stderr.as_str());
     let docs = docs(&out);
     assert_eq!(
         docs[0]["spec"]["template"]["spec"]["volumes"][0]["configMap"]["defaultMode"],
         288
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("defaultMode: 288"));
+    assert!(out.stdout.as_str().contains("defaultMode: 288"));
 }

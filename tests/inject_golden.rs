@@ -260,31 +260,17 @@ fn keeps(original: &Value, injected: &Value, at: &str) -> Result<(), String> {
 
 #[test]
 fn the_plugin_binary_writes_exactly_the_goldens() {
-    let bin = env!("CARGO_BIN_EXE_kubectl-logbackup");
+    use std::ffi::OsStr;
+    let plugin = test_support::Runner::new(env!("CARGO_BIN_EXE_kubectl-logbackup"));
     let mut checked = 0;
     for case in cases() {
         let golden = sibling(&case, ".injected.yaml");
         let Ok(expected) = std::fs::read_to_string(&golden) else {
             continue;
         };
-        let out = std::process::Command::new(bin)
-            .arg("inject")
-            .arg("-f")
-            .arg(&case)
-            .output()
-            .expect("run plugin");
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            case.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            expected,
-            "{}",
-            case.display()
-        );
+        let out = plugin.run(&[OsStr::new("inject"), OsStr::new("-f"), case.as_os_str()]);
+        assert!(out.success(), "{}: {}", case.display(), out.stderr);
+        assert_eq!(out.stdout, expected, "{}", case.display());
         checked += 1;
     }
     assert!(

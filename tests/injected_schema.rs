@@ -2,8 +2,7 @@
 //! fields), with kubernetes-validate (PyPI; .ci/run installs it).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
-#[path = "support/kubernetes_validate.rs"]
-mod kubernetes_validate;
+use test_support::kubernetes_validate;
 
 #[test]
 fn injected_goldens_validate_against_the_kubernetes_schema() {

@@ -7,16 +7,6 @@ fn seeded(state: &mut es_double::State) {
     state.seed_snapshots(REPO, LOCATION, 100, es_double::time::now_ms());
 }
 
-fn names(env: &Env) -> Vec<String> {
-    env.double
-        .state()
-        .snapshots
-        .values()
-        .flatten()
-        .map(|s| s.name.clone())
-        .collect()
-}
-
 fn first_request(env: &Env, prefix: &str) -> Option<usize> {
     env.double
         .state()
@@ -48,7 +38,7 @@ fn snapshots_then_prunes_and_keeps_the_new_snapshot() {
         let new_name = out["snapshot"]["snapshot"].as_str().unwrap().to_string();
         assert!(new_name.starts_with("nightly-"), "{new_name}");
         assert_eq!(out["prune"]["deleted"].as_array().unwrap().len(), 53);
-        let left = names(&env);
+        let left = snapshot_names(&env);
         assert_eq!(left.len(), 48, "{}", env.label);
         assert!(left.contains(&new_name));
         // The snapshot is started before any deletion.
@@ -87,7 +77,7 @@ fn a_partial_or_failed_snapshot_exits_1_and_prunes_nothing() {
             .stderr_has("it is NOT a complete backup")
             .stderr_has("not pruning");
             assert_eq!(count_requests(&env, "DELETE"), 0, "{}", env.label);
-            assert_eq!(names(&env).len(), 101, "{}", env.label);
+            assert_eq!(snapshot_names(&env).len(), 101, "{}", env.label);
         }
     }
 }
@@ -125,5 +115,5 @@ fn a_failed_deletion_exits_1_after_trying_the_others() {
     let out = run.json();
     assert_eq!(out["prune"]["failed"].as_array().unwrap().len(), 1);
     assert_eq!(out["prune"]["deleted"].as_array().unwrap().len(), 52);
-    assert_eq!(names(&env).len(), 49);
+    assert_eq!(snapshot_names(&env).len(), 49);
 }

@@ -45,6 +45,23 @@ fn nights(state: &mut es_double::State) {
     state.snapshots.insert(LOCATION.into(), list);
 }
 
+/// `coverage` of 2019.11.01-10 in plain text, then `more`.
+fn first_ten_days(env: &Env, more: &[&str]) -> Run {
+    let mut args = vec![
+        "coverage",
+        "-r",
+        REPO,
+        "--since",
+        "2019.11.01",
+        "--until",
+        "2019.11.10",
+        "--color",
+        "never",
+    ];
+    args.extend(more);
+    env.run(&args)
+}
+
 #[test]
 fn coverage_and_restore_by_date_agree_on_every_day_and_version() {
     for (flavour, version) in VERSIONS {
@@ -108,17 +125,7 @@ fn coverage_and_restore_by_date_agree_on_every_day_and_version() {
                 }
             }
         }
-        let plain = env.run(&[
-            "coverage",
-            "-r",
-            REPO,
-            "--since",
-            "2019.11.01",
-            "--until",
-            "2019.11.10",
-            "--color",
-            "never",
-        ]);
+        let plain = first_ten_days(&env, &[]);
         plain
             .ok()
             .stdout_has("2019-11  ###p#-#-##")
@@ -163,19 +170,7 @@ fn a_passed_restore_test_report_marks_its_days_as_tested() {
     let dir = tempfile::tempdir().unwrap();
     let proof = dir.path().join("proof.json");
     std::fs::write(&proof, &report.stdout).unwrap();
-    env.run(&[
-        "coverage",
-        "-r",
-        REPO,
-        "--since",
-        "2019.11.01",
-        "--until",
-        "2019.11.10",
-        "--color",
-        "never",
-        "--proof",
-        proof.to_str().unwrap(),
-    ])
-    .ok()
-    .stdout_has("2019-11  ###p#-#-+#");
+    first_ten_days(&env, &["--proof", proof.to_str().unwrap()])
+        .ok()
+        .stdout_has("2019-11  ###p#-#-+#");
 }

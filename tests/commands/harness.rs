@@ -1,10 +1,11 @@
 //! Starting a double, running the plugin against it, and checking the double saw only requests the
 //! API definitions allow.
 
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use es_double::{Config, Flavour, Running, State};
+pub use test_support::Run;
+use test_support::Runner;
 
 pub const VERSIONS: [(Flavour, &str); 4] = [
     (Flavour::Elasticsearch, "7.17.0"),
@@ -24,15 +25,21 @@ pub struct Env {
     _runtime: tokio::runtime::Runtime,
 }
 
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
 impl Env {
     pub fn start(flavour: Flavour, version: &str, setup: impl FnOnce(&mut State)) -> Self {
         Self::start_config(flavour, version, |_| {}, setup)
+    }
+
+    /// `start` with the KubeSphere repository and indices, and the double behaving as `behave` says.
+    pub fn kubesphere_with(
+        flavour: Flavour,
+        version: &str,
+        behave: impl FnOnce(&mut es_double::state::Behaviour),
+    ) -> Self {
+        Self::start(flavour, version, |s| {
+            kubesphere(s);
+            behave(&mut s.behaviour);
+        })
     }
 
     /// `start` with the double's configuration adjusted (extras outside the definitions).
@@ -71,12 +78,16 @@ impl Env {
     /// `run` without the check that every request was one the definitions allow: for probes
     /// that a server without the endpoint answers 400 on purpose (SLM on an OSS build).
     pub fn run_unchecked(&self, args: &[&str]) -> Run {
-        let url = self.double.url();
-        let output: Output = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-            .args(args)
-            .args([
+        self.plugin().run(args)
+    }
+
+    /// The plugin against this double with fast polls and retries, and no Elasticsearch settings
+    /// from the test's environment; every run bounded by RUN_LIMIT.
+    pub fn plugin(&self) -> Runner {
+        Runner::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
+            .trailing([
                 "--es-url",
-                &url,
+                &self.double.url(),
                 "--poll-interval-ms",
                 "5",
                 "--retry-delay-ms",
@@ -84,17 +95,7 @@ impl Env {
             ])
             .env_remove("LOGBACKUP_ES_PASSWORD")
             .env_remove("LOGBACKUP_REPOSITORY")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .and_then(bounded)
-            .unwrap();
-        let run = Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
-        run
+            .time_limit(RUN_LIMIT)
     }
 
     /// The plugin never sent a request the definitions reject.
@@ -124,80 +125,6 @@ impl Env {
 /// Every run is bounded: a plugin that hangs is killed and fails the test, instead of hanging it.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
-fn bounded(mut child: Child) -> std::io::Result<Output> {
-    let started = Instant::now();
-    // Drain the pipes on threads so a chatty child cannot block on a full pipe while we wait.
-    let out_t = drain(child.stdout.take());
-    let err_t = drain(child.stderr.take());
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Output {
-                status,
-                stdout: out_t.join().unwrap_or_default(),
-                stderr: err_t.join().unwrap_or_default(),
-            });
-        }
-        if started.elapsed() > RUN_LIMIT {
-            let _ = child.kill();
-            panic!("the plugin ran longer than {RUN_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn drain<R: std::io::Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut buf);
-        }
-        buf
-    })
-}
-
-impl Run {
-    #[track_caller]
-    pub fn ok(&self) -> &Self {
-        assert_eq!(
-            self.code, 0,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    #[track_caller]
-    pub fn code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    #[track_caller]
-    pub fn stderr_has(&self, text: &str) -> &Self {
-        assert!(
-            self.stderr.contains(text),
-            "stderr lacks {text:?}:\n{}",
-            self.stderr
-        );
-        self
-    }
-    #[track_caller]
-    pub fn stdout_has(&self, text: &str) -> &Self {
-        assert!(
-            self.stdout.contains(text),
-            "stdout lacks {text:?}:\n{}",
-            self.stdout
-        );
-        self
-    }
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
-    }
-}
-
 /// A repository and some daily log indices, as a KubeSphere cluster has them.
 pub fn kubesphere(state: &mut State) {
     let mut settings = serde_json::Map::new();
@@ -213,6 +140,40 @@ pub fn kubesphere(state: &mut State) {
         state.add_index(&format!("ks-logstash-log-{day}"), 10 * 1024 * 1024);
     }
     state.add_index("other-index", 1024);
+}
+
+/// `daily-1`: a snapshot of the KubeSphere indices, waited for.
+pub fn snapshot_daily(env: &Env) {
+    env.run(&[
+        "snapshot",
+        "create",
+        "-r",
+        REPO,
+        "--name",
+        "daily-1",
+        "--preset",
+        "kubesphere",
+        "--wait",
+    ])
+    .ok();
+}
+
+/// Every snapshot the double holds, in every repository, by name.
+pub fn snapshot_names(env: &Env) -> Vec<String> {
+    env.double
+        .state()
+        .snapshots
+        .values()
+        .flatten()
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// The plugin never asked the double to restore `snapshot` (from REPO).
+#[track_caller]
+pub fn assert_no_restore(env: &Env, snapshot: &str) {
+    let restores = count_requests(env, &format!("POST /_snapshot/{REPO}/{snapshot}/_restore"));
+    assert_eq!(restores, 0, "{}: restored {snapshot}", env.label);
 }
 
 /// Index of a request in the double's log matching `prefix`, counted.

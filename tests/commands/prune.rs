@@ -16,16 +16,6 @@ fn seeded(state: &mut es_double::State) {
     list.push(running);
 }
 
-fn names(env: &Env) -> Vec<String> {
-    env.double
-        .state()
-        .snapshots
-        .values()
-        .flatten()
-        .map(|s| s.name.clone())
-        .collect()
-}
-
 #[test]
 fn keep_days_deletes_older_snapshots_one_at_a_time_and_never_the_running_one() {
     for (flavour, version) in VERSIONS {
@@ -40,7 +30,7 @@ fn keep_days_deletes_older_snapshots_one_at_a_time_and_never_the_running_one() {
             "{}",
             env.label
         );
-        let left = names(&env);
+        let left = snapshot_names(&env);
         assert_eq!(left.len(), 48);
         assert!(left.contains(&"snapshot-running".to_string()));
         // One DELETE per snapshot, oldest first.
@@ -67,7 +57,7 @@ fn dry_run_explains_and_deletes_nothing() {
         .stdout_has("older than --keep-days 2")
         .stdout_has("within --keep-days 2")
         .stderr_has("dry run: 53 of 101");
-    assert_eq!(names(&env).len(), 101);
+    assert_eq!(snapshot_names(&env).len(), 101);
     assert_eq!(count_requests(&env, "DELETE"), 0);
 }
 
@@ -77,11 +67,11 @@ fn min_count_max_count_prefix_and_age_from_name() {
     // Everything is older than 0 days; min-count keeps the newest 5 successes.
     env.run(&["prune", "-r", REPO, "--keep-days", "0", "--min-count", "5"])
         .ok();
-    assert_eq!(names(&env).len(), 6);
+    assert_eq!(snapshot_names(&env).len(), 6);
     let env = Env::start(VERSIONS[1].0, VERSIONS[1].1, seeded);
     env.run(&["prune", "-r", REPO, "--max-count", "10", "--min-count", "0"])
         .ok();
-    assert_eq!(names(&env).len(), 11);
+    assert_eq!(snapshot_names(&env).len(), 11);
     let env = Env::start(VERSIONS[2].0, VERSIONS[2].1, seeded);
     env.run(&[
         "prune",
@@ -131,7 +121,7 @@ fn a_503_during_prune_is_retried() {
     env.run(&["prune", "-r", REPO, "--keep-days", "2"])
         .ok()
         .stderr_has("retrying in");
-    assert_eq!(names(&env).len(), 48);
+    assert_eq!(snapshot_names(&env).len(), 48);
 }
 
 #[test]

@@ -3,19 +3,13 @@
 //! cluster's path.repo) must be set; credentials come from LOGBACKUP_ES_USERNAME /
 //! LOGBACKUP_ES_PASSWORD as for the plugin.
 
-use std::process::Command;
+use test_support::Runner;
 
 fn plugin(url: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args(args)
-        .args(["--es-url", url])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    Runner::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
+        .trailing(["--es-url", url])
+        .run(args)
+        .parts()
 }
 
 #[test]

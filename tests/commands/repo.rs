@@ -141,12 +141,13 @@ fn unsupported_versions_get_a_clear_message() {
 
 #[test]
 fn an_unreachable_server_is_a_clear_transport_error() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args(["repo", "list", "--es-url", "http://127.0.0.1:9"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
+    let out = test_support::Runner::new(env!("CARGO_BIN_EXE_kubectl-logbackup")).run(&[
+        "repo",
+        "list",
+        "--es-url",
+        "http://127.0.0.1:9",
+    ]);
+    let stderr = out.code(1).stderr.as_str();
     assert!(
         stderr.contains("failed to connect to http://127.0.0.1:9: cannot reach the server"),
         "{stderr}"

@@ -1,21 +1,5 @@
 use crate::harness::*;
 
-/// `daily-1`: a snapshot of the KubeSphere indices, waited for.
-pub(crate) fn snapshot_daily(env: &Env) {
-    env.run(&[
-        "snapshot",
-        "create",
-        "-r",
-        REPO,
-        "--name",
-        "daily-1",
-        "--preset",
-        "kubesphere",
-        "--wait",
-    ])
-    .ok();
-}
-
 /// A snapshot of three days of logs, then the 2019.11.12 index deleted, as in the seed.
 fn snapshotted(env: &Env) {
     snapshot_daily(env);
@@ -25,13 +9,17 @@ fn snapshotted(env: &Env) {
         .remove("ks-logstash-log-2019.11.12");
 }
 
+/// `restore daily-1 --date 2019.11.12` with `how` (what to do about the open index).
+fn restore_day(env: &Env, how: &[&str]) -> Run {
+    let mut args = vec!["restore", "daily-1", "-r", REPO, "--date", "2019.11.12"];
+    args.extend(how);
+    env.run(&args)
+}
+
 #[test]
 fn restore_one_day_by_date_on_every_version() {
     for (flavour, version) in VERSIONS {
-        let env = Env::start(flavour, version, |s| {
-            kubesphere(s);
-            s.behaviour.recovery_polls = 2;
-        });
+        let env = Env::kubesphere_with(flavour, version, |b| b.recovery_polls = 2);
         snapshotted(&env);
         env.run(&["restore", "-r", REPO, "--date", "2019.11.12"])
             .ok()
@@ -61,7 +49,7 @@ fn an_open_index_with_the_same_name_is_refused_with_three_ways_out() {
     for (flavour, version) in VERSIONS {
         let env = Env::start(flavour, version, kubesphere);
         snapshot_daily(&env);
-        env.run(&["restore", "daily-1", "-r", REPO, "--date", "2019.11.12"])
+        restore_day(&env, &[])
             .code(3)
             .stderr_has(
                 "open indices with the same names already exist: ks-logstash-log-2019.11.12",
@@ -69,22 +57,9 @@ fn an_open_index_with_the_same_name_is_refused_with_three_ways_out() {
             .stderr_has("--rename-prefix")
             .stderr_has("--close-existing")
             .stderr_has("--replace");
-        assert_eq!(
-            count_requests(&env, "POST /_snapshot/ks-log-snapshots/daily-1/_restore"),
-            0
-        );
+        assert_no_restore(&env, "daily-1");
 
-        env.run(&[
-            "restore",
-            "daily-1",
-            "-r",
-            REPO,
-            "--date",
-            "2019.11.12",
-            "--rename-prefix",
-            "restored-",
-        ])
-        .ok();
+        restore_day(&env, &["--rename-prefix", "restored-"]).ok();
         assert!(
             env.double
                 .state()
@@ -94,17 +69,9 @@ fn an_open_index_with_the_same_name_is_refused_with_three_ways_out() {
             env.label
         );
 
-        env.run(&[
-            "restore",
-            "daily-1",
-            "-r",
-            REPO,
-            "--date",
-            "2019.11.12",
-            "--close-existing",
-        ])
-        .ok()
-        .stderr_has("closed ks-logstash-log-2019.11.12");
+        restore_day(&env, &["--close-existing"])
+            .ok()
+            .stderr_has("closed ks-logstash-log-2019.11.12");
         assert!(env.double.state().indices["ks-logstash-log-2019.11.12"]
             .restored_from
             .is_some());

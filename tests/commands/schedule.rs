@@ -3,28 +3,18 @@
 
 use crate::harness::*;
 use es_double::Flavour;
+use test_support::plugin::create_nightly;
 
-const CREATE: &[&str] = &[
-    "schedule",
-    "create",
-    "nightly",
-    "--cron",
-    "0 1 * * *",
-    "--keep-days",
-    "45",
-    "--preset",
-    "kubesphere",
-    "--engine",
-    "slm",
-    "-r",
-    REPO,
-];
+/// The SLM schedule for the KubeSphere preset.
+fn create() -> Vec<&'static str> {
+    create_nightly(&["--preset", "kubesphere", "--engine", "slm", "-r", REPO])
+}
 
 #[test]
 fn slm_policy_is_written_run_listed_and_deleted() {
     for version in ["7.17.0", "8.19.0"] {
         let env = Env::start(Flavour::Elasticsearch, version, kubesphere);
-        env.run(CREATE)
+        env.run(&create())
             .ok()
             .stderr_has("next runs:")
             .stderr_has("\"0 1 * * *\" becomes \"0 0 1 * * ?\"")
@@ -69,7 +59,7 @@ fn slm_policy_is_written_run_listed_and_deleted() {
 #[test]
 fn dry_run_prints_the_policy_and_writes_nothing() {
     let env = Env::start(Flavour::Elasticsearch, "8.19.0", kubesphere);
-    let mut args = CREATE.to_vec();
+    let mut args = create();
     args.push("--dry-run");
     let run = env.run(&args);
     run.ok()
@@ -83,10 +73,10 @@ fn dry_run_prints_the_policy_and_writes_nothing() {
 #[test]
 fn snapshot_management_on_opensearch_creates_then_updates_with_sequence_numbers() {
     let env = Env::start(Flavour::OpenSearch, "2.11.0", kubesphere);
-    env.run(CREATE)
+    env.run(&create())
         .ok()
         .stderr_has("wrote Snapshot Management policy nightly");
-    let mut again = CREATE.to_vec();
+    let mut again = create();
     again[4] = "0 2 * * *";
     env.run(&again).ok();
     assert_eq!(
@@ -147,7 +137,7 @@ fn clusters_without_a_policy_engine_are_refused_with_the_cronjob_suggestion() {
     ];
     for (flavour, version, setup, why) in cases {
         let env = Env::start(flavour, version, setup);
-        env.run_unchecked(CREATE)
+        env.run_unchecked(&create())
             .code(3)
             .stderr_has(why)
             .stderr_has("--engine cronjob");
@@ -173,14 +163,7 @@ fn clusters_without_a_policy_engine_are_refused_with_the_cronjob_suggestion() {
 #[test]
 fn cronjob_dry_run_renders_without_a_cluster() {
     let env = Env::start(Flavour::Elasticsearch, "7.17.0", kubesphere);
-    let run = env.run(&[
-        "schedule",
-        "create",
-        "nightly",
-        "--cron",
-        "0 1 * * *",
-        "--keep-days",
-        "45",
+    let run = env.run(&create_nightly(&[
         "--preset",
         "kubesphere",
         "-r",
@@ -190,7 +173,7 @@ fn cronjob_dry_run_renders_without_a_cluster() {
         "--dry-run",
         "-o",
         "json",
-    ]);
+    ]));
     let objects = run.ok().stderr_has("next runs:").json();
     assert_eq!(objects[0]["kind"], "ServiceAccount");
     assert_eq!(objects[1]["kind"], "CronJob");

@@ -84,10 +84,7 @@ fn dry_run_creates_nothing() {
 #[test]
 fn partial_and_failed_snapshots_exit_1_with_the_failing_shards() {
     for (flavour, version) in VERSIONS {
-        let env = Env::start(flavour, version, |s| {
-            kubesphere(s);
-            s.behaviour.next_partial = true;
-        });
+        let env = Env::kubesphere_with(flavour, version, |b| b.next_partial = true);
         env.run(&[
             "snapshot",
             "create",
@@ -101,10 +98,7 @@ fn partial_and_failed_snapshots_exit_1_with_the_failing_shards() {
         .stderr_has("ended PARTIAL: it is NOT a complete backup")
         .stderr_has("ks-logstash-log-2019.11.11")
         .stderr_has("node left the cluster");
-        let env = Env::start(flavour, version, |s| {
-            kubesphere(s);
-            s.behaviour.next_failed = true;
-        });
+        let env = Env::kubesphere_with(flavour, version, |b| b.next_failed = true);
         env.run(&["snapshot", "create", "-r", REPO, "--wait"])
             .code(1)
             .stderr_has("ended FAILED");
@@ -114,10 +108,7 @@ fn partial_and_failed_snapshots_exit_1_with_the_failing_shards() {
 #[test]
 fn a_503_is_retried_with_backoff_and_never_makes_a_duplicate() {
     for (flavour, version) in VERSIONS {
-        let env = Env::start(flavour, version, |s| {
-            kubesphere(s);
-            s.behaviour.busy_for = 2;
-        });
+        let env = Env::kubesphere_with(flavour, version, |b| b.busy_for = 2);
         env.run(&[
             "snapshot", "create", "-r", REPO, "--name", "retried", "--wait",
         ])
@@ -168,10 +159,7 @@ fn a_snapshot_started_by_a_timed_out_request_is_adopted_not_duplicated() {
 
 #[test]
 fn giving_up_on_503_exits_1_and_leaves_nothing() {
-    let env = Env::start(VERSIONS[1].0, VERSIONS[1].1, |s| {
-        kubesphere(s);
-        s.behaviour.busy_for = 100;
-    });
+    let env = Env::kubesphere_with(VERSIONS[1].0, VERSIONS[1].1, |b| b.busy_for = 100);
     env.run(&["snapshot", "create", "-r", REPO, "--retries", "2"])
         .code(1)
         .stderr_has(
@@ -263,10 +251,7 @@ fn list_describe_delete_on_every_version() {
 
 #[test]
 fn an_in_progress_snapshot_is_not_deleted() {
-    let env = Env::start(VERSIONS[0].0, VERSIONS[0].1, |s| {
-        kubesphere(s);
-        s.behaviour.progress_polls = 1000;
-    });
+    let env = Env::kubesphere_with(VERSIONS[0].0, VERSIONS[0].1, |b| b.progress_polls = 1000);
     env.run(&["snapshot", "create", "-r", REPO, "--name", "running"])
         .ok();
     env.run(&["snapshot", "delete", "running", "-r", REPO])

@@ -27,10 +27,7 @@ fn each_problem_makes_status_unhealthy_with_exit_1() {
         .stdout_has("UNHEALTHY")
         .stdout_has("no successful snapshot yet");
 
-    let env = Env::start(VERSIONS[1].0, VERSIONS[1].1, |s| {
-        kubesphere(s);
-        s.behaviour.repo_not_shared = true;
-    });
+    let env = Env::kubesphere_with(VERSIONS[1].0, VERSIONS[1].1, |b| b.repo_not_shared = true);
     env.run(&["status", "-r", REPO])
         .code(1)
         .stdout_has("failed verification");

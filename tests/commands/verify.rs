@@ -10,21 +10,6 @@ fn start(flavour: Flavour, version: &str, setup: impl FnOnce(&mut es_double::Sta
     Env::start_config(flavour, version, |c| c.search_extras = true, setup)
 }
 
-fn snapshot_daily(env: &Env) {
-    env.run(&[
-        "snapshot",
-        "create",
-        "-r",
-        REPO,
-        "--name",
-        "daily-1",
-        "--preset",
-        "kubesphere",
-        "--wait",
-    ])
-    .ok();
-}
-
 fn no_temporary_indices(env: &Env) {
     let state = env.double.state();
     let left: Vec<&String> = state
@@ -181,8 +166,7 @@ fn without_restore_test_a_partial_snapshot_fails_with_its_problems() {
             .code(1)
             .stdout_has("PARTIAL")
             .stderr_has("not a complete backup");
-        let restores = count_requests(&env, "POST /_snapshot/ks-log-snapshots/bad/_restore");
-        assert_eq!(restores, 0, "{}", env.label);
+        assert_no_restore(&env, "bad");
     }
 }
 
@@ -198,10 +182,7 @@ fn a_restore_test_that_would_not_fit_the_disks_is_refused_before_restoring() {
     env.run(&["snapshot", "verify", "-r", REPO, "--restore-test"])
         .code(3)
         .stderr_has("high watermark");
-    assert_eq!(
-        count_requests(&env, "POST /_snapshot/ks-log-snapshots/daily-1/_restore"),
-        0
-    );
+    assert_no_restore(&env, "daily-1");
 }
 
 #[test]
@@ -219,10 +200,7 @@ fn dry_run_shows_the_plan_and_restores_nothing() {
     .ok()
     .stdout_has("(recorded)")
     .stderr_has("dry run: would restore-test");
-    assert_eq!(
-        count_requests(&env, "POST /_snapshot/ks-log-snapshots/daily-1/_restore"),
-        0
-    );
+    assert_no_restore(&env, "daily-1");
 }
 
 #[test]

@@ -1,21 +1,15 @@
 //! The command line, where it needs no cluster: usage, flag values, and targets refused before any
 //! connection is attempted.
 
-use std::process::Command;
+use test_support::Runner;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args(args)
+    Runner::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
         // No kubeconfig anywhere: any attempt to reach a cluster would fail differently.
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
         .env("HOME", "/nonexistent")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .run(args)
+        .parts()
 }
 
 #[test]

@@ -3,7 +3,7 @@ use std::time::Duration;
 use logbackup::k8s::{Cluster, Kind, Kube};
 use serde_json::json;
 
-use crate::mock::{expect, forbidden, not_found, scripted};
+use test_support::kube_api::{forbidden, not_found, scripted, Exchange};
 
 const NS: &str = "kubesphere-logging-system";
 
@@ -15,9 +15,9 @@ fn sts() -> serde_json::Value {
 
 #[tokio::test]
 async fn reads_a_statefulset_as_the_api_server_sent_it() {
-    let (client, server) = scripted(vec![expect(
+    let (client, server) = scripted(vec![Exchange::exact(
         "GET",
-        &format!("/apis/apps/v1/namespaces/{NS}/statefulsets/elasticsearch-logging-data"),
+        format!("/apis/apps/v1/namespaces/{NS}/statefulsets/elasticsearch-logging-data"),
     )
     .reply(200, sts())]);
     let got = Cluster::new(Kube::new(client, "https://mock"), NS)
@@ -30,9 +30,9 @@ async fn reads_a_statefulset_as_the_api_server_sent_it() {
 
 #[tokio::test]
 async fn a_missing_claim_is_none() {
-    let (client, server) = scripted(vec![expect(
+    let (client, server) = scripted(vec![Exchange::exact(
         "GET",
-        &format!("/api/v1/namespaces/{NS}/persistentvolumeclaims/elasticsearch-logging-backup"),
+        format!("/api/v1/namespaces/{NS}/persistentvolumeclaims/elasticsearch-logging-backup"),
     )
     .reply(
         404,
@@ -53,11 +53,11 @@ async fn creates_the_claim() {
             .unwrap();
     let mut created = pvc.clone();
     created["status"] = json!({"phase": "Pending"});
-    let (client, server) = scripted(vec![expect(
+    let (client, server) = scripted(vec![Exchange::exact(
         "POST",
-        &format!("/api/v1/namespaces/{NS}/persistentvolumeclaims?"),
+        format!("/api/v1/namespaces/{NS}/persistentvolumeclaims?"),
     )
-    .body("application/json", pvc.clone())
+    .body_eq("application/json", pvc.clone())
     .reply(201, created)]);
     Cluster::new(Kube::new(client, "https://mock"), NS)
         .create(Kind::PersistentVolumeClaim, &pvc)
@@ -73,11 +73,11 @@ async fn json_and_merge_patches_carry_their_content_types() {
     let merge = json!({"metadata": {"labels": {"logbackup.io/inject": "enabled"}}});
     let path = format!("/apis/apps/v1/namespaces/{NS}/statefulsets/elasticsearch-logging-data?");
     let (client, server) = scripted(vec![
-        expect("PATCH", &path)
-            .body("application/json-patch+json", ops.clone())
+        Exchange::exact("PATCH", &path)
+            .body_eq("application/json-patch+json", ops.clone())
             .reply(200, sts()),
-        expect("PATCH", &path)
-            .body("application/merge-patch+json", merge.clone())
+        Exchange::exact("PATCH", &path)
+            .body_eq("application/merge-patch+json", merge.clone())
             .reply(200, sts()),
     ]);
     let cluster = Cluster::new(Kube::new(client, "https://mock"), NS);
@@ -107,7 +107,7 @@ async fn a_conflicting_patch_fails_with_what_was_attempted() {
     let path = format!("/apis/apps/v1/namespaces/{NS}/statefulsets/x?");
     let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid",
                         "message": "the server rejected our request due to an error in our request", "code": 422});
-    let (client, server) = scripted(vec![expect("PATCH", &path).reply(422, status)]);
+    let (client, server) = scripted(vec![Exchange::exact("PATCH", &path).reply(422, status)]);
     let e = Cluster::new(Kube::new(client, "https://mock"), NS)
         .patch(Kind::StatefulSet, "x", "json", &json!([]))
         .await
@@ -128,9 +128,9 @@ async fn the_eck_resource_is_read_and_patched_through_its_own_api() {
                     "metadata": {"name": "logs", "namespace": NS}, "spec": {"nodeSets": [{"name": "default", "count": 1}]}});
     let patch = json!({"spec": {"nodeSets": []}});
     let (client, server) = scripted(vec![
-        expect("GET", &path).reply(200, es.clone()),
-        expect("PATCH", &format!("{path}?"))
-            .body("application/merge-patch+json", patch.clone())
+        Exchange::exact("GET", &path).reply(200, es.clone()),
+        Exchange::exact("PATCH", format!("{path}?"))
+            .body_eq("application/merge-patch+json", patch.clone())
             .reply(200, es.clone()),
     ]);
     let cluster = Cluster::new(Kube::new(client, "https://mock"), NS);
@@ -152,8 +152,8 @@ async fn webhook_configurations_are_listed_cluster_wide_and_403_is_recognised() 
                       "items": [{"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
                                  "metadata": {"name": "logbackup-webhook"}, "webhooks": [{"name": "inject.logbackup.io"}]}]});
     let (client, server) = scripted(vec![
-        expect("GET", path).reply(200, list),
-        expect("GET", path).reply(
+        Exchange::exact("GET", path).reply(200, list),
+        Exchange::exact("GET", path).reply(
             403,
             forbidden("mutatingwebhookconfigurations.admissionregistration.k8s.io"),
         ),
@@ -175,12 +175,12 @@ fn pod(uid: &str, ready: bool) -> serde_json::Value {
 async fn waits_for_a_new_ready_pod_of_the_same_name() {
     let path = format!("/api/v1/namespaces/{NS}/pods/es-0");
     let (client, server) = scripted(vec![
-        expect("DELETE", &format!("{path}?")).reply(200, pod("old", true)),
+        Exchange::exact("DELETE", format!("{path}?")).reply(200, pod("old", true)),
         // Still the old pod (terminating), then gone, then the new one starting, then Ready.
-        expect("GET", &path).reply(200, pod("old", true)),
-        expect("GET", &path).reply(404, not_found("pods", "es-0")),
-        expect("GET", &path).reply(200, pod("new", false)),
-        expect("GET", &path).reply(200, pod("new", true)),
+        Exchange::exact("GET", &path).reply(200, pod("old", true)),
+        Exchange::exact("GET", &path).reply(404, not_found("pods", "es-0")),
+        Exchange::exact("GET", &path).reply(200, pod("new", false)),
+        Exchange::exact("GET", &path).reply(200, pod("new", true)),
     ]);
     let cluster = Cluster::new(Kube::new(client, "https://mock"), NS);
     cluster.delete_pod("es-0").await.unwrap();
@@ -199,7 +199,9 @@ async fn waits_for_a_new_ready_pod_of_the_same_name() {
 #[tokio::test]
 async fn the_wait_is_bounded() {
     let path = format!("/api/v1/namespaces/{NS}/pods/es-0");
-    let (client, server) = scripted(vec![expect("GET", &path).reply(200, pod("new", false))]);
+    let (client, server) = scripted(vec![
+        Exchange::exact("GET", &path).reply(200, pod("new", false))
+    ]);
     let e = Cluster::new(Kube::new(client, "https://mock"), NS)
         .wait_pod_ready(
             "es-0",
@@ -226,8 +228,8 @@ async fn waits_for_a_rollout_the_controller_does() {
     let mut done = rolling.clone();
     done["status"] = json!({"observedGeneration": 2, "currentRevision": "b", "updateRevision": "b", "updatedReplicas": 2, "readyReplicas": 2});
     let (client, server) = scripted(vec![
-        expect("GET", &path).reply(200, rolling),
-        expect("GET", &path).reply(200, done),
+        Exchange::exact("GET", &path).reply(200, rolling),
+        Exchange::exact("GET", &path).reply(200, done),
     ]);
     Cluster::new(Kube::new(client, "https://mock"), NS)
         .wait_until(

@@ -5,6 +5,5 @@
 mod binary;
 mod cli;
 mod cluster;
-mod mock;
 mod restart;
 mod workflow;

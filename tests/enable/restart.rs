@@ -9,7 +9,7 @@ use logbackup::es::{Auth, ClientConfig, EsClient};
 use logbackup::k8s::{Cluster, Kube, LiveRestart, RestartSettings};
 use serde_json::json;
 
-use crate::mock::{expect, scripted};
+use test_support::kube_api::{scripted, Exchange};
 
 const NS: &str = "kubesphere-logging-system";
 const POD: &str = "elasticsearch-logging-data-1";
@@ -38,6 +38,20 @@ fn pod(uid: &str, ready: bool) -> serde_json::Value {
            "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}})
 }
 
+/// POD is read, deleted, and comes back: Ready on the second look, or never (`ready` false).
+fn pod_replaced(ready: bool) -> Vec<Exchange> {
+    let path = format!("/api/v1/namespaces/{NS}/pods/{POD}");
+    let mut script = vec![
+        Exchange::exact("GET", &path).reply(200, pod("old", true)),
+        Exchange::exact("DELETE", format!("{path}?")).reply(200, pod("old", true)),
+        Exchange::exact("GET", &path).reply(200, pod("new", false)),
+    ];
+    if ready {
+        script.push(Exchange::exact("GET", &path).reply(200, pod("new", true)));
+    }
+    script
+}
+
 fn settings(timeout: Duration) -> RestartSettings {
     RestartSettings {
         health: "green".into(),
@@ -60,13 +74,7 @@ fn es_requests(running: &es_double::Running) -> Vec<String> {
 #[tokio::test]
 async fn one_pod_restarts_the_elasticsearch_way() {
     let (running, es) = double(true).await;
-    let path = format!("/api/v1/namespaces/{NS}/pods/{POD}");
-    let (client, server) = scripted(vec![
-        expect("GET", &path).reply(200, pod("old", true)),
-        expect("DELETE", &format!("{path}?")).reply(200, pod("old", true)),
-        expect("GET", &path).reply(200, pod("new", false)),
-        expect("GET", &path).reply(200, pod("new", true)),
-    ]);
+    let (client, server) = scripted(pod_replaced(true));
     let cluster = Cluster::new(Kube::new(client, "https://mock"), NS);
     let mut executor = LiveRestart::new(&cluster, &es, settings(Duration::from_secs(60)));
     let done = restart::run(&[POD.to_owned()], &mut executor, || false, |_| {})
@@ -91,12 +99,7 @@ async fn one_pod_restarts_the_elasticsearch_way() {
 #[tokio::test]
 async fn a_pod_that_never_gets_ready_stops_the_restart_and_re_enables_allocation() {
     let (running, es) = double(true).await;
-    let path = format!("/api/v1/namespaces/{NS}/pods/{POD}");
-    let (client, server) = scripted(vec![
-        expect("GET", &path).reply(200, pod("old", true)),
-        expect("DELETE", &format!("{path}?")).reply(200, pod("old", true)),
-        expect("GET", &path).reply(200, pod("new", false)),
-    ]);
+    let (client, server) = scripted(pod_replaced(false));
     let cluster = Cluster::new(Kube::new(client, "https://mock"), NS);
     let mut executor = LiveRestart::new(&cluster, &es, settings(Duration::ZERO));
     let pods = [POD.to_owned(), "elasticsearch-logging-data-0".to_owned()];

@@ -127,6 +127,70 @@ pub fn wait_rolled_out(tier: &Tier, ns: &str, sts: &str, timeout: Duration) {
     }
 }
 
+/// Both KubeSphere StatefulSets' pods, data first.
+pub fn kubesphere_pods(tier: &Tier) -> Vec<(String, String, bool, String)> {
+    [DATA, DISCOVERY]
+        .iter()
+        .flat_map(|s| pods(tier, KS_NS, s))
+        .collect()
+}
+
+/// KubeSphere's pods as they are now, and a double whose nodes are named as they are.
+pub fn kubesphere_with_double(
+    tier: &Tier,
+) -> (Vec<(String, String, bool, String)>, es_double::Running) {
+    let before = kubesphere_pods(tier);
+    let names: Vec<&str> = before.iter().map(|p| p.0.as_str()).collect();
+    let double = es_double(tier, &names);
+    (before, double)
+}
+
+/// `enable` on both KubeSphere StatefulSets onto an nfs-client claim, registering ks-log-snapshots
+/// on `double`; `how` adds the rest (`--via`, `--size`): (code, stdout, stderr).
+pub fn enable_kubesphere(
+    tier: &Tier,
+    double: &es_double::Running,
+    how: &[&str],
+) -> (i32, String, String) {
+    let (data, discovery, url) = (
+        format!("sts/{DATA}"),
+        format!("sts/{DISCOVERY}"),
+        double.url(),
+    );
+    let mut args = vec![
+        "enable",
+        "-n",
+        KS_NS,
+        &data,
+        &discovery,
+        "--storage-class",
+        "nfs-client",
+    ];
+    args.extend(how);
+    args.extend([
+        "--repository",
+        "ks-log-snapshots",
+        "--es-url",
+        &url,
+        "--timeout",
+        "60",
+    ]);
+    tier.plugin(&args)
+}
+
+/// Both StatefulSets rolled out again, and every pod in `before` replaced (same name, new uid).
+pub fn assert_kubesphere_restarted(tier: &Tier, before: &[(String, String, bool, String)]) {
+    for sts in [DATA, DISCOVERY] {
+        wait_rolled_out(tier, KS_NS, sts, Duration::from_secs(30));
+    }
+    let after = kubesphere_pods(tier);
+    assert_eq!(before.len(), after.len());
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(old.0, new.0);
+        assert_ne!(old.1, new.1, "{} was not restarted", old.0);
+    }
+}
+
 fn template(tier: &Tier, sts: &str) -> Value {
     serde_json::to_value(statefulset(tier, KS_NS, sts).spec.unwrap().template).unwrap()
 }
@@ -135,37 +199,14 @@ fn template(tier: &Tier, sts: &str) -> Value {
 #[ignore = "needs the real Kubernetes binaries: scripts/kube-binaries.sh; run with -- --ignored"]
 fn enable_via_patch_restarts_kubesphere_on_the_real_controller_then_disable_undoes_it() {
     let tier = kubesphere();
-    let before: Vec<_> = [DATA, DISCOVERY]
-        .iter()
-        .flat_map(|s| pods(&tier, KS_NS, s))
-        .collect();
-    let names: Vec<&str> = before.iter().map(|p| p.0.as_str()).collect();
-    let double = es_double(&tier, &names);
-
-    let (code, stdout, stderr) = tier.plugin(&[
-        "enable",
-        "-n",
-        KS_NS,
-        &format!("sts/{DATA}"),
-        &format!("sts/{DISCOVERY}"),
-        "--storage-class",
-        "nfs-client",
-        "--size",
-        "100Gi",
-        "--via",
-        "patch",
-        "--repository",
-        "ks-log-snapshots",
-        "--es-url",
-        &double.url(),
-        "--timeout",
-        "60",
-    ]);
+    let (before, double) = kubesphere_with_double(&tier);
+    let (code, stdout, stderr) =
+        enable_kubesphere(&tier, &double, &["--size", "100Gi", "--via", "patch"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
 
     // Every pod was replaced by the real controller, at the injected revision, and is Ready.
+    assert_kubesphere_restarted(&tier, &before);
     for sts in [DATA, DISCOVERY] {
-        wait_rolled_out(&tier, KS_NS, sts, Duration::from_secs(30));
         let t = template(&tier, sts);
         assert_eq!(
             t["spec"]["volumes"].as_array().unwrap().last().unwrap()["persistentVolumeClaim"]
@@ -174,14 +215,6 @@ fn enable_via_patch_restarts_kubesphere_on_the_real_controller_then_disable_undo
             "{sts}: {t}"
         );
         assert!(t["metadata"]["annotations"]["logbackup.io/injected"].is_string());
-    }
-    let after: Vec<_> = [DATA, DISCOVERY]
-        .iter()
-        .flat_map(|s| pods(&tier, KS_NS, s))
-        .collect();
-    for (old, new) in before.iter().zip(&after) {
-        assert_eq!(old.0, new.0);
-        assert_ne!(old.1, new.1, "{} was not restarted", old.0);
     }
     // Data nodes first, master-eligible last, one at a time.
     let deleted: Vec<&str> = stderr
@@ -198,16 +231,12 @@ fn enable_via_patch_restarts_kubesphere_on_the_real_controller_then_disable_undo
         "{stderr}"
     );
     assert!(stderr.contains("restarted 3 pods"), "{stderr}");
-    let pvc = tier.rt.block_on(async {
-        fixtures::get(
-            &tier.client().await,
-            "v1",
-            "PersistentVolumeClaim",
-            Some(KS_NS),
-            "elasticsearch-logging-backup",
-        )
-        .await
-    });
+    let pvc = tier.get(
+        "v1",
+        "PersistentVolumeClaim",
+        Some(KS_NS),
+        "elasticsearch-logging-backup",
+    );
     assert_eq!(pvc.unwrap()["spec"]["accessModes"][0], "ReadWriteMany");
     let repo = double
         .state()
@@ -249,12 +278,7 @@ fn enable_via_patch_restarts_kubesphere_on_the_real_controller_then_disable_undo
 #[ignore = "needs the real Kubernetes binaries: scripts/kube-binaries.sh; run with -- --ignored"]
 fn an_interrupted_restart_resumes_from_the_pod_it_stopped_at() {
     let tier = kubesphere();
-    let pods_before: Vec<_> = [DATA, DISCOVERY]
-        .iter()
-        .flat_map(|s| pods(&tier, KS_NS, s))
-        .collect();
-    let all: Vec<&str> = pods_before.iter().map(|p| p.0.as_str()).collect();
-    let double = es_double(&tier, &all);
+    let (pods_before, double) = kubesphere_with_double(&tier);
     // elasticsearch-logging-data-0 will not rejoin: the double stops listing it once deleted.
     let stuck = format!("{DATA}-0");
     let common = |extra: &[&str]| -> Vec<String> {
@@ -325,16 +349,7 @@ fn an_interrupted_restart_resumes_from_the_pod_it_stopped_at() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, _, stderr) = tier.plugin(&args);
     assert_eq!(code, 0, "{stderr}");
-    for sts in [DATA, DISCOVERY] {
-        wait_rolled_out(&tier, KS_NS, sts, Duration::from_secs(30));
-    }
-    let after: Vec<_> = [DATA, DISCOVERY]
-        .iter()
-        .flat_map(|s| pods(&tier, KS_NS, s))
-        .collect();
-    for (old, new) in pods_before.iter().zip(&after) {
-        assert_ne!(old.1, new.1, "{} was not restarted", old.0);
-    }
+    assert_kubesphere_restarted(&tier, &pods_before);
     assert!(double.state().repositories.contains_key("logbackup"));
 }
 
@@ -449,17 +464,14 @@ fn eck_enable_changes_the_elasticsearch_resource_of_a_real_crd() {
     ]);
     operator.abort();
     assert_eq!(code, 0, "{stderr}");
-    let got = tier.rt.block_on(async {
-        fixtures::get(
-            &tier.client().await,
+    let got = tier
+        .get(
             "elasticsearch.k8s.elastic.co/v1",
             "Elasticsearch",
             Some(KS_NS),
             "logs",
         )
-        .await
-        .unwrap()
-    });
+        .unwrap();
     let node_set = &got["spec"]["nodeSets"][0];
     let volumes = node_set["podTemplate"]["spec"]["volumes"].to_string();
     assert!(volumes.contains("logbackup-repo"), "{got}");

@@ -2,12 +2,22 @@
 //! missing API, conflict, not found, and (without any server) unreachable. Each error is printed
 //! once, without kube's Debug dump of the Status, with a hint, and without colour codes.
 
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::json;
 
 use crate::fixtures::{self, KS_NS};
 use crate::tier::Tier;
+
+/// The plugin with `kubeconfig`, or with none at all.
+fn plugin(kubeconfig: Option<&Path>, args: &[&str]) -> test_support::Run {
+    let runner = test_support::Runner::new(env!("CARGO_BIN_EXE_kubectl-logbackup"));
+    match kubeconfig {
+        Some(path) => runner.env("KUBECONFIG", path),
+        None => runner.env_remove("KUBECONFIG"),
+    }
+    .run(args)
+}
 
 /// What every error line must not contain: a Debug dump, a repeated message, ANSI colours.
 fn assert_one_voice(stderr: &str) {
@@ -41,13 +51,10 @@ fn an_unreachable_api_server_is_named_with_what_to_check() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("config");
     std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: https://127.0.0.1:9\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context:\n    cluster: gone\n    user: u\ncurrent-context: c\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args(["schedule", "list", "-n", "logs"])
-        .env("KUBECONFIG", &kubeconfig)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = plugin(Some(&kubeconfig), &["schedule", "list", "-n", "logs"])
+        .code(1)
+        .stderr
+        .clone();
     assert!(
         stderr.contains("error: failed to ask the API server which APIs it serves: cannot reach the API server at https://127.0.0.1:9"),
         "{stderr}"
@@ -72,13 +79,10 @@ fn forbidden_missing_api_not_found_and_conflict_say_what_to_do() {
 
     // Missing permission: a user RBAC grants nothing.
     let dev = tier.kubeconfig_for("dev");
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args(["schedule", "list", "-n", KS_NS])
-        .env("KUBECONFIG", &dev)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = plugin(Some(&dev), &["schedule", "list", "-n", KS_NS])
+        .code(1)
+        .stderr
+        .clone();
     assert!(stderr.contains(&format!(
         "error: failed to list the CronJobs in {KS_NS}: cronjobs.batch is forbidden: User \"dev\" cannot list resource \"cronjobs\" in API group \"batch\" in the namespace \"{KS_NS}\" (HTTP 403 Forbidden)"
     )), "{stderr}");
@@ -182,13 +186,13 @@ fn an_elasticsearch_error_is_printed_once_with_its_hint() {
             "127.0.0.1:0",
         ))
         .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args(["snapshot", "list", "-r", "nope", "--es-url", &double.url()])
-        .env_remove("KUBECONFIG")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = plugin(
+        None,
+        &["snapshot", "list", "-r", "nope", "--es-url", &double.url()],
+    )
+    .code(1)
+    .stderr
+    .clone();
     assert_eq!(
         stderr.matches("repository_missing_exception").count(),
         1,

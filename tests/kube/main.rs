@@ -17,5 +17,3 @@ mod render;
 mod schedule;
 mod volume_snapshots;
 mod webhook;
-#[path = "../support/written_objects.rs"]
-mod written_objects;

@@ -2,8 +2,6 @@
 //! written to the ConfigMap with nothing but the Role that schedule grants, then read by `status`.
 //! Elasticsearch is the double.
 
-use std::process::Command;
-
 use es_double::{Config, Flavour, State};
 use serde_json::{json, Value};
 
@@ -15,9 +13,7 @@ const VERIFY: &str = "logbackup-nightly-verify";
 const PROOFS: &str = "logbackup-proofs-ks-log-snapshots";
 
 fn get(tier: &Tier, api_version: &str, kind: &str, name: &str) -> Option<Value> {
-    tier.rt.block_on(async {
-        fixtures::get(&tier.client().await, api_version, kind, Some(KS_NS), name).await
-    })
+    tier.get(api_version, kind, Some(KS_NS), name)
 }
 
 /// A double with the repository, three daily indices and one snapshot of them.
@@ -43,22 +39,6 @@ fn double(tier: &Tier) -> es_double::Running {
     tier.rt
         .block_on(es_double::start(config, state, "127.0.0.1:0"))
         .unwrap()
-}
-
-/// The plugin as the user of `kubeconfig` (exit code, stdout, stderr).
-fn plugin_as(kubeconfig: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("LOGBACKUP_ES_URL")
-        .env_remove("LOGBACKUP_REPOSITORY")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
@@ -128,7 +108,7 @@ fn a_weekly_restore_test_writes_its_proof_with_only_its_role_and_status_reads_it
     let es = double(&tier);
     let url = es.url();
     let fast = ["--es-url", url.as_str(), "--poll-interval-ms", "5"];
-    let (code, _, stderr) = plugin_as(
+    let (code, _, stderr) = Tier::plugin_as(
         &job_user,
         &[
             &[
@@ -148,7 +128,7 @@ fn a_weekly_restore_test_writes_its_proof_with_only_its_role_and_status_reads_it
     );
     assert_eq!(code, 0, "{stderr}");
     for run in 1..=2 {
-        let (code, _, stderr) = plugin_as(
+        let (code, _, stderr) = Tier::plugin_as(
             &job_user,
             &[
                 &[

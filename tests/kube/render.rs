@@ -6,7 +6,7 @@ use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
 
 use crate::fixtures;
 use crate::tier::Tier;
-use crate::written_objects;
+use test_support::written_objects;
 
 #[test]
 #[ignore = "needs the real Kubernetes binaries: scripts/kube-binaries.sh; run with -- --ignored"]

@@ -2,6 +2,7 @@
 //! only as `batch/v1beta1`: the real CronJob and Job controllers take it from there.
 
 use std::time::{Duration, Instant};
+use test_support::plugin::create_nightly;
 
 use serde_json::{json, Value};
 
@@ -23,9 +24,7 @@ fn kubesphere_service(tier: &Tier) {
 }
 
 fn get(tier: &Tier, api_version: &str, kind: &str, name: &str) -> Option<Value> {
-    tier.rt.block_on(async {
-        fixtures::get(&tier.client().await, api_version, kind, Some(KS_NS), name).await
-    })
+    tier.get(api_version, kind, Some(KS_NS), name)
 }
 
 #[test]
@@ -34,21 +33,13 @@ fn the_readme_schedule_journey_runs_on_kubernetes_1_20() {
     let tier = Tier::start();
     kubesphere_service(&tier);
 
-    let (code, stdout, stderr) = tier.plugin(&[
-        "schedule",
-        "create",
-        "nightly",
-        "-n",
-        KS_NS,
-        "-r",
-        "ks-log-snapshots",
-        "--cron",
-        "0 1 * * *",
-        "--keep-days",
-        "45",
-        "--preset",
-        "kubesphere",
-    ]);
+    // The README's nightly schedule; `more` adds to it.
+    let create = |more: &[&str]| {
+        let mut args = create_nightly(&["-n", KS_NS, "-r", "ks-log-snapshots"]);
+        args.extend(more);
+        tier.plugin(&args)
+    };
+    let (code, stdout, stderr) = create(&["--preset", "kubesphere"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(
         stderr.contains("note: this cluster runs Kubernetes 1.20; CronJob batch/v1 needs 1.21, using batch/v1beta1"),
@@ -104,21 +95,7 @@ fn the_readme_schedule_journey_runs_on_kubernetes_1_20() {
     assert!(get(&tier, "v1", "ServiceAccount", CRONJOB).is_none());
 
     // A time zone this server would drop is refused, and nothing is left behind.
-    let (code, _, stderr) = tier.plugin(&[
-        "schedule",
-        "create",
-        "nightly",
-        "-n",
-        KS_NS,
-        "-r",
-        "ks-log-snapshots",
-        "--cron",
-        "0 1 * * *",
-        "--keep-days",
-        "45",
-        "--time-zone",
-        "Asia/Shanghai",
-    ]);
+    let (code, _, stderr) = create(&["--time-zone", "Asia/Shanghai"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("--time-zone needs Kubernetes 1.27 (CronJob spec.timeZone) and this cluster runs Kubernetes 1.20"), "{stderr}");
     assert!(get(&tier, "v1", "ServiceAccount", CRONJOB).is_none());

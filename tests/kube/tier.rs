@@ -297,21 +297,33 @@ impl Tier {
         })
     }
 
+    /// The object as the API server holds it now, if it exists (`namespace` None: cluster-scoped).
+    pub fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<serde_json::Value> {
+        self.rt.block_on(async {
+            crate::fixtures::get(&self.client().await, api_version, kind, namespace, name).await
+        })
+    }
+
     /// Runs the plugin binary against this API server: (exit code, stdout, stderr).
     pub fn plugin(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
+        Self::plugin_as(&self.kubeconfig, args)
+    }
+
+    /// The plugin as the user of `kubeconfig` (see `kubeconfig_for`): (exit code, stdout, stderr).
+    pub fn plugin_as(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
+        test_support::Runner::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
+            .env("KUBECONFIG", kubeconfig)
             .env_remove("LOGBACKUP_ES_URL")
             .env_remove("LOGBACKUP_REPOSITORY")
             .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .run(args)
+            .parts()
     }
 
     /// A kubeconfig for another user `cn`, with no group: RBAC gives it nothing unless a test

@@ -110,9 +110,9 @@ fn backup_takes_volume_snapshots_keeps_n_and_lists_them_not_ready() {
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
 
-    for night in 1..=3 {
-        let name = format!("nightly-{night}");
-        let (code, stdout, stderr) = tier.plugin(&[
+    // The nightly backup as the CronJob runs it; `name` and the rest follow `--name`.
+    let backup = |name_and_more: &[&str]| {
+        let mut args = vec![
             "backup",
             "-n",
             NS,
@@ -127,6 +127,13 @@ fn backup_takes_volume_snapshots_keeps_n_and_lists_them_not_ready() {
             "--keep-days",
             "45",
             "--name",
+        ];
+        args.extend(name_and_more);
+        tier.plugin(&args)
+    };
+    for night in 1..=3 {
+        let name = format!("nightly-{night}");
+        let (code, stdout, stderr) = backup(&[
             &name,
             "--volume-snapshot-class",
             "csi-rbd",
@@ -147,23 +154,7 @@ fn backup_takes_volume_snapshots_keeps_n_and_lists_them_not_ready() {
         // Created and retained in order: the timestamps are per second, so space the nights out.
         std::thread::sleep(std::time::Duration::from_millis(1100));
     }
-    let (code, _, stderr) = tier.plugin(&[
-        "backup",
-        "-n",
-        NS,
-        "-r",
-        "ks",
-        "--es-url",
-        &url,
-        "--poll-interval-ms",
-        "5",
-        "--indices",
-        "ks-logstash-log-*",
-        "--keep-days",
-        "45",
-        "--name",
-        "nightly-3",
-    ]);
+    let (code, _, stderr) = backup(&["nightly-3"]);
     assert_eq!(
         code, 1,
         "a duplicate snapshot name fails before any VolumeSnapshot: {stderr}"
@@ -195,18 +186,14 @@ fn backup_takes_volume_snapshots_keeps_n_and_lists_them_not_ready() {
     assert!(table.contains("not ready"), "{table}");
 
     // Ownership: the objects carry our labels and point at the claim with the class asked for.
-    let object = tier.rt.block_on(async {
-        let client = tier.client().await;
-        fixtures::get(
-            &client,
+    let object = tier
+        .get(
             "snapshot.storage.k8s.io/v1",
             "VolumeSnapshot",
             Some(NS),
             &format!("{CLAIM}-nightly-3"),
         )
-        .await
-        .unwrap()
-    });
+        .unwrap();
     assert_eq!(
         object["metadata"]["labels"]["app.kubernetes.io/managed-by"],
         "kubectl-logbackup"

@@ -10,13 +10,13 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{json, Value};
 
-use crate::enable::{es_double, kubesphere, pods, wait_rolled_out};
+use crate::enable::{
+    assert_kubesphere_restarted, enable_kubesphere, kubesphere, kubesphere_with_double,
+};
 use crate::fixtures::{self, KS_NS};
 use crate::tier::{issue, Tier};
 
 const NS: &str = "logbackup-system";
-const DATA: &str = "elasticsearch-logging-data";
-const DISCOVERY: &str = "elasticsearch-logging-discovery";
 
 /// The webhook binary, built by `cargo build -p logbackup-webhook` (`cargo test --workspace` does).
 fn webhook_binary() -> std::path::PathBuf {
@@ -124,6 +124,19 @@ fn start_webhook(tier: &Tier) -> Webhook {
     Webhook { child, url }
 }
 
+/// The StatefulSet the webhook smoke test created, as the API server holds it.
+async fn smoke_statefulset(client: &kube::Client) -> Value {
+    fixtures::get(
+        client,
+        "apps/v1",
+        "StatefulSet",
+        Some(KS_NS),
+        "webhook-smoke",
+    )
+    .await
+    .unwrap()
+}
+
 fn log_lines(tier: &Tier) -> usize {
     std::fs::read_to_string(tier.dir.path().join("webhook.log"))
         .unwrap_or_default()
@@ -147,16 +160,7 @@ fn webhook_install_serves_the_api_server_and_enable_via_webhook_uses_it() {
         stderr.contains("no topologySpreadConstraints matchLabelKeys (1.27+)"),
         "{stderr}"
     );
-    let deployment = tier.rt.block_on(async {
-        fixtures::get(
-            &tier.client().await,
-            "apps/v1",
-            "Deployment",
-            Some(NS),
-            "logbackup-webhook",
-        )
-        .await
-    });
+    let deployment = tier.get("apps/v1", "Deployment", Some(NS), "logbackup-webhook");
     assert!(deployment.is_some());
 
     // Nothing can run the Deployment's pods here: status says so and exits 1.
@@ -185,15 +189,7 @@ fn webhook_install_serves_the_api_server_and_enable_via_webhook_uses_it() {
     let created = tier.rt.block_on(async {
         let client = tier.client().await;
         fixtures::apply(&client, &sts).await;
-        fixtures::get(
-            &client,
-            "apps/v1",
-            "StatefulSet",
-            Some(KS_NS),
-            "webhook-smoke",
-        )
-        .await
-        .unwrap()
+        smoke_statefulset(&client).await
     });
     let volumes = |o: &Value| -> Vec<String> {
         o["spec"]["template"]["spec"]["volumes"]
@@ -227,15 +223,7 @@ fn webhook_install_serves_the_api_server_and_enable_via_webhook_uses_it() {
         )
         .await
         .unwrap();
-        fixtures::get(
-            &client,
-            "apps/v1",
-            "StatefulSet",
-            Some(KS_NS),
-            "webhook-smoke",
-        )
-        .await
-        .unwrap()
+        smoke_statefulset(&client).await
     });
     assert_eq!(updated["metadata"]["annotations"]["touched"], "yes");
     assert_eq!(
@@ -248,40 +236,10 @@ fn webhook_install_serves_the_api_server_and_enable_via_webhook_uses_it() {
     );
 
     // enable --via webhook: the label goes on, the API server injects, the pods restart.
-    let before: Vec<_> = [DATA, DISCOVERY]
-        .iter()
-        .flat_map(|s| pods(&tier, KS_NS, s))
-        .collect();
-    let names: Vec<&str> = before.iter().map(|p| p.0.as_str()).collect();
-    let double = es_double(&tier, &names);
-    let (code, stdout, stderr) = tier.plugin(&[
-        "enable",
-        "-n",
-        KS_NS,
-        &format!("sts/{DATA}"),
-        &format!("sts/{DISCOVERY}"),
-        "--storage-class",
-        "nfs-client",
-        "--via",
-        "webhook",
-        "--repository",
-        "ks-log-snapshots",
-        "--es-url",
-        &double.url(),
-        "--timeout",
-        "60",
-    ]);
+    let (before, double) = kubesphere_with_double(&tier);
+    let (code, stdout, stderr) = enable_kubesphere(&tier, &double, &["--via", "webhook"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    for sts in [DATA, DISCOVERY] {
-        wait_rolled_out(&tier, KS_NS, sts, Duration::from_secs(30));
-    }
-    let after: Vec<_> = [DATA, DISCOVERY]
-        .iter()
-        .flat_map(|s| pods(&tier, KS_NS, s))
-        .collect();
-    for (old, new) in before.iter().zip(&after) {
-        assert_ne!(old.1, new.1, "{} was not restarted", old.0);
-    }
+    assert_kubesphere_restarted(&tier, &before);
     assert!(double.state().repositories.contains_key("ks-log-snapshots"));
 
     let (code, _, stderr) = tier.plugin(&["webhook", "uninstall"]);

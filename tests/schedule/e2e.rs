@@ -3,20 +3,15 @@
 //! for `webhook status` to pass, re-installs (the CA must stay), creates, lists and deletes a real
 //! CronJob schedule in `default`, then uninstalls.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use test_support::Runner;
+
 fn plugin(kubeconfig: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args(args)
+    Runner::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
         .env("KUBECONFIG", kubeconfig)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .run(args)
+        .parts()
 }
 
 #[test]

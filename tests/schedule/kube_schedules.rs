@@ -1,44 +1,31 @@
 //! `schedule create|delete|run-now` Kubernetes calls, against the mocked API.
 
 use logbackup::k8s::schedules;
-use logbackup::schedule::cronjob::{self, BackupCommand, CronJobPlan};
+use logbackup::schedule::cronjob;
 use logbackup::schedule::Schedule;
 use serde_json::json;
 
-use crate::mock_api::*;
+use test_support::kube_api::*;
+use test_support::plugin::{kube, nightly_plan, served};
 
 const NS: &str = "kubesphere-logging-system";
 
-fn plan() -> CronJobPlan {
-    CronJobPlan {
-        name: "nightly".into(),
-        namespace: NS.into(),
-        schedule: Schedule::parse("0 1 * * *", None).unwrap(),
-        image: cronjob::IMAGE.into(),
-        backup: BackupCommand {
-            es_url: "http://elasticsearch-logging-data.kubesphere-logging-system.svc:9200".into(),
-            repository: "ks-log-snapshots".into(),
-            name_pattern: "nightly-%Y%m%d%H%M%S".into(),
-            indices: vec!["ks-logstash-log-*".into()],
-            keep_days: Some(45),
-            min_count: 1,
-            max_count: None,
-            prefix: Some("nightly-".into()),
-            username: None,
-            password: None,
-            api_key: None,
-            ca: None,
-            sync: None,
-            volume_snapshot: None,
-        },
-    }
-}
-
 fn live_cron_job() -> serde_json::Value {
-    let mut cj = serde_json::to_value(cronjob::cron_job(&plan())).unwrap();
+    let mut cj = serde_json::to_value(cronjob::cron_job(&nightly_plan(NS))).unwrap();
     cj["metadata"]["uid"] = json!("3f1c7a52-2b8e-4d0e-9c61-0a9d1f0e7b11");
     cj["metadata"]["resourceVersion"] = json!("4711");
     cj
+}
+
+const SERVICE_ACCOUNT: &str =
+    "/api/v1/namespaces/kubesphere-logging-system/serviceaccounts/logbackup-nightly";
+const CRON_JOB: &str =
+    "/apis/batch/v1/namespaces/kubesphere-logging-system/cronjobs/logbackup-nightly";
+
+/// The schedule's ServiceAccount is looked up, and is not there yet.
+fn no_service_account_yet() -> Exchange {
+    Exchange::new("GET", SERVICE_ACCOUNT)
+        .reply(404, not_found("serviceaccounts", "logbackup-nightly"))
 }
 
 const APPLY: &[(&str, &str)] = &[("fieldManager", "kubectl-logbackup"), ("force", "true")];
@@ -48,40 +35,30 @@ fn create_applies_the_service_account_then_the_cron_job_server_side() {
     let rt = runtime();
     let _inside = rt.enter();
     let (client, handle) = kube(33);
-    let sa = serde_json::to_value(cronjob::service_account(&plan())).unwrap();
+    let sa = serde_json::to_value(cronjob::service_account(&nightly_plan(NS))).unwrap();
     let cj = live_cron_job();
     let script = vec![
-        Exchange::new(
-            "GET",
-            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
-        )
-        .answer(404, not_found("serviceaccounts", "logbackup-nightly")),
-        Exchange::new(
-            "PATCH",
-            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
-        )
-        .query(APPLY)
-        .body(|b| {
-            assert_eq!(b["kind"], "ServiceAccount");
-            assert_eq!(b["automountServiceAccountToken"], false);
-        })
-        .answer(200, sa),
-        Exchange::new(
-            "PATCH",
-            format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly"),
-        )
-        .query(APPLY)
-        .body(|b| {
-            assert_eq!(b["kind"], "CronJob");
-            assert_eq!(b["spec"]["concurrencyPolicy"], "Forbid");
-            assert_eq!(b["metadata"]["labels"]["logbackup.io/schedule"], "nightly");
-        })
-        .answer(200, cj),
+        no_service_account_yet(),
+        Exchange::new("PATCH", SERVICE_ACCOUNT)
+            .query(APPLY)
+            .body(|b| {
+                assert_eq!(b["kind"], "ServiceAccount");
+                assert_eq!(b["automountServiceAccountToken"], false);
+            })
+            .reply(200, sa),
+        Exchange::new("PATCH", CRON_JOB)
+            .query(APPLY)
+            .body(|b| {
+                assert_eq!(b["kind"], "CronJob");
+                assert_eq!(b["spec"]["concurrencyPolicy"], "Forbid");
+                assert_eq!(b["metadata"]["labels"]["logbackup.io/schedule"], "nightly");
+            })
+            .reply(200, cj),
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
         let served = client.served().await.unwrap().clone();
-        let applied = schedules::apply_schedule(&client, &served, &plan())
+        let applied = schedules::apply_schedule(&client, &served, &nightly_plan(NS))
             .await
             .unwrap();
         assert_eq!(
@@ -100,8 +77,8 @@ fn run_now_creates_a_job_owned_by_the_cron_job() {
     let _inside = rt.enter();
     let (client, handle) = kube(33);
     let script = vec![
-        Exchange::new("GET", format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly"))
-            .answer(200, live_cron_job()),
+        Exchange::new("GET", CRON_JOB)
+            .reply(200, live_cron_job()),
         Exchange::new("POST", format!("/apis/batch/v1/namespaces/{NS}/jobs"))
             .body(|b| {
                 assert_eq!(b["kind"], "Job");
@@ -110,7 +87,7 @@ fn run_now_creates_a_job_owned_by_the_cron_job() {
                 assert_eq!(b["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"], "manual");
                 assert_eq!(b["spec"]["template"]["spec"]["containers"][0]["args"][0], "backup");
             })
-            .answer(201, json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "logbackup-nightly-manual-1", "namespace": NS, "uid": "u2"}})),
+            .reply(201, json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "logbackup-nightly-manual-1", "namespace": NS, "uid": "u2"}})),
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
@@ -137,69 +114,59 @@ fn delete_removes_cron_job_and_service_account_and_reports_absent_schedules() {
     let deleted =
         json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}});
     let script = vec![
-        Exchange::new(
-            "GET",
-            format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly"),
-        )
-        .answer(200, live_cron_job()),
-        Exchange::new(
-            "DELETE",
-            format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly"),
-        )
-        .body(|b| {
-            assert_eq!(b["propagationPolicy"], "Background");
-            assert_eq!(b["dryRun"], json!(["All"]));
-        })
-        .answer(200, deleted.clone()),
-        Exchange::new(
-            "DELETE",
-            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
-        )
-        .body(|b| assert_eq!(b["dryRun"], json!(["All"])))
-        .answer(404, not_found("serviceaccounts", "logbackup-nightly")),
+        Exchange::new("GET", CRON_JOB).reply(200, live_cron_job()),
+        Exchange::new("DELETE", CRON_JOB)
+            .body(|b| {
+                assert_eq!(b["propagationPolicy"], "Background");
+                assert_eq!(b["dryRun"], json!(["All"]));
+            })
+            .reply(200, deleted.clone()),
+        Exchange::new("DELETE", SERVICE_ACCOUNT)
+            .body(|b| assert_eq!(b["dryRun"], json!(["All"])))
+            .reply(404, not_found("serviceaccounts", "logbackup-nightly")),
         Exchange::new(
             "DELETE",
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/rolebindings/logbackup-nightly"
             ),
         )
-        .answer(404, not_found("rolebindings", "logbackup-nightly")),
+        .reply(404, not_found("rolebindings", "logbackup-nightly")),
         Exchange::new(
             "DELETE",
             format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/roles/logbackup-nightly"),
         )
-        .answer(404, not_found("roles", "logbackup-nightly")),
+        .reply(404, not_found("roles", "logbackup-nightly")),
         // The schedule's restore test (`--verify`), where there is one: none here.
         Exchange::new(
             "DELETE",
             format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly-verify"),
         )
         .body(|b| assert_eq!(b["dryRun"], json!(["All"])))
-        .answer(404, not_found("cronjobs", "logbackup-nightly-verify")),
+        .reply(404, not_found("cronjobs", "logbackup-nightly-verify")),
         Exchange::new(
             "DELETE",
             format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly-verify"),
         )
-        .answer(404, not_found("serviceaccounts", "logbackup-nightly-verify")),
+        .reply(404, not_found("serviceaccounts", "logbackup-nightly-verify")),
         Exchange::new(
             "DELETE",
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/rolebindings/logbackup-nightly-verify"
             ),
         )
-        .answer(404, not_found("rolebindings", "logbackup-nightly-verify")),
+        .reply(404, not_found("rolebindings", "logbackup-nightly-verify")),
         Exchange::new(
             "DELETE",
             format!(
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/roles/logbackup-nightly-verify"
             ),
         )
-        .answer(404, not_found("roles", "logbackup-nightly-verify")),
+        .reply(404, not_found("roles", "logbackup-nightly-verify")),
         Exchange::new(
             "GET",
             format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-other"),
         )
-        .answer(404, not_found("cronjobs", "logbackup-other")),
+        .reply(404, not_found("cronjobs", "logbackup-other")),
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
@@ -225,7 +192,7 @@ fn list_selects_our_label() {
     let (client, handle) = kube(33);
     let script = vec![Exchange::new("GET", "/apis/batch/v1/cronjobs")
         .query(&[("labelSelector", "app.kubernetes.io%2Fmanaged-by%3Dkubectl-logbackup")])
-        .answer(200, json!({"apiVersion": "batch/v1", "kind": "CronJobList", "metadata": {"resourceVersion": "1"}, "items": [live_cron_job()]}))];
+        .reply(200, json!({"apiVersion": "batch/v1", "kind": "CronJobList", "metadata": {"resourceVersion": "1"}, "items": [live_cron_job()]}))];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
         let found = schedules::list_schedules(&client, &served(33), None)
@@ -243,21 +210,14 @@ fn on_1_20_the_cron_job_goes_to_batch_v1beta1_without_time_zone() {
     let rt = runtime();
     let _inside = rt.enter();
     let (client, handle) = kube(20);
-    let sa = serde_json::to_value(cronjob::service_account(&plan())).unwrap();
+    let sa = serde_json::to_value(cronjob::service_account(&nightly_plan(NS))).unwrap();
     let mut cj = live_cron_job();
     cj["apiVersion"] = json!("batch/v1beta1");
     let script = vec![
-        Exchange::new(
-            "GET",
-            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
-        )
-        .answer(200, sa.clone()),
-        Exchange::new(
-            "PATCH",
-            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
-        )
-        .query(APPLY)
-        .answer(200, sa),
+        Exchange::new("GET", SERVICE_ACCOUNT).reply(200, sa.clone()),
+        Exchange::new("PATCH", SERVICE_ACCOUNT)
+            .query(APPLY)
+            .reply(200, sa),
         Exchange::new(
             "PATCH",
             format!("/apis/batch/v1beta1/namespaces/{NS}/cronjobs/logbackup-nightly"),
@@ -267,12 +227,12 @@ fn on_1_20_the_cron_job_goes_to_batch_v1beta1_without_time_zone() {
             assert_eq!(b["apiVersion"], "batch/v1beta1");
             assert!(b["spec"].get("timeZone").is_none(), "{b}");
         })
-        .answer(200, cj),
+        .reply(200, cj),
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
         let served = client.served().await.unwrap().clone();
-        let applied = schedules::apply_schedule(&client, &served, &plan())
+        let applied = schedules::apply_schedule(&client, &served, &nightly_plan(NS))
             .await
             .unwrap();
         // Read back as the batch/v1 type, whatever the server serves it as.
@@ -294,7 +254,7 @@ fn a_time_zone_the_server_would_drop_is_refused_before_anything_is_written() {
     let rt = runtime();
     let _inside = rt.enter();
     let (client, handle) = kube(26);
-    let mut zoned = plan();
+    let mut zoned = nightly_plan(NS);
     zoned.schedule = Schedule::parse("0 1 * * *", Some("Asia/Shanghai")).unwrap();
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, Vec::new()));
@@ -315,37 +275,23 @@ fn a_failed_cron_job_removes_the_service_account_it_created() {
     let rt = runtime();
     let _inside = rt.enter();
     let (client, handle) = kube(33);
-    let sa = serde_json::to_value(cronjob::service_account(&plan())).unwrap();
+    let sa = serde_json::to_value(cronjob::service_account(&nightly_plan(NS))).unwrap();
     let forbidden = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
         "message": "cronjobs.batch \"logbackup-nightly\" is forbidden: User \"dev\" cannot patch resource \"cronjobs\" in API group \"batch\" in the namespace \"kubesphere-logging-system\""});
     let script = vec![
-        Exchange::new(
-            "GET",
-            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
-        )
-        .answer(404, not_found("serviceaccounts", "logbackup-nightly")),
-        Exchange::new(
-            "PATCH",
-            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
-        )
-        .query(APPLY)
-        .answer(200, sa.clone()),
-        Exchange::new(
-            "PATCH",
-            format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly"),
-        )
-        .query(APPLY)
-        .answer(403, forbidden),
-        Exchange::new(
-            "DELETE",
-            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly"),
-        )
-        .answer(200, sa),
+        no_service_account_yet(),
+        Exchange::new("PATCH", SERVICE_ACCOUNT)
+            .query(APPLY)
+            .reply(200, sa.clone()),
+        Exchange::new("PATCH", CRON_JOB)
+            .query(APPLY)
+            .reply(403, forbidden),
+        Exchange::new("DELETE", SERVICE_ACCOUNT).reply(200, sa),
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
         let served = client.served().await.unwrap().clone();
-        let e = schedules::apply_schedule(&client, &served, &plan()).await.unwrap_err();
+        let e = schedules::apply_schedule(&client, &served, &nightly_plan(NS)).await.unwrap_err();
         assert!(e.is_forbidden());
         let text = e.to_string();
         assert!(text.starts_with("failed to create CronJob kubesphere-logging-system/logbackup-nightly: cronjobs.batch"), "{text}");

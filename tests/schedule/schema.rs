@@ -72,5 +72,5 @@ fn rendered_schedule_objects_validate_against_the_kubernetes_schema() {
             files.push(path.display().to_string());
         }
     }
-    crate::kubernetes_validate::assert_valid("rendered schedule objects", &files);
+    test_support::kubernetes_validate::assert_valid("rendered schedule objects", &files);
 }

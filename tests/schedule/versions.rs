@@ -5,7 +5,7 @@
 #[test]
 fn everything_the_plugin_writes_validates_against_kubernetes_1_33() {
     let dir = tempfile::tempdir().unwrap();
-    let objects = crate::written_objects::for_server(33);
+    let objects = test_support::written_objects::for_server(33);
     let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
     for kind in [
         "CronJob",
@@ -39,7 +39,7 @@ fn everything_the_plugin_writes_validates_against_kubernetes_1_33() {
             path
         })
         .collect();
-    crate::kubernetes_validate::assert_valid_at(
+    test_support::kubernetes_validate::assert_valid_at(
         "1.33.0",
         "objects written to a 1.33 server",
         &files,

@@ -12,10 +12,10 @@ mod scheduled;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use es_double::{Flavour, State};
 use harness::{Env, Run};
+use test_support::Runner;
 
 const VERSION: &str = "7.17.0";
 
@@ -34,24 +34,22 @@ fn double(root: &Path) -> Env {
     })
 }
 
-fn sync(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args(["repo", "sync"])
-        .args(args)
-        .args(["--endpoint", moto::shared(), "-o", "json"])
+/// The plugin with moto's test credentials, and no AWS settings from the test's environment.
+fn with_moto_credentials() -> Runner {
+    Runner::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_ENDPOINT_URL")
+}
+
+fn sync(args: &[&str], env: &[(&str, &str)]) -> Run {
+    with_moto_credentials()
+        .leading(["repo", "sync"])
+        .trailing(["--endpoint", moto::shared(), "-o", "json"])
         .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .run(args)
 }
 
 fn names(env: &Env, repo: &str) -> Vec<String> {
@@ -366,17 +364,19 @@ fn refusals_write_nothing() {
 
     // Denied credentials: a moto that checks them (no IAM user has this key).
     let strict = moto::spawn(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
-    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args(["repo", "sync", &local, "s3://refusals/ks"])
-        .args(["--endpoint", &strict.endpoint])
+    let run = Runner::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
         .env("AWS_ACCESS_KEY_ID", "AKIANOTAUSER")
         .env("AWS_SECRET_ACCESS_KEY", "wrong")
         .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("access denied"), "{stderr}");
+        .run(&[
+            "repo",
+            "sync",
+            &local,
+            "s3://refusals/ks",
+            "--endpoint",
+            &strict.endpoint,
+        ]);
+    run.code(1).stderr_has("access denied");
     assert!(moto::keys(endpoint, "refusals", "").is_empty());
 }
 
@@ -392,45 +392,26 @@ fn a_profile_supplies_the_credentials() {
         "[offsite]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args([
+    let location = src.location.to_string_lossy().into_owned();
+    let plugin = Runner::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
+        .leading([
             "repo",
             "sync",
-            &src.location.to_string_lossy(),
+            &location,
             "s3://profiled/ks",
-        ])
-        .args([
             "--endpoint",
             endpoint,
-            "--profile",
-            "offsite",
-            "--region",
-            "us-east-1",
         ])
         .env_remove("AWS_ACCESS_KEY_ID")
+        .env("AWS_SHARED_CREDENTIALS_FILE", &creds);
+    plugin
+        .clone()
         .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .run(&["--profile", "offsite", "--region", "us-east-1"])
+        .ok();
     assert!(moto::keys(endpoint, "profiled", "ks/").contains(&"ks/index.latest".to_string()));
-    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args([
-            "repo",
-            "sync",
-            &src.location.to_string_lossy(),
-            "s3://profiled/ks",
-        ])
-        .args(["--endpoint", endpoint, "--profile", "nobody"])
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("profile \"nobody\""), "{stderr}");
+    plugin
+        .run(&["--profile", "nobody"])
+        .code(1)
+        .stderr_has("profile \"nobody\"");
 }

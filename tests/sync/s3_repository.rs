@@ -115,7 +115,7 @@ fn the_double_refuses_s3_without_the_plugin_as_the_server_does() {
 #[test]
 fn opensearch_with_the_plugin_registers_read_only_and_dry_run_prints_the_keystore_steps() {
     let env = Env::start(Flavour::OpenSearch, "2.11.0", with_plugin);
-    env.run(&[
+    let register = [
         "repo",
         "register",
         "copy",
@@ -124,24 +124,14 @@ fn opensearch_with_the_plugin_registers_read_only_and_dry_run_prints_the_keystor
         "--bucket",
         "logs",
         "--readonly",
-        "--dry-run",
-    ])
-    .ok()
-    .stderr_has("every master and data node has the repository-s3 plugin")
-    .stderr_has("bin/opensearch-keystore add --stdin s3.client.default.access_key")
-    .stderr_has("POST _nodes/reload_secure_settings");
+    ];
+    env.run(&[&register[..], &["--dry-run"]].concat())
+        .ok()
+        .stderr_has("every master and data node has the repository-s3 plugin")
+        .stderr_has("bin/opensearch-keystore add --stdin s3.client.default.access_key")
+        .stderr_has("POST _nodes/reload_secure_settings");
     assert!(env.double.state().repositories.is_empty(), "dry run");
-    env.run(&[
-        "repo",
-        "register",
-        "copy",
-        "--type",
-        "s3",
-        "--bucket",
-        "logs",
-        "--readonly",
-    ])
-    .ok();
+    env.run(&register).ok();
     let state = env.double.state();
     assert_eq!(state.repositories["copy"].settings["readonly"], true);
 }

@@ -1,40 +1,24 @@
 //! The copy in the nightly job: `backup --sync-to`, `status --sync-to` (last sync and lag) and the
 //! CronJob `schedule create --sync-to` writes.
 
-use std::process::Command;
-
 use crate::harness::{Env, Run};
-use crate::{moto, snapshot, source_with};
+use crate::{moto, snapshot, source_with, with_moto_credentials, Source};
 
 /// The plugin against `env`'s double, with the moto credentials in the environment.
 fn plugin(env: &Env, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
-        .args(args)
-        .args(["--es-url", &env.double.url(), "--poll-interval-ms", "5"])
-        .args(["--endpoint", moto::shared()])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
+    let run = with_moto_credentials()
+        .trailing(["--es-url", &env.double.url(), "--poll-interval-ms", "5"])
+        .trailing(["--endpoint", moto::shared()])
         .env_remove("LOGBACKUP_REPOSITORY")
-        .output()
-        .unwrap();
+        .run(args);
     env.assert_spec_clean();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    run
 }
 
-#[test]
-fn backup_copies_after_a_success_and_status_reports_the_lag() {
-    let endpoint = moto::shared();
-    moto::create_bucket(endpoint, "nightly");
-    let src = source_with(&[]);
+/// The nightly `backup` of `src`'s repository, copied to `to` after a success.
+fn backup_synced(src: &Source, to: &str, more: &[&str]) -> Run {
     let from = src.location.to_string_lossy().to_string();
-    let backup = [
+    let mut args = vec![
         "backup",
         "-r",
         "ks",
@@ -43,13 +27,20 @@ fn backup_copies_after_a_success_and_status_reports_the_lag() {
         "--keep-days",
         "45",
         "--sync-to",
-        "s3://nightly/ks",
+        to,
         "--sync-from",
         &from,
-        "-o",
-        "json",
     ];
-    let run = plugin(&src.env, &backup);
+    args.extend(more);
+    plugin(&src.env, &args)
+}
+
+#[test]
+fn backup_copies_after_a_success_and_status_reports_the_lag() {
+    let endpoint = moto::shared();
+    moto::create_bucket(endpoint, "nightly");
+    let src = source_with(&[]);
+    let run = backup_synced(&src, "s3://nightly/ks", &["-o", "json"]);
     run.ok().stderr_has("copied to s3://nightly/ks");
     let out = run.json();
     assert_eq!(out["snapshot"]["state"], "SUCCESS");
@@ -106,25 +97,9 @@ fn a_partial_snapshot_is_not_copied() {
     moto::create_bucket(endpoint, "partial");
     let src = source_with(&["nightly-1"]);
     src.env.double.state().behaviour.next_partial = true;
-    let from = src.location.to_string_lossy().to_string();
-    plugin(
-        &src.env,
-        &[
-            "backup",
-            "-r",
-            "ks",
-            "--indices",
-            "ks-logstash-log-*",
-            "--keep-days",
-            "45",
-            "--sync-to",
-            "s3://partial/ks",
-            "--sync-from",
-            &from,
-        ],
-    )
-    .code(1)
-    .stderr_has("not copying off the cluster");
+    backup_synced(&src, "s3://partial/ks", &[])
+        .code(1)
+        .stderr_has("not copying off the cluster");
     assert!(moto::keys(endpoint, "partial", "").is_empty());
 }
 

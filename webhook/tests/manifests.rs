@@ -5,8 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod common;
-#[path = "../../tests/support/kubernetes_validate.rs"]
-mod kubernetes_validate;
+use test_support::kubernetes_validate;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use test_support::Runner;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::*;
@@ -439,16 +440,16 @@ fn refuses_to_start_without_a_usable_certificate_and_says_why() {
     // The plain-files placeholder Secret mounts empty files.
     std::fs::write(&cert, "").unwrap();
     std::fs::write(&key, "").unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_logbackup-webhook"))
-        .arg("--tls-cert-file")
-        .arg(&cert)
-        .arg("--tls-key-file")
-        .arg(&key)
-        .args(["--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let output = Runner::new(env!("CARGO_BIN_EXE_logbackup-webhook"))
+        .trailing(["--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"])
+        .run(&[
+            std::ffi::OsStr::new("--tls-cert-file"),
+            cert.as_os_str(),
+            std::ffi::OsStr::new("--tls-key-file"),
+            key.as_os_str(),
+        ]);
+    assert!(!output.success());
+    let stderr = &output.stderr;
     assert!(
         stderr.contains("failed to load the TLS certificate"),
         "{stderr}"
@@ -458,12 +459,9 @@ fn refuses_to_start_without_a_usable_certificate_and_says_why() {
 
 #[test]
 fn help_names_every_flag() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_logbackup-webhook"))
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let help = String::from_utf8_lossy(&output.stdout);
+    let output = Runner::new(env!("CARGO_BIN_EXE_logbackup-webhook")).run(&["--help"]);
+    assert!(output.success());
+    let help = &output.stdout;
     for flag in [
         "--listen",
         "--ops-listen",

@@ -5,26 +5,13 @@ use logbackup::webhook_install::certs;
 use logbackup::webhook_install::manifests::{objects, Certificates};
 use serde_json::{json, Value};
 
-use crate::mock_api::*;
+use test_support::kube_api::*;
+use test_support::plugin::{kube, served, webhook_objects};
 
 const NS: &str = "logbackup-system";
 
 fn generated() -> (certs::Bundle, Vec<Value>) {
-    let names = certs::service_names("logbackup-webhook", NS);
-    let b = certs::apply(
-        &certs::Decision::NewCa("test".into()),
-        None,
-        &names,
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
-    let c = Certificates::Generated {
-        ca_cert: b.ca_cert.clone(),
-        ca_key: b.ca_key.clone(),
-        tls_cert: b.tls_cert.clone(),
-        tls_key: b.tls_key.clone(),
-    };
-    (b, objects(NS, &c, true).unwrap())
+    webhook_objects(NS)
 }
 
 fn path_of(o: &Value) -> String {
@@ -65,7 +52,7 @@ fn install_applies_every_object_server_side_in_order() {
             Exchange::new("PATCH", path_of(o))
                 .query(&[("fieldManager", "kubectl-logbackup"), ("force", "true")])
                 .body(move |b| assert_eq!(b, &sent))
-                .answer(200, o.clone()),
+                .reply(200, o.clone()),
         );
     }
     assert_eq!(script.len(), objs.len() + cm.len());
@@ -92,12 +79,12 @@ fn cert_manager_crds_are_checked_before_anything_is_applied() {
             "GET",
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/certificates.cert-manager.io",
         )
-        .answer(200, crd("certificates.cert-manager.io")),
+        .reply(200, crd("certificates.cert-manager.io")),
         Exchange::new(
             "GET",
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/issuers.cert-manager.io",
         )
-        .answer(
+        .reply(
             404,
             not_found("customresourcedefinitions", "issuers.cert-manager.io"),
         ),
@@ -147,17 +134,17 @@ fn status_reads_deployment_ca_bundle_secret_and_ready_endpoints() {
             "GET",
             format!("/apis/apps/v1/namespaces/{NS}/deployments/logbackup-webhook"),
         )
-        .answer(200, deployment),
+        .reply(200, deployment),
         Exchange::new(
             "GET",
             "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/logbackup-webhook",
         )
-        .answer(200, mwc),
+        .reply(200, mwc),
         Exchange::new(
             "GET",
             format!("/api/v1/namespaces/{NS}/secrets/logbackup-webhook-tls"),
         )
-        .answer(200, tls),
+        .reply(200, tls),
         Exchange::new(
             "GET",
             format!("/apis/discovery.k8s.io/v1/namespaces/{NS}/endpointslices"),
@@ -166,7 +153,7 @@ fn status_reads_deployment_ca_bundle_secret_and_ready_endpoints() {
             "labelSelector",
             "kubernetes.io%2Fservice-name%3Dlogbackup-webhook",
         )])
-        .answer(200, slices),
+        .reply(200, slices),
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
@@ -205,7 +192,7 @@ fn uninstall_deletes_in_reverse_and_skips_what_is_absent() {
         } else {
             (200, ok.clone())
         };
-        script.push(Exchange::new("DELETE", path_of(o)).answer(answer.0, answer.1));
+        script.push(Exchange::new("DELETE", path_of(o)).reply(answer.0, answer.1));
     }
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));

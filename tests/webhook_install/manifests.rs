@@ -71,5 +71,5 @@ fn installed_objects_validate_against_the_kubernetes_schema() {
         }
     }
     assert!(files.len() >= 14, "{}", files.len());
-    crate::kubernetes_validate::assert_valid("embedded webhook manifests", &files);
+    test_support::kubernetes_validate::assert_valid("embedded webhook manifests", &files);
 }

@@ -13,7 +13,6 @@ pub fn assert_valid<P: AsRef<Path>>(what: &str, files: &[P]) {
 }
 
 /// As `assert_valid`, against the schemas of Kubernetes `version` (1.25.0 and later are bundled).
-#[allow(dead_code)] // Not every test crate that includes this file checks other versions.
 pub fn assert_valid_at<P: AsRef<Path>>(version: &str, what: &str, files: &[P]) {
     assert!(!files.is_empty(), "{what}: nothing to validate");
     let output = Command::new("kubernetes-validate")
