@@ -30,6 +30,12 @@ impl Env {
         Self::start_config(flavour, version, |_| {}, setup)
     }
 
+    /// `start` with a double that also answers `_count` and `_search` (outside the definitions, see
+    /// the es-double docs), which `snapshot verify --restore-test` needs.
+    pub fn searchable(flavour: Flavour, version: &str, setup: impl FnOnce(&mut State)) -> Self {
+        Self::start_config(flavour, version, |c| c.search_extras = true, setup)
+    }
+
     /// `start` with the KubeSphere repository and indices, and the double behaving as `behave` says.
     pub fn kubesphere_with(
         flavour: Flavour,

@@ -10,22 +10,7 @@ use crate::harness::*;
 const DAY_MS: i64 = 86_400_000;
 
 fn start(flavour: Flavour, version: &str) -> Env {
-    Env::start_config(flavour, version, |c| c.search_extras = true, kubesphere)
-}
-
-fn snapshot(env: &Env) {
-    env.run(&[
-        "snapshot",
-        "create",
-        "-r",
-        REPO,
-        "--name",
-        "daily-1",
-        "--preset",
-        "kubesphere",
-        "--wait",
-    ])
-    .ok();
+    Env::searchable(flavour, version, kubesphere)
 }
 
 fn verify(env: &Env, history: &str, extra: &[&str]) -> Run {
@@ -61,7 +46,7 @@ fn age(history: &std::path::Path, days: i64) {
 fn a_restore_test_is_kept_and_status_and_coverage_read_it_on_every_version() {
     for (flavour, version) in VERSIONS {
         let env = start(flavour, version);
-        snapshot(&env);
+        snapshot_daily(&env);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("proofs.json");
         let history = file.to_str().unwrap();
@@ -114,7 +99,7 @@ fn a_restore_test_is_kept_and_status_and_coverage_read_it_on_every_version() {
 #[test]
 fn an_old_proof_fails_status_with_what_to_do_and_the_threshold_is_a_flag() {
     let env = start(Flavour::Elasticsearch, "8.19.0");
-    snapshot(&env);
+    snapshot_daily(&env);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("proofs.json");
     let history = file.to_str().unwrap();
@@ -134,7 +119,7 @@ fn an_old_proof_fails_status_with_what_to_do_and_the_threshold_is_a_flag() {
 #[test]
 fn never_tested_is_a_note_unless_a_proof_is_required() {
     let env = start(Flavour::OpenSearch, "2.11.0");
-    snapshot(&env);
+    snapshot_daily(&env);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("none.json");
     let history = file.to_str().unwrap();
@@ -149,7 +134,7 @@ fn never_tested_is_a_note_unless_a_proof_is_required() {
 #[test]
 fn a_failed_test_is_kept_and_fails_status_until_one_passes() {
     let env = start(Flavour::Elasticsearch, "7.17.0");
-    snapshot(&env);
+    snapshot_daily(&env);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("proofs.json");
     let history = file.to_str().unwrap();
@@ -170,7 +155,7 @@ fn a_failed_test_is_kept_and_fails_status_until_one_passes() {
 #[test]
 fn dry_run_and_no_record_keep_nothing() {
     let env = start(Flavour::Elasticsearch, "6.8.23");
-    snapshot(&env);
+    snapshot_daily(&env);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("proofs.json");
     let history = file.to_str().unwrap();
@@ -182,7 +167,7 @@ fn dry_run_and_no_record_keep_nothing() {
 #[test]
 fn without_kubernetes_the_proof_is_a_note_not_a_failure() {
     let env = start(Flavour::Elasticsearch, "8.19.0");
-    snapshot(&env);
+    snapshot_daily(&env);
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("missing-kubeconfig");
     let run = env.run(&[

@@ -5,9 +5,9 @@ use es_double::Flavour;
 
 use crate::harness::*;
 
-/// A double that also answers `_count` and `_search` (outside the definitions, see es-double docs).
+/// A double that also answers `_count` and `_search`.
 fn start(flavour: Flavour, version: &str, setup: impl FnOnce(&mut es_double::State)) -> Env {
-    Env::start_config(flavour, version, |c| c.search_extras = true, setup)
+    Env::searchable(flavour, version, setup)
 }
 
 fn no_temporary_indices(env: &Env) {

@@ -16,7 +16,7 @@ use logbackup::workflows::Said;
 
 use crate::harness::*;
 
-fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+pub(crate) fn run<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -24,7 +24,7 @@ fn run<T>(f: impl std::future::Future<Output = T>) -> T {
         .block_on(f)
 }
 
-async fn client(env: &Env) -> EsClient {
+pub(crate) async fn client(env: &Env) -> EsClient {
     EsClient::connect(&ClientConfig {
         url: env.double.url(),
         auth: Auth::None,
@@ -121,18 +121,7 @@ fn create_and_wait_follows_the_snapshot_to_its_final_state() {
 #[test]
 fn restore_plans_refuses_conflicts_and_restores_under_a_prefix() {
     let env = Env::start(VERSIONS[0].0, VERSIONS[0].1, kubesphere);
-    env.run(&[
-        "snapshot",
-        "create",
-        "-r",
-        REPO,
-        "--name",
-        "daily-1",
-        "--preset",
-        "kubesphere",
-        "--wait",
-    ])
-    .ok();
+    snapshot_daily(&env);
     let options = RestoreOptions {
         repository: REPO.into(),
         snapshot: None,

@@ -106,6 +106,20 @@ fn run_now_creates_a_job_owned_by_the_cron_job() {
     });
 }
 
+/// A DELETE of `resource` `name` in NS (`group_version` "v1" for the core group) that finds nothing.
+fn absent(group_version: &str, resource: &str, name: &str) -> Exchange {
+    let prefix = if group_version == "v1" {
+        "/api/v1".to_owned()
+    } else {
+        format!("/apis/{group_version}")
+    };
+    Exchange::new(
+        "DELETE",
+        format!("{prefix}/namespaces/{NS}/{resource}/{name}"),
+    )
+    .reply(404, not_found(resource, name))
+}
+
 #[test]
 fn delete_removes_cron_job_and_service_account_and_reports_absent_schedules() {
     let rt = runtime();
@@ -124,44 +138,26 @@ fn delete_removes_cron_job_and_service_account_and_reports_absent_schedules() {
         Exchange::new("DELETE", SERVICE_ACCOUNT)
             .body(|b| assert_eq!(b["dryRun"], json!(["All"])))
             .reply(404, not_found("serviceaccounts", "logbackup-nightly")),
-        Exchange::new(
-            "DELETE",
-            format!(
-                "/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/rolebindings/logbackup-nightly"
-            ),
-        )
-        .reply(404, not_found("rolebindings", "logbackup-nightly")),
-        Exchange::new(
-            "DELETE",
-            format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/roles/logbackup-nightly"),
-        )
-        .reply(404, not_found("roles", "logbackup-nightly")),
+        absent(
+            "rbac.authorization.k8s.io/v1",
+            "rolebindings",
+            "logbackup-nightly",
+        ),
+        absent("rbac.authorization.k8s.io/v1", "roles", "logbackup-nightly"),
         // The schedule's restore test (`--verify`), where there is one: none here.
-        Exchange::new(
-            "DELETE",
-            format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-nightly-verify"),
-        )
-        .body(|b| assert_eq!(b["dryRun"], json!(["All"])))
-        .reply(404, not_found("cronjobs", "logbackup-nightly-verify")),
-        Exchange::new(
-            "DELETE",
-            format!("/api/v1/namespaces/{NS}/serviceaccounts/logbackup-nightly-verify"),
-        )
-        .reply(404, not_found("serviceaccounts", "logbackup-nightly-verify")),
-        Exchange::new(
-            "DELETE",
-            format!(
-                "/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/rolebindings/logbackup-nightly-verify"
-            ),
-        )
-        .reply(404, not_found("rolebindings", "logbackup-nightly-verify")),
-        Exchange::new(
-            "DELETE",
-            format!(
-                "/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/roles/logbackup-nightly-verify"
-            ),
-        )
-        .reply(404, not_found("roles", "logbackup-nightly-verify")),
+        absent("batch/v1", "cronjobs", "logbackup-nightly-verify")
+            .body(|b| assert_eq!(b["dryRun"], json!(["All"]))),
+        absent("v1", "serviceaccounts", "logbackup-nightly-verify"),
+        absent(
+            "rbac.authorization.k8s.io/v1",
+            "rolebindings",
+            "logbackup-nightly-verify",
+        ),
+        absent(
+            "rbac.authorization.k8s.io/v1",
+            "roles",
+            "logbackup-nightly-verify",
+        ),
         Exchange::new(
             "GET",
             format!("/apis/batch/v1/namespaces/{NS}/cronjobs/logbackup-other"),

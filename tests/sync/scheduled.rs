@@ -3,6 +3,7 @@
 
 use crate::harness::{Env, Run};
 use crate::{moto, snapshot, source_with, with_moto_credentials, Source};
+use test_support::plugin::create_nightly;
 
 /// The plugin against `env`'s double, with the moto credentials in the environment.
 fn plugin(env: &Env, args: &[&str]) -> Run {
@@ -193,16 +194,9 @@ fn the_cronjob_mounts_the_claim_read_only_and_takes_the_keys_from_a_secret() {
         .any(|o| o["kind"] == "Role"));
 
     // With --volume-snapshot-class it needs exactly VolumeSnapshots in its namespace, and a token.
-    let run = env.run(&[
-        "schedule",
-        "create",
-        "nightly",
+    let run = env.run(&create_nightly(&[
         "-n",
         "logging",
-        "--cron",
-        "0 1 * * *",
-        "--keep-days",
-        "45",
         "--volume-snapshot-class",
         "csi-rbd",
         "--volume-snapshot-claim",
@@ -212,7 +206,7 @@ fn the_cronjob_mounts_the_claim_read_only_and_takes_the_keys_from_a_secret() {
         "--dry-run",
         "-o",
         "json",
-    ]);
+    ]));
     run.ok();
     let objects: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let kinds: Vec<&str> = objects
