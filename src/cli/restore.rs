@@ -107,7 +107,7 @@ pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
 }
 
 /// Prints what the workflow says on stderr; recovery moves `bar`.
-fn say(bar: &ProgressBar) -> impl FnMut(Said) + '_ {
+pub(super) fn say(bar: &ProgressBar) -> impl FnMut(Said) + '_ {
     move |said| match said {
         Said::Note(line) => bar.suspend(|| eprintln!("{line}")),
         Said::Recovery(r) => {

@@ -12,6 +12,7 @@ pub mod repo;
 pub mod restore;
 pub mod retry;
 pub mod snapshot;
+pub mod verify;
 pub mod volume_snapshots;
 pub mod webhook_install;
 pub mod webhook_status;

@@ -16,4 +16,5 @@ mod schedule;
 mod snapshot;
 mod status;
 mod verify;
+mod verify_workflow;
 mod workflows;

@@ -16,7 +16,7 @@ use logbackup::workflows::Said;
 
 use crate::harness::*;
 
-fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+pub(crate) fn run<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -24,7 +24,7 @@ fn run<T>(f: impl std::future::Future<Output = T>) -> T {
         .block_on(f)
 }
 
-async fn client(env: &Env) -> EsClient {
+pub(crate) async fn client(env: &Env) -> EsClient {
     EsClient::connect(&ClientConfig {
         url: env.double.url(),
         auth: Auth::None,

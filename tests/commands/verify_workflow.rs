@@ -1,0 +1,151 @@
+//! `workflows::verify` called in-process against the double: what it returns and says, and that an
+//! interruption mid-wait still deletes the copies.
+
+use std::time::Duration;
+
+use logbackup::snapshot::restore::IndexFilter;
+use logbackup::workflows::verify::{check, restore_test, Outcome, RestoreTestOptions};
+use logbackup::workflows::Said;
+
+use crate::harness::*;
+use crate::workflows::{client, run};
+
+fn options(dry_run: bool) -> RestoreTestOptions {
+    RestoreTestOptions {
+        repository: REPO.into(),
+        filter: IndexFilter::Date("2019.11.12".into()),
+        watermark: 90.0,
+        wait_timeout: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(5),
+        dry_run,
+    }
+}
+
+fn env(recovery_polls: u32) -> Env {
+    let env = Env::start_config(
+        VERSIONS[1].0,
+        VERSIONS[1].1,
+        |c| c.search_extras = true,
+        |s| {
+            kubesphere(s);
+            s.behaviour.recovery_polls = recovery_polls;
+        },
+    );
+    env.run(&[
+        "snapshot", "create", "-r", REPO, "--name", "daily-1", "--wait",
+    ])
+    .ok();
+    env
+}
+
+#[test]
+fn a_restore_test_returns_its_report_and_says_each_step() {
+    let env = env(2);
+    run(async {
+        let es = client(&env).await;
+        let checked = check(&es, REPO, None, &IndexFilter::Date("2019.11.12".into()))
+            .await
+            .unwrap();
+        assert!(checked.check.passed);
+        assert_eq!(checked.info.snapshot, "daily-1");
+        let mut said = Vec::new();
+        let outcome = restore_test(
+            &es,
+            &checked,
+            &options(false),
+            || 1_700_000_000_000,
+            std::future::pending(),
+            &mut |s| said.push(s),
+        )
+        .await
+        .unwrap();
+        let Outcome::Tested(report) = outcome else {
+            panic!("not tested")
+        };
+        assert!(report.passed, "{}", report.verdict);
+        assert_eq!(report.indices.len(), 1);
+        assert_eq!(
+            report.indices[0].observed.restored_as,
+            "logbackup-verify-1700000000000-ks-logstash-log-2019.11.12"
+        );
+        assert!(said.iter().any(|s| matches!(s, Said::Recovery(_))));
+        assert!(said.contains(&Said::Note(
+            "deleted temporary index logbackup-verify-1700000000000-ks-logstash-log-2019.11.12"
+                .into()
+        )));
+    });
+}
+
+#[test]
+fn an_interrupt_while_waiting_deletes_the_copies() {
+    let env = env(u32::MAX);
+    run(async {
+        let es = client(&env).await;
+        let checked = check(&es, REPO, None, &IndexFilter::All).await.unwrap();
+        // Fires once the copies exist and their recovery is being polled.
+        let waiting = async {
+            loop {
+                let seen = {
+                    let state = env.double.state();
+                    state.log.iter().any(|l| l.contains("/_recovery"))
+                };
+                if seen {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        let mut said = Vec::new();
+        let outcome = restore_test(
+            &es,
+            &checked,
+            &options(false),
+            || 1_700_000_000_000,
+            waiting,
+            &mut |s| said.push(s),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(outcome, Outcome::Interrupted { ref snapshot } if snapshot == "daily-1"));
+        let left: Vec<String> = env
+            .double
+            .state()
+            .indices
+            .keys()
+            .filter(|i| i.starts_with("logbackup-verify-"))
+            .cloned()
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        assert!(said
+            .iter()
+            .any(|s| matches!(s, Said::Note(n) if n.starts_with("deleted temporary index"))));
+    });
+}
+
+#[test]
+fn a_dry_run_plans_and_restores_nothing() {
+    let env = env(2);
+    run(async {
+        let es = client(&env).await;
+        let checked = check(&es, REPO, None, &IndexFilter::All).await.unwrap();
+        let outcome = restore_test(
+            &es,
+            &checked,
+            &options(true),
+            || 1,
+            std::future::pending(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+        let Outcome::DryRun { plan, expected } = outcome else {
+            panic!("not a dry run")
+        };
+        assert_eq!(plan.indices, ["ks-logstash-log-2019.11.12"]);
+        assert_eq!(expected.len(), 1);
+        assert_eq!(
+            count_requests(&env, "POST /_snapshot/ks-log-snapshots/daily-1/_restore"),
+            0
+        );
+    });
+}
