@@ -105,6 +105,9 @@ pub struct Config {
     /// Default gid that owns the repository (default: from the securityContext, else the image's)
     #[arg(long, env = "LOGBACKUP_WEBHOOK_GID", value_name = "GID")]
     pub gid: Option<i64>,
+    /// Async I/O worker threads (small reviews run on them too; large ones on up to 4 more)
+    #[arg(long, env = "LOGBACKUP_WEBHOOK_WORKER_THREADS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub worker_threads: u16,
     /// Log format on stderr
     #[arg(long, env = "LOGBACKUP_WEBHOOK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
     pub log_format: LogFormat,
@@ -127,6 +130,7 @@ impl Config {
             review: crate::review::ReviewLimits {
                 max_object_values: self.max_object_values,
             },
+            budget_wait: crate::server::DEFAULT_BUDGET_WAIT.min(self.request_timeout / 4 * 3),
         }
     }
 

@@ -26,6 +26,11 @@ pub enum RequestError {
     Timeout(std::time::Duration),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("the webhook is already reviewing as many JSON values as it holds at once ({budget}, twice --max-object-values) and this review did not get its share within {waited:?}; retry the write")]
+    Busy {
+        budget: u32,
+        waited: std::time::Duration,
+    },
     #[error("expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got apiVersion {api_version:?} and kind {kind:?}")]
     NotAnAdmissionReview { api_version: String, kind: String },
 }
@@ -39,6 +44,7 @@ impl RequestError {
             RequestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             RequestError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             RequestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            RequestError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -56,6 +62,7 @@ impl RequestError {
             RequestError::MethodNotAllowed(_) => "method-not-allowed",
             RequestError::Timeout(_) => "timeout",
             RequestError::Internal(_) => "internal",
+            RequestError::Busy { .. } => "busy",
         }
     }
 }

@@ -13,12 +13,19 @@ use logbackup_webhook::tls::CertStore;
 use logbackup_webhook::{listener, logging};
 use tracing_subscriber::EnvFilter;
 
+/// Threads for large reviews (and file reads): the value budget lets about two run at once.
+const MAX_BLOCKING_THREADS: usize = 4;
+
 fn main() -> Result<()> {
     let config = Config::parse();
+    logbackup_webhook::memory::tune();
     init_logging(&config)?;
-    // Two workers: the review is CPU-light and the pod is sized for one core at most.
+    // Two workers by default: the review is CPU-light and the pod is sized for one core.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(usize::from(config.worker_threads))
+        // Large reviews run here; more threads than this would only wait for the value budget,
+        // each with a heap arena and a stack of its own.
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
