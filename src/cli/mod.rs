@@ -143,11 +143,24 @@ pub fn emit<T: serde::Serialize>(
     format: logbackup::render::Format,
     table: impl FnOnce(&T) -> String,
 ) -> anyhow::Result<()> {
+    use std::io::Write;
     let text = match format {
         logbackup::render::Format::Table => table(value),
+        // Written as it is serialized: a 100,000-snapshot report is not held twice as text.
+        logbackup::render::Format::Json => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            match serde_json::to_writer_pretty(&mut out, value) {
+                // A closed pipe (`| head`) is not an error worth a message.
+                Err(e) if !e.is_io() => {
+                    return Err(anyhow::anyhow!("failed to write the output as JSON: {e}"))
+                }
+                _ => {}
+            }
+            let _ = out.write_all(b"\n").and_then(|()| out.flush());
+            return Ok(());
+        }
         other => logbackup::render::structured(value, other)?,
     };
-    use std::io::Write;
     let mut out = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error worth a message.
     let _ = out.write_all(text.as_bytes());

@@ -135,6 +135,8 @@ pub async fn prune(
     };
     let summaries = es.list_summaries(repo, detail).await?;
     let plan = retention::plan(&summaries, policy, now())?;
+    // The plan keeps what it reports; the listing goes before the report is written.
+    drop(summaries);
     let doomed: Vec<String> = plan.to_delete().map(|d| d.name.clone()).collect();
     eprintln!(
         "{}{} of {} snapshots in {repo} to delete, {} kept",

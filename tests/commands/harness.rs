@@ -148,20 +148,24 @@ pub fn kubesphere(state: &mut State) {
     state.add_index("other-index", 1024);
 }
 
-/// `daily-1`: a snapshot of the KubeSphere indices, waited for.
-pub fn snapshot_daily(env: &Env) {
+/// `snapshot create NAME --preset kubesphere --wait` into REPO.
+pub fn snapshot_kubesphere(env: &Env, name: &str) -> Run {
     env.run(&[
         "snapshot",
         "create",
         "-r",
         REPO,
         "--name",
-        "daily-1",
+        name,
         "--preset",
         "kubesphere",
         "--wait",
     ])
-    .ok();
+}
+
+/// `daily-1`: a snapshot of the KubeSphere indices, waited for.
+pub fn snapshot_daily(env: &Env) {
+    snapshot_kubesphere(env, "daily-1").ok();
 }
 
 /// Every snapshot the double holds, in every repository, by name.

@@ -150,18 +150,7 @@ fn a_restore_that_would_not_fit_the_disk_is_refused_with_numbers() {
 #[test]
 fn the_newest_success_snapshot_holding_the_date_is_chosen() {
     let env = Env::start(VERSIONS[2].0, VERSIONS[2].1, kubesphere);
-    env.run(&[
-        "snapshot",
-        "create",
-        "-r",
-        REPO,
-        "--name",
-        "old",
-        "--preset",
-        "kubesphere",
-        "--wait",
-    ])
-    .ok();
+    snapshot_kubesphere(&env, "old").ok();
     env.run(&[
         "snapshot",
         "create",
@@ -175,18 +164,7 @@ fn the_newest_success_snapshot_holding_the_date_is_chosen() {
     ])
     .ok();
     env.double.state().behaviour.next_partial = true;
-    env.run(&[
-        "snapshot",
-        "create",
-        "-r",
-        REPO,
-        "--name",
-        "newest-partial",
-        "--preset",
-        "kubesphere",
-        "--wait",
-    ])
-    .code(1);
+    snapshot_kubesphere(&env, "newest-partial").code(1);
     env.run(&[
         "snapshot",
         "create",

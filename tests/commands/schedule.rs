@@ -211,21 +211,14 @@ fn cronjob_dry_run_renders_without_a_cluster() {
 #[test]
 fn verify_weekly_dry_run_renders_the_restore_test_and_its_narrow_role() {
     let env = Env::start(Flavour::Elasticsearch, "7.17.0", kubesphere);
-    let base = [
-        "schedule",
-        "create",
-        "nightly",
-        "--cron",
-        "0 1 * * *",
-        "--keep-days",
-        "45",
+    let base = create_nightly(&[
         "--preset",
         "kubesphere",
         "-r",
         REPO,
         "-n",
         "kubesphere-logging-system",
-    ];
+    ]);
     let run = env.run(
         &[
             &base[..],

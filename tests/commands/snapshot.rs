@@ -15,17 +15,7 @@ fn snapshots(env: &Env) -> Vec<(String, SnapState, Vec<String>)> {
 fn create_and_wait_snapshots_the_preset_indices_on_every_version() {
     for (flavour, version) in VERSIONS {
         let env = Env::start(flavour, version, kubesphere);
-        let run = env.run(&[
-            "snapshot",
-            "create",
-            "-r",
-            REPO,
-            "--name",
-            "nightly-%Y.%m.%d",
-            "--preset",
-            "kubesphere",
-            "--wait",
-        ]);
+        let run = snapshot_kubesphere(&env, "nightly-%Y.%m.%d");
         run.ok().stderr_has("succeeded").stdout_has("SUCCESS");
         let snaps = snapshots(&env);
         assert_eq!(snaps.len(), 1, "{}", env.label);

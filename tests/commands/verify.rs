@@ -150,18 +150,7 @@ fn without_restore_test_a_partial_snapshot_fails_with_its_problems() {
             kubesphere(s);
             s.behaviour.next_partial = true;
         });
-        env.run(&[
-            "snapshot",
-            "create",
-            "-r",
-            REPO,
-            "--name",
-            "bad",
-            "--preset",
-            "kubesphere",
-            "--wait",
-        ])
-        .code(1);
+        snapshot_kubesphere(&env, "bad").code(1);
         env.run(&["snapshot", "verify", "bad", "-r", REPO])
             .code(1)
             .stdout_has("PARTIAL")

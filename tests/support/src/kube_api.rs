@@ -374,3 +374,93 @@ pub fn apply_patch(object: &mut Value, patch: &Value) -> (u16, Value) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn take(
+        step: Exchange,
+        method: &str,
+        path: &str,
+        ct: Option<&str>,
+        body: &str,
+    ) -> Result<(u16, Value), String> {
+        step.take(0, method, path, ct, body.as_bytes(), &mut Value::Null)
+    }
+
+    #[test]
+    fn an_exact_step_wants_the_whole_query_and_a_path_step_only_its_pairs() {
+        let exact = || Exchange::exact("GET", "/api/v1/pods?");
+        assert!(take(exact(), "GET", "/api/v1/pods?", None, "").is_ok());
+        assert!(take(exact(), "GET", "/api/v1/pods?limit=1", None, "").is_err());
+        let pairs = || Exchange::new("PATCH", "/api/v1/pods").query(&[("force", "true")]);
+        assert!(take(
+            pairs(),
+            "PATCH",
+            "/api/v1/pods?fieldManager=x&force=true",
+            None,
+            ""
+        )
+        .is_ok());
+        let lacking = take(pairs(), "PATCH", "/api/v1/pods?fieldManager=x", None, "").unwrap_err();
+        assert!(lacking.contains("query lacks force=true"), "{lacking}");
+        let wrong = take(pairs(), "GET", "/api/v1/pods?force=true", None, "").unwrap_err();
+        assert!(
+            wrong.contains("expected PATCH /api/v1/pods, got GET"),
+            "{wrong}"
+        );
+    }
+
+    #[test]
+    fn content_type_and_body_are_checked_and_the_answer_sees_the_body() {
+        let step = || {
+            Exchange::exact("PATCH", "/x?")
+                .body_eq("application/merge-patch+json", json!({"a": 1}))
+                .reply_with(|_, body| (201, body.clone()))
+        };
+        assert_eq!(
+            take(
+                step(),
+                "PATCH",
+                "/x?",
+                Some("application/merge-patch+json"),
+                r#"{"a":1}"#
+            ),
+            Ok((201, json!({"a": 1})))
+        );
+        let ct = take(
+            step(),
+            "PATCH",
+            "/x?",
+            Some("application/json"),
+            r#"{"a":1}"#,
+        )
+        .unwrap_err();
+        assert!(ct.contains("content type"), "{ct}");
+        let not_json = take(Exchange::exact("POST", "/x?"), "POST", "/x?", None, "{").unwrap_err();
+        assert!(not_json.contains("the body is not JSON"), "{not_json}");
+    }
+
+    #[test]
+    #[should_panic(expected = "request body")]
+    fn a_different_body_fails_the_test() {
+        let _ = take(
+            Exchange::exact("POST", "/x?").body_eq("application/json", json!({"a": 1})),
+            "POST",
+            "/x?",
+            Some("application/json"),
+            r#"{"a":2}"#,
+        );
+    }
+
+    #[test]
+    fn patches_apply_as_the_api_server_does() {
+        let mut sts = json!({"metadata": {"resourceVersion": "1"}});
+        let (code, _) = apply_patch(&mut sts, &json!({"metadata": {"labels": {"a": "b"}}}));
+        assert_eq!((code, &sts["metadata"]["labels"]["a"]), (200, &json!("b")));
+        let stale = json!([{"op": "test", "path": "/metadata/resourceVersion", "value": "0"}]);
+        assert_eq!(apply_patch(&mut sts, &stale).0, 422);
+        assert_eq!(not_found("pods", "p")["code"], 404);
+    }
+}

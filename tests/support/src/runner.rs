@@ -156,6 +156,7 @@ fn bounded(
         }
         if started.elapsed() > limit {
             let _ = child.kill();
+            let _ = child.wait();
             panic!("{} ran longer than {limit:?}", program.display());
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -194,21 +195,13 @@ impl Run {
 
     #[track_caller]
     pub fn stderr_has(&self, text: &str) -> &Self {
-        assert!(
-            self.stderr.contains(text),
-            "stderr lacks {text:?}:\n{}",
-            self.stderr
-        );
+        assert_has("stderr", &self.stderr, text);
         self
     }
 
     #[track_caller]
     pub fn stdout_has(&self, text: &str) -> &Self {
-        assert!(
-            self.stdout.contains(text),
-            "stdout lacks {text:?}:\n{}",
-            self.stdout
-        );
+        assert_has("stdout", &self.stdout, text);
         self
     }
 
@@ -221,5 +214,39 @@ impl Run {
     /// (code, stdout, stderr), for tests that match on all three.
     pub fn parts(self) -> (i32, String, String) {
         (self.code, self.stdout, self.stderr)
+    }
+}
+
+#[track_caller]
+fn assert_has(stream: &str, said: &str, text: &str) {
+    assert!(said.contains(text), "{stream} lacks {text:?}:\n{said}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_exit_code_output_environment_and_stdin() {
+        let run = Runner::new("/bin/sh")
+            .leading(["-c"])
+            .env("GREETING", "hello")
+            .env_remove("HOME")
+            .run_with_stdin(
+                &["read line; echo \"$GREETING $line ${HOME:-unset}\"; echo oops >&2; exit 3"],
+                b"world\n",
+            );
+        assert_eq!(
+            (run.code, run.stdout.as_str(), run.stderr.as_str()),
+            (3, "hello world unset\n", "oops\n")
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "ran longer than")]
+    fn a_run_that_hangs_is_killed_and_fails() {
+        Runner::new("/bin/sleep")
+            .time_limit(Duration::from_millis(50))
+            .run(&["600"]);
     }
 }
