@@ -126,7 +126,7 @@ measure nginx "$NGINX_PORT"
 measure webhook "$PORT"
 awk -v w="$webhook_rps" -v n="$nginx_rps" 'BEGIN { printf "throughput ratio webhook/nginx: %.3f (goal >= 0.25)\n", w / n }'
 echo "rss after load (webhook): $(rss "$webhook" VmRSS) MiB, peak (VmHWM) $(rss "$webhook" VmHWM) MiB"
-echo "server-side review time (parse + plan + encode, on the blocking pool), from /metrics:"
+echo "server-side review time (parse + plan + encode; small reviews on the I/O worker), from /metrics:"
 curl -fsS "http://127.0.0.1:$OPS_PORT/metrics" | tr -d '\r' | awk '
   /^logbackup_webhook_admission_review_duration_seconds_bucket/ {
     match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; les[n] = le; cum[n] = $NF }

@@ -14,6 +14,11 @@ pub const PART_OF_LABEL: &str = "app.kubernetes.io/part-of";
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const NAME_LABEL: &str = "app.kubernetes.io/name";
 
+/// The container image: the webhook's entrypoint, with the plugin binary next to it.
+pub const IMAGE: &str = "ghcr.io/logbackup/kubectl-logbackup:v0.1.0";
+/// Where the image keeps the plugin binary (the scheduled CronJob runs it).
+pub const PLUGIN_PATH: &str = "/usr/local/bin/kubectl-logbackup";
+
 /// The webhook's Deployment, Service and MutatingWebhookConfiguration.
 pub const WEBHOOK: &str = "logbackup-webhook";
 

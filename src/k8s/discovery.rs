@@ -85,9 +85,10 @@ impl Served {
         let v = (self.major, self.minor);
         if v < OLDEST_SUPPORTED || v > NEWEST_SUPPORTED {
             Some(format!(
-                "this cluster runs {} ({}); kubectl-logbackup supports Kubernetes {}.{} to {}.{}",
+                "this cluster runs {} ({}); {} supports Kubernetes {}.{} to {}.{}",
                 self.name(),
                 self.git_version,
+                logbackup_core::ids::PRODUCT,
                 OLDEST_SUPPORTED.0,
                 OLDEST_SUPPORTED.1,
                 NEWEST_SUPPORTED.0,

@@ -26,7 +26,7 @@ pub enum RequestError {
     Timeout(std::time::Duration),
     #[error("internal error: {0}")]
     Internal(String),
-    #[error("the webhook is already reviewing as many JSON values as it holds at once ({budget}, twice --max-object-values) and this review did not get its share within {waited:?}; retry the write")]
+    #[error("the webhook is already reviewing as many JSON values as it holds at once ({budget}, 1.5 x --max-object-values) and this review did not get its share within {waited:?}; retry the write")]
     Busy {
         budget: u32,
         waited: std::time::Duration,

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
@@ -203,49 +203,56 @@ async fn drive<C>(
     }
 }
 
-/// Requests in progress on one connection, and a wake-up whenever that changes.
-#[derive(Default)]
+/// Requests in progress on one connection, and a wake-up whenever that changes. A watch channel,
+/// not a `Notify`: `drive` waits on it from two branches at once (the idle deadline and the drain
+/// on stop), and `Notify::notify_one` woke only one of them, so a drain could miss the end of the
+/// last request and hold the connection open until the idle deadline.
 struct Activity {
-    busy: AtomicUsize,
-    changed: Notify,
+    busy: watch::Sender<usize>,
     served: AtomicUsize,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            busy: watch::Sender::new(0),
+            served: AtomicUsize::new(0),
+        }
+    }
 }
 
 impl Activity {
     fn begin(self: &Arc<Self>) -> BusyOwned {
-        self.busy.fetch_add(1, Ordering::SeqCst);
         self.served.fetch_add(1, Ordering::Relaxed);
-        self.changed.notify_one();
+        self.busy.send_modify(|n| *n += 1);
         BusyOwned(self.clone())
     }
 
     /// Returns once no request is in progress.
     async fn until_idle(&self) {
-        while self.busy.load(Ordering::SeqCst) != 0 {
-            self.changed.notified().await;
-        }
+        let mut busy = self.busy.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let _ = busy.wait_for(|n| *n == 0).await;
     }
 
     /// Returns once no request has been in progress for `first` (before the first request) or
     /// `idle` (after it).
     async fn idle_for(&self, first: Duration, idle: Duration) {
         loop {
-            if self.busy.load(Ordering::SeqCst) == 0 {
-                let idle = if self.served.load(Ordering::Relaxed) == 0 {
-                    first
-                } else {
-                    idle
-                };
-                tokio::select! {
-                    _ = tokio::time::sleep(idle) => {
-                        if self.busy.load(Ordering::SeqCst) == 0 {
-                            return;
-                        }
-                    }
-                    _ = self.changed.notified() => {}
-                }
+            self.until_idle().await;
+            let idle = if self.served.load(Ordering::Relaxed) == 0 {
+                first
             } else {
-                self.changed.notified().await;
+                idle
+            };
+            let mut busy = self.busy.subscribe();
+            tokio::select! {
+                _ = tokio::time::sleep(idle) => {
+                    if *self.busy.borrow() == 0 {
+                        return;
+                    }
+                }
+                _ = busy.changed() => {}
             }
         }
     }
@@ -255,7 +262,6 @@ struct BusyOwned(Arc<Activity>);
 
 impl Drop for BusyOwned {
     fn drop(&mut self) {
-        self.0.busy.fetch_sub(1, Ordering::SeqCst);
-        self.0.changed.notify_one();
+        self.0.busy.send_modify(|n| *n = n.saturating_sub(1));
     }
 }

@@ -35,13 +35,6 @@ async fn closed_within(tls: &mut TlsStream<TcpStream>, within: Duration) -> Opti
     }
 }
 
-fn metric(webhook: &Webhook, name: &str) -> f64 {
-    let text = http_get(webhook.ops, "/metrics").expect("metrics").1;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_one_byte_connections_are_closed_at_the_first_request_deadline() {
     let ca = TestCa::new();

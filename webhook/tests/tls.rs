@@ -292,6 +292,8 @@ async fn sigterm_lets_the_in_flight_request_finish() {
     let tcp = tokio::net::TcpStream::connect(webhook.admission)
         .await
         .unwrap();
+    // As the API server's Go client does; with Nagle the head could wait 40 ms for an ACK.
+    tcp.set_nodelay(true).unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector.connect(name, tcp).await.unwrap();
     let headers = format!(
@@ -301,6 +303,15 @@ async fn sigterm_lets_the_in_flight_request_finish() {
     tls.write_all(headers.as_bytes()).await.unwrap();
     tls.write_all(head).await.unwrap();
     tls.flush().await.unwrap();
+    // Only a request the server has started reading is in flight; wait until it says so.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&webhook, "logbackup_webhook_admission_requests_in_flight") < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the request was not in flight within 10s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     webhook.sigterm();
     // Shutdown has started once the listener is gone; only then finish the request.

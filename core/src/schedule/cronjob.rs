@@ -22,9 +22,9 @@ use serde_json::Value;
 
 use super::{Schedule, ScheduleError, MANAGED_BY, MANAGED_BY_LABEL, SCHEDULE_LABEL};
 
-pub const IMAGE: &str = "ghcr.io/logbackup/kubectl-logbackup:v0.1.0";
+pub const IMAGE: &str = crate::ids::IMAGE;
 /// The image's entrypoint is the webhook; the CronJob runs the plugin binary next to it.
-pub const PLUGIN_PATH: &str = "/usr/local/bin/kubectl-logbackup";
+pub const PLUGIN_PATH: &str = crate::ids::PLUGIN_PATH;
 /// The distroless `nonroot` user of the image.
 const RUN_AS: i64 = 65532;
 pub(crate) const CA_DIR: &str = "/etc/logbackup/ca";

@@ -66,7 +66,7 @@ pub fn sm_body(plan: &PolicyPlan) -> Value {
         "timezone": plan.schedule.time_zone
     }});
     json!({
-        "description": "Scheduled by kubectl-logbackup",
+        "description": format!("Scheduled by {}", crate::ids::PRODUCT),
         "creation": {"schedule": cron},
         "deletion": {
             "schedule": cron,

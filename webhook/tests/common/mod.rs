@@ -315,6 +315,14 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+/// The value of an unlabelled metric on the webhook's /metrics.
+pub fn metric(webhook: &Webhook, name: &str) -> f64 {
+    let text = http_get(webhook.ops, "/metrics").expect("metrics").1;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
 pub fn http_get_status(addr: SocketAddr, path: &str) -> Option<u16> {
     http_get(addr, path).map(|(s, _)| s)
 }
