@@ -61,6 +61,19 @@ pub async fn pick(
         })
 }
 
+/// The cluster's indices, open or closed, as the restore planning sees them. Shared with `verify`.
+pub(super) async fn existing_indices(es: &EsClient) -> Result<Vec<ExistingIndex>, Failed> {
+    Ok(es
+        .indices()
+        .await?
+        .iter()
+        .map(|i| ExistingIndex {
+            name: i.index.clone(),
+            open: i.open(),
+        })
+        .collect())
+}
+
 /// What to restore and how.
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {
@@ -107,15 +120,7 @@ pub async fn restore(
     let chosen = pick(es, repo, options.snapshot.as_deref(), &options.filter)
         .await?
         .summary();
-    let existing: Vec<ExistingIndex> = es
-        .indices()
-        .await?
-        .iter()
-        .map(|i| ExistingIndex {
-            name: i.index.clone(),
-            open: i.open(),
-        })
-        .collect();
+    let existing = existing_indices(es).await?;
     let plan = restore::plan_restore(
         &chosen,
         &options.filter,

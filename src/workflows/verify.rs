@@ -13,7 +13,7 @@ use logbackup_core::snapshot::verify::{
 use logbackup_core::snapshot::SnapshotState;
 use serde_json::json;
 
-use super::restore::{pick, Recovery, RestoreFailure};
+use super::restore::{existing_indices, pick, Recovery, RestoreFailure};
 use super::Said;
 use crate::es::types::{RestoreRequest, SnapshotInfo};
 use crate::es::{EsClient, Failed};
@@ -122,15 +122,7 @@ pub async fn restore_test(
             check.problems.join("; ")
         )));
     }
-    let existing: Vec<ExistingIndex> = es
-        .indices()
-        .await?
-        .iter()
-        .map(|i| ExistingIndex {
-            name: i.index.clone(),
-            open: i.open(),
-        })
-        .collect();
+    let existing = existing_indices(es).await?;
     let leftovers: Vec<&str> = existing
         .iter()
         .map(|e| e.name.as_str())
