@@ -36,6 +36,46 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// `table`'s layout, written a row at a time: one pass over `rows` for the column widths, one to
+/// write. comfy-table holds every cell and then the whole text, which for a 100,000-snapshot
+/// listing is most of the process's memory; this holds one row.
+pub fn write_table<W, R, I>(
+    out: &mut W,
+    headers: &[&str],
+    rows: impl Fn() -> I,
+) -> std::io::Result<()>
+where
+    W: std::io::Write,
+    R: AsRef<[String]>,
+    I: Iterator<Item = R>,
+{
+    use unicode_width::UnicodeWidthStr;
+    let header: Vec<String> = headers.iter().map(|h| h.to_uppercase()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
+    for row in rows() {
+        for (w, cell) in widths.iter_mut().zip(row.as_ref()) {
+            *w = (*w).max(cell.width());
+        }
+    }
+    let mut line = String::new();
+    let mut write_row = |cells: &[String]| {
+        line.clear();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            line.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.width())));
+        }
+        writeln!(out, "{}", line.trim())
+    };
+    write_row(&header)?;
+    for row in rows() {
+        write_row(row.as_ref())?;
+    }
+    Ok(())
+}
+
 /// JSON or YAML of `value`; `Table` falls back to JSON (callers render tables themselves).
 pub fn structured<T: Serialize>(value: &T, format: Format) -> Result<String, RenderError> {
     match format {
@@ -58,6 +98,42 @@ pub fn age(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn write_table_lays_out_rows_as_table_does() {
+        let rows: Vec<Vec<String>> = [
+            [
+                "logs-2026.11.30-0100",
+                "SUCCESS",
+                "1d2h",
+                "3s",
+                "3",
+                "9/9",
+                "0",
+            ],
+            ["a", "PARTIAL", "-", "-", "12", "10/12", "2"],
+            [
+                "snapshot-with-a-much-longer-name-é",
+                "IN_PROGRESS",
+                "5m",
+                "-",
+                "0",
+                "0/0",
+                "0",
+            ],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+        let headers = [
+            "name", "state", "age", "duration", "indices", "shards", "failed",
+        ];
+        for n in 0..=rows.len() {
+            let mut out = Vec::new();
+            write_table(&mut out, &headers, || rows[..n].iter()).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), table(&headers, &rows[..n]));
+        }
+    }
+
     use super::*;
 
     #[test]

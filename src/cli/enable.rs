@@ -247,7 +247,7 @@ pub async fn run_enable(args: &EnableArgs, global: &Global) -> Result<ExitCode> 
     .map_err(failed)?;
     if common.dry_run {
         eprintln!(
-            "dry run: nothing changed; claim {}, via {:?}",
+            "dry run: nothing changed; claim {}, via {}",
             done.plan.claim, done.plan.via
         );
         print_dry_run(&done.plan.actions, common.output)?;

@@ -111,7 +111,14 @@ pub async fn run(args: &PruneArgs, global: &Global) -> Result<ExitCode> {
     let es = connect(&args.es, global).await?;
     let mut report = prune(&es, &args.es, &policy, args.dry_run).await?;
     prune_leftovers(&es, args, &mut report).await?;
-    emit(&report, args.output.format(), report_table)?;
+    if args.output.format() == render::Format::Table {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        // A closed pipe (`| head`) is not an error worth a message.
+        let _ =
+            write_report_table(&mut out, &report).and_then(|()| std::io::Write::flush(&mut out));
+    } else {
+        emit(&report, args.output.format(), report_table)?;
+    }
     Ok(if report.ok() {
         ExitCode::SUCCESS
     } else {
@@ -133,7 +140,8 @@ pub async fn prune(
         AgeSource::Name { .. } => Detail::Brief,
         AgeSource::StartTime => Detail::Full,
     };
-    let summaries = es.list_summaries(repo, detail).await?;
+    // Retention never looks at index names: they are dropped as the listing streams in.
+    let summaries = es.list_summaries_without_indices(repo, detail).await?;
     let plan = retention::plan(&summaries, policy, now())?;
     // The plan keeps what it reports; the listing goes before the report is written.
     drop(summaries);
@@ -199,55 +207,55 @@ async fn prune_leftovers(es: &EsClient, args: &PruneArgs, report: &mut Report) -
     Ok(())
 }
 
-pub fn report_table(r: &Report) -> String {
-    {
+/// The report as a table, written a row at a time: a 100,000-snapshot plan is not held again as
+/// cells and text.
+pub fn write_report_table(out: &mut impl std::io::Write, r: &Report) -> std::io::Result<()> {
+    render::write_table(out, &["name", "state", "age", "action", "why"], || {
+        r.plan.decisions.iter().map(|d| {
+            vec![
+                d.name.clone(),
+                d.state.to_string(),
+                d.age_days.map_or("-".into(), |a| format!("{a}d")),
+                match d.action {
+                    Action::Keep => "keep".into(),
+                    Action::Delete if r.dry_run => "would delete".into(),
+                    Action::Delete if r.failed.iter().any(|(n, _)| n == &d.name) => "FAILED".into(),
+                    Action::Delete => "deleted".into(),
+                },
+                d.why.clone(),
+            ]
+        })
+    })?;
+    if !r.leftovers.is_empty() {
         let rows: Vec<Vec<String>> = r
-            .plan
-            .decisions
+            .leftovers
             .iter()
-            .map(|d| {
+            .map(|l| {
                 vec![
-                    d.name.clone(),
-                    d.state.to_string(),
-                    d.age_days.map_or("-".into(), |a| format!("{a}d")),
-                    match d.action {
-                        Action::Keep => "keep".into(),
-                        Action::Delete if r.dry_run => "would delete".into(),
-                        Action::Delete if r.failed.iter().any(|(n, _)| n == &d.name) => {
-                            "FAILED".into()
-                        }
-                        Action::Delete => "deleted".into(),
-                    },
-                    d.why.clone(),
+                    l.index.clone(),
+                    l.age_hours.map_or("-".into(), |h| format!("{h}h")),
+                    match (l.delete, r.dry_run) {
+                        (false, _) => "keep",
+                        (true, true) => "would delete",
+                        (true, false) if r.leftovers_deleted.contains(&l.index) => "deleted",
+                        (true, false) => "FAILED",
+                    }
+                    .into(),
+                    l.why.clone(),
                 ]
             })
             .collect();
-        let mut out = render::table(&["name", "state", "age", "action", "why"], &rows);
-        if !r.leftovers.is_empty() {
-            let rows: Vec<Vec<String>> = r
-                .leftovers
-                .iter()
-                .map(|l| {
-                    vec![
-                        l.index.clone(),
-                        l.age_hours.map_or("-".into(), |h| format!("{h}h")),
-                        match (l.delete, r.dry_run) {
-                            (false, _) => "keep",
-                            (true, true) => "would delete",
-                            (true, false) if r.leftovers_deleted.contains(&l.index) => "deleted",
-                            (true, false) => "FAILED",
-                        }
-                        .into(),
-                        l.why.clone(),
-                    ]
-                })
-                .collect();
-            out.push('\n');
-            out.push_str(&render::table(
-                &["restore-test copy", "age", "action", "why"],
-                &rows,
-            ));
-        }
-        out
+        writeln!(out)?;
+        out.write_all(
+            render::table(&["restore-test copy", "age", "action", "why"], &rows).as_bytes(),
+        )?;
     }
+    Ok(())
+}
+
+pub fn report_table(r: &Report) -> String {
+    let mut out = Vec::new();
+    // Writing into memory cannot fail.
+    let _ = write_report_table(&mut out, r);
+    String::from_utf8_lossy(&out).into_owned()
 }

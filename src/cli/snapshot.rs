@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use indicatif::ProgressBar;
+use logbackup::es::listing::ListRow;
 use logbackup::es::types::{CreateSnapshot, SnapshotInfo};
 use logbackup::es::EsClient;
 use logbackup::render;
@@ -262,38 +263,69 @@ pub fn finish(info: &SnapshotInfo) -> Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
+const LIST_HEADERS: [&str; 7] = [
+    "name", "state", "age", "duration", "indices", "shards", "failed",
+];
+
+/// One row of the snapshot table, from whichever shape of snapshot the caller holds.
+fn snapshot_cells(row: &ListRow, now_ms: i64) -> Vec<String> {
+    let shards = row.shards.clone().unwrap_or_default();
+    vec![
+        row.snapshot.clone(),
+        row.state
+            .as_ref()
+            .map_or("-".to_string(), |st| st.to_string()),
+        row.start_time_in_millis
+            .map_or("-".into(), |t| render::age(now_ms - t)),
+        row.duration_in_millis.map_or("-".into(), render::age),
+        row.index_count.to_string(),
+        format!("{}/{}", shards.successful, shards.total),
+        shards.failed.to_string(),
+    ]
+}
+
 pub fn snapshot_table(infos: &[SnapshotInfo]) -> String {
     let now_ms = now().as_millisecond();
     let rows: Vec<Vec<String>> = infos
         .iter()
         .map(|s| {
-            let shards = s.shards.clone().unwrap_or_default();
-            vec![
-                s.snapshot.clone(),
-                s.state
-                    .as_ref()
-                    .map_or("-".to_string(), |st| st.to_string()),
-                s.start_time_in_millis
-                    .map_or("-".into(), |t| render::age(now_ms - t)),
-                s.duration_in_millis.map_or("-".into(), render::age),
-                s.indices.len().to_string(),
-                format!("{}/{}", shards.successful, shards.total),
-                shards.failed.to_string(),
-            ]
+            let row = ListRow {
+                snapshot: s.snapshot.clone(),
+                state: s.state.clone(),
+                start_time_in_millis: s.start_time_in_millis,
+                duration_in_millis: s.duration_in_millis,
+                index_count: s.indices.len(),
+                shards: s.shards.clone(),
+            };
+            snapshot_cells(&row, now_ms)
         })
         .collect();
-    render::table(
-        &[
-            "name", "state", "age", "duration", "indices", "shards", "failed",
-        ],
-        &rows,
-    )
+    render::table(&LIST_HEADERS, &rows)
 }
 
 async fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
     let es = connect(&args.es, global).await?;
+    let repo = &args.es.repository;
+    if args.output.format() == render::Format::Table {
+        // Rows of counts, written as they are laid out: a 100,000-snapshot table is not held as
+        // index names, cells or text.
+        let mut rows = es.list_rows(repo).await?;
+        rows.sort_by(|a, b| {
+            a.start_time_in_millis
+                .cmp(&b.start_time_in_millis)
+                .then_with(|| a.snapshot.cmp(&b.snapshot))
+        });
+        let now_ms = now().as_millisecond();
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        // A closed pipe (`| head`) is not an error worth a message.
+        let _ = render::write_table(&mut out, &LIST_HEADERS, || {
+            rows.iter().map(|r| snapshot_cells(r, now_ms))
+        })
+        .and_then(|()| std::io::Write::flush(&mut out));
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut infos = es
-        .list_snapshots(&args.es.repository, logbackup::es::listing::Detail::Full)
+        .list_snapshots(repo, logbackup::es::listing::Detail::Full)
         .await?;
     infos.sort_by(|a, b| {
         a.start_time_in_millis

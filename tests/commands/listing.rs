@@ -85,3 +85,46 @@ fn full_listings_page_where_the_server_pages() {
         assert_eq!(pages, if paged { 3 } else { 0 }, "{}", env.label);
     }
 }
+
+/// The table is written as it is laid out from rows that count index names instead of keeping
+/// them; it must still say what the full JSON listing says, snapshot for snapshot.
+#[test]
+fn the_streamed_table_agrees_with_the_full_listing() {
+    for (flavour, version) in VERSIONS {
+        let env = seeded(flavour, version);
+        let json = env
+            .run(&["snapshot", "list", "-r", REPO, "-o", "json"])
+            .ok()
+            .json();
+        let run = env.run(&["snapshot", "list", "-r", REPO]);
+        let table = run.ok().stdout.clone();
+        let mut lines = table.lines();
+        let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            ["NAME", "STATE", "AGE", "DURATION", "INDICES", "SHARDS", "FAILED"],
+            "{}",
+            env.label
+        );
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+        let full = json.as_array().unwrap();
+        assert_eq!(rows.len(), full.len(), "{}", env.label);
+        for (row, snap) in rows.iter().zip(full) {
+            assert_eq!(row[0], snap["snapshot"].as_str().unwrap(), "{}", env.label);
+            assert_eq!(row[1], snap["state"].as_str().unwrap(), "{}", env.label);
+            assert_eq!(
+                row[4],
+                snap["indices"].as_array().unwrap().len().to_string(),
+                "{}",
+                env.label
+            );
+            let shards = &snap["shards"];
+            assert_eq!(
+                row[5],
+                format!("{}/{}", shards["successful"], shards["total"]),
+                "{}",
+                env.label
+            );
+        }
+    }
+}

@@ -20,6 +20,17 @@ pub enum Via {
     Patch,
 }
 
+/// As the `--via` flag spells it.
+impl std::fmt::Display for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Via::Auto => "auto",
+            Via::Webhook => "webhook",
+            Via::Patch => "patch",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct EnableOptions {
     pub claim: Option<String>,

@@ -130,16 +130,20 @@ mod tests {
         assert!(snapshot_names(b"\x00SMILE").is_empty());
     }
 
-    #[test]
-    fn lag_counts_both_ways() {
-        let record = SyncRecord {
+    fn copied_a_and_b() -> SyncRecord {
+        SyncRecord {
             finished_at: "2026-12-01T01:00:00Z".into(),
             source: "/repo".into(),
             generation: 4,
             snapshots: vec!["a".into(), "b".into()],
             files_sent: 3,
             bytes_sent: 10,
-        };
+        }
+    }
+
+    #[test]
+    fn lag_counts_both_ways() {
+        let record = copied_a_and_b();
         let now: jiff::Timestamp = "2026-12-01T03:00:00Z".parse().unwrap();
         let l = lag(&record, &["b".into(), "c".into(), "d".into()], now);
         assert_eq!(l.missing, ["c", "d"]);
@@ -149,14 +153,7 @@ mod tests {
 
     #[test]
     fn a_copy_is_healthy_only_when_it_holds_every_finished_snapshot() {
-        let record = SyncRecord {
-            finished_at: "2026-12-01T01:00:00Z".into(),
-            source: "/repo".into(),
-            generation: 4,
-            snapshots: vec!["a".into(), "b".into()],
-            files_sent: 3,
-            bytes_sent: 10,
-        };
+        let record = copied_a_and_b();
         let now: jiff::Timestamp = "2026-12-01T03:00:00Z".parse().unwrap();
         let whole = copy_status("s3://b/p", Some(&record), &["a".into(), "b".into()], now);
         assert!(whole.ok);
