@@ -11,6 +11,7 @@ pub mod proofs;
 pub mod repo;
 pub mod restore;
 pub mod retry;
+pub mod schedule;
 pub mod snapshot;
 pub mod verify;
 pub mod volume_snapshots;
