@@ -15,6 +15,7 @@ mod restore;
 mod schedule;
 mod schedule_workflow;
 mod snapshot;
+mod snapshot_admin;
 mod status;
 mod verify;
 mod verify_workflow;
