@@ -6,12 +6,15 @@
 
 pub mod backup;
 pub mod connect;
+pub mod coverage;
 pub mod enable;
 pub mod proofs;
+pub mod prune;
 pub mod repo;
 pub mod restore;
 pub mod retry;
 pub mod snapshot;
+pub mod status;
 pub mod verify;
 pub mod volume_snapshots;
 pub mod webhook_install;
