@@ -13,6 +13,7 @@ pub mod prune;
 pub mod repo;
 pub mod restore;
 pub mod retry;
+pub mod schedule;
 pub mod snapshot;
 pub mod status;
 pub mod verify;

@@ -14,6 +14,7 @@ mod real_es;
 mod repo;
 mod restore;
 mod schedule;
+mod schedule_workflow;
 mod snapshot;
 mod status;
 mod status_workflow;
