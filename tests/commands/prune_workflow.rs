@@ -123,3 +123,26 @@ fn backups_prune_step_leaves_restore_test_copies_alone() {
     assert!(env.double.state().indices.contains_key(&old));
     assert_eq!(count_requests(&env, "GET /_cat/indices"), 0);
 }
+
+#[test]
+fn a_deletion_refused_past_its_retries_is_reported_and_the_rest_still_go() {
+    let env = Env::start(VERSIONS[1].0, VERSIONS[1].1, |s| {
+        seeded(s);
+        // The first deletion meets 503 on every attempt (1 + 2 retries).
+        s.behaviour.deletes_busy_for = 3;
+    });
+    let (report, said) = run_prune(&env, &options(false, None));
+    assert!(!report.ok());
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.deleted.len(), 52);
+    let first = report.plan.to_delete().next().unwrap().name.clone();
+    assert_eq!(report.failed[0].0, first);
+    // Each retry said, then the failure.
+    let retries = said
+        .iter()
+        .filter(|s| matches!(s, Said::Note(n) if n.contains("retrying in")))
+        .count();
+    assert_eq!(retries, 2, "{said:?}");
+    assert!(said.contains(&Said::Note(format!("error: {}", report.failed[0].1))));
+    assert_eq!(snapshot_names(&env).len(), 49);
+}
