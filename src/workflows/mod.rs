@@ -6,14 +6,17 @@
 
 pub mod backup;
 pub mod connect;
+pub mod coverage;
 pub mod enable;
 pub mod proofs;
+pub mod prune;
 pub mod repo;
 pub mod restore;
 pub mod retry;
 pub mod schedule;
 pub mod snapshot;
 pub mod snapshot_admin;
+pub mod status;
 pub mod verify;
 pub mod verify_and_record;
 pub mod volume_snapshots;
