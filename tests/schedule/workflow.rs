@@ -6,26 +6,30 @@ use std::cell::RefCell;
 
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use logbackup::es::discovery::EsEndpoint;
+use logbackup::k8s::schedules::Companion;
 use logbackup::k8s::{K8sError, Served};
-use logbackup::schedule::cronjob::{self, CronJobPlan, SecretKey};
+use logbackup::schedule::cronjob::{self, SecretKey};
 use logbackup::schedule::restore_test::{self, RestoreTestPlan};
 use logbackup::schedule::Schedule;
 use logbackup::workflows::schedule::cron_jobs::{self, manual_job_name, CreateRequest};
 use logbackup::workflows::schedule::{ScheduleCluster, ScheduleFailure};
 use logbackup::workflows::Said;
+use serde_json::Value;
 use test_support::plugin::{nightly_plan, served};
 
 /// A cluster of 1.`minor` that records each call, finds `found`, and holds `cron_jobs`.
 struct Fake {
     minor: u32,
     found: Option<EsEndpoint>,
+    /// The schedule's ServiceAccount is there before `create`.
+    service_account_exists: bool,
     /// The backup's CronJob is refused (as RBAC would).
     refuse_cron_job: bool,
-    /// `delete_schedule` finds the schedule.
-    exists: bool,
+    /// The CronJob `get_cron_job` finds.
+    live: Option<CronJob>,
     cron_jobs: Vec<CronJob>,
-    notes: Vec<String>,
     calls: RefCell<Vec<String>>,
 }
 
@@ -33,10 +37,10 @@ fn fake(minor: u32) -> Fake {
     Fake {
         minor,
         found: None,
+        service_account_exists: false,
         refuse_cron_job: false,
-        exists: true,
+        live: None,
         cron_jobs: Vec::new(),
-        notes: Vec::new(),
         calls: RefCell::new(Vec::new()),
     }
 }
@@ -57,6 +61,15 @@ fn forbidden() -> K8sError {
     )
 }
 
+/// `KIND ns/name` of an object.
+fn named(kind: &str, meta: &ObjectMeta) -> String {
+    format!(
+        "{kind} {}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
+}
+
 impl ScheduleCluster for Fake {
     async fn served(&self) -> Result<Served, K8sError> {
         self.called("served".into());
@@ -69,32 +82,44 @@ impl ScheduleCluster for Fake {
         self.called(format!("find {namespace:?}"));
         Ok(self.found.clone().unwrap())
     }
-    async fn apply_schedule(
-        &self,
-        _: &Served,
-        plan: &CronJobPlan,
-    ) -> Result<Vec<String>, K8sError> {
+    async fn service_account_exists(&self, namespace: &str, name: &str) -> Result<bool, K8sError> {
+        self.called(format!("get ServiceAccount {namespace}/{name}"));
+        Ok(self.service_account_exists)
+    }
+    async fn apply_companion(&self, companion: &Companion) -> Result<(), K8sError> {
         self.called(format!(
-            "apply {}/{}",
-            plan.namespace,
-            cronjob::object_name(&plan.name)
+            "apply {}",
+            match companion {
+                Companion::ServiceAccount(o) => named("ServiceAccount", &o.metadata),
+                Companion::Role(o) => named("Role", &o.metadata),
+                Companion::RoleBinding(o) => named("RoleBinding", &o.metadata),
+            }
         ));
-        if self.refuse_cron_job {
+        Ok(())
+    }
+    async fn apply_cron_job(&self, cron_job: &Value) -> Result<CronJob, K8sError> {
+        let meta = &cron_job["metadata"];
+        self.called(format!(
+            "apply {} {}/{}",
+            cron_job["apiVersion"].as_str().unwrap(),
+            meta["namespace"].as_str().unwrap(),
+            meta["name"].as_str().unwrap()
+        ));
+        let backup = !meta["name"].as_str().unwrap().ends_with("-verify");
+        if self.refuse_cron_job && backup {
             return Err(forbidden());
         }
-        Ok(self.notes.clone())
+        let mut typed = cron_job.clone();
+        typed["apiVersion"] = "batch/v1".into();
+        Ok(serde_json::from_value(typed).unwrap())
     }
-    async fn apply_restore_test(
-        &self,
-        _: &Served,
-        plan: &RestoreTestPlan,
-    ) -> Result<Vec<String>, K8sError> {
-        self.called(format!(
-            "apply {}/{}",
-            plan.backup.namespace,
-            restore_test::object_name(&plan.backup.name)
-        ));
-        Ok(self.notes.clone())
+    async fn delete_service_account(&self, namespace: &str, name: &str) -> Result<(), K8sError> {
+        self.called(format!("delete ServiceAccount {namespace}/{name}"));
+        Ok(())
+    }
+    async fn ensure_proofs(&self, namespace: &str, repository: &str) -> Result<(), K8sError> {
+        self.called(format!("ensure proofs {namespace}/{repository}"));
+        Ok(())
     }
     async fn list_schedules(
         &self,
@@ -104,15 +129,37 @@ impl ScheduleCluster for Fake {
         self.called(format!("list {namespace:?}"));
         Ok(self.cron_jobs.clone())
     }
-    async fn delete_schedule(
+    async fn get_cron_job(
         &self,
         _: &Served,
         namespace: &str,
-        name: &str,
+        object: &str,
+    ) -> Result<Option<CronJob>, K8sError> {
+        self.called(format!("get CronJob {namespace}/{object}"));
+        Ok(self.live.clone())
+    }
+    async fn delete_cron_job(
+        &self,
+        _: &Served,
+        namespace: &str,
+        object: &str,
         dry_run: bool,
     ) -> Result<bool, K8sError> {
-        self.called(format!("delete {namespace}/{name} dry_run={dry_run}"));
-        Ok(self.exists)
+        self.called(format!(
+            "delete CronJob {namespace}/{object} dry_run={dry_run}"
+        ));
+        Ok(true)
+    }
+    async fn delete_companions(
+        &self,
+        namespace: &str,
+        object: &str,
+        dry_run: bool,
+    ) -> Result<(), K8sError> {
+        self.called(format!(
+            "delete companions {namespace}/{object} dry_run={dry_run}"
+        ));
+        Ok(())
     }
     async fn run_now(
         &self,
@@ -177,9 +224,9 @@ fn create(
 #[test]
 fn eck_found_in_the_cluster_gives_the_url_user_and_ca_then_the_backup_goes_before_its_restore_test()
 {
-    let mut cluster = fake(33);
+    // 1.20: both CronJobs go out as batch/v1beta1, and the version notes are said once.
+    let mut cluster = fake(20);
     cluster.found = Some(eck());
-    cluster.notes = vec!["same note".into()];
     let mut req = request("", None);
     req.restore_test = Some(restore_test::parse("weekly", None).unwrap());
     let (created, said) = create(Some(&cluster), &req);
@@ -207,15 +254,31 @@ fn eck_found_in_the_cluster_gives_the_url_user_and_ca_then_the_backup_goes_befor
         [
             "find None",
             "served",
-            "apply elastic/logbackup-nightly",
-            "apply elastic/logbackup-nightly-verify"
+            "get ServiceAccount elastic/logbackup-nightly",
+            "apply ServiceAccount elastic/logbackup-nightly",
+            "apply batch/v1beta1 elastic/logbackup-nightly",
+            "ensure proofs elastic/ks-log-snapshots",
+            "apply ServiceAccount elastic/logbackup-nightly-verify",
+            "apply Role elastic/logbackup-nightly-verify",
+            "apply RoleBinding elastic/logbackup-nightly-verify",
+            "apply batch/v1beta1 elastic/logbackup-nightly-verify",
         ]
     );
+    assert_eq!(said.len(), 5, "{said:?}");
     assert_eq!(
-        said,
+        said[..2],
         [
             "Elasticsearch in-cluster: https://quickstart-es-http.elastic.svc:9200",
-            "note: same note",
+            "note: this cluster runs Kubernetes 1.20; CronJob batch/v1 needs 1.21, using batch/v1beta1",
+        ]
+    );
+    assert!(
+        said[2].starts_with("note: Kubernetes 1.20 has no CronJob timeZone (1.27+)"),
+        "{said:?}"
+    );
+    assert_eq!(
+        said[3..],
+        [
             "applied ServiceAccount and CronJob elastic/logbackup-nightly",
             "applied the restore test elastic/logbackup-nightly-verify; its proofs go to ConfigMap logbackup-proofs-ks-log-snapshots",
         ]
@@ -305,15 +368,63 @@ fn a_time_zone_before_1_27_is_refused_before_anything_is_applied() {
 }
 
 #[test]
-fn a_refused_backup_cron_job_applies_no_restore_test() {
+fn a_refused_backup_cron_job_removes_the_service_account_it_made_and_applies_no_restore_test() {
     let mut cluster = fake(33);
     cluster.refuse_cron_job = true;
     let mut req = request("http://es:9200", Some("ns"));
     req.restore_test = Some(restore_test::parse("daily", None).unwrap());
     let (e, said) = create(Some(&cluster), &req);
-    assert!(matches!(e, Err(ScheduleFailure::Kubernetes(_))));
-    assert_eq!(cluster.calls(), ["served", "apply ns/logbackup-nightly"]);
+    let Err(ScheduleFailure::Kubernetes(e)) = e else {
+        panic!("not a Kubernetes error")
+    };
+    assert!(
+        e.to_string()
+            .ends_with("; removed the ServiceAccount ns/logbackup-nightly it had created"),
+        "{e}"
+    );
+    assert_eq!(
+        cluster.calls(),
+        [
+            "served",
+            "get ServiceAccount ns/logbackup-nightly",
+            "apply ServiceAccount ns/logbackup-nightly",
+            "apply batch/v1 ns/logbackup-nightly",
+            "delete ServiceAccount ns/logbackup-nightly",
+        ]
+    );
     assert!(said.is_empty(), "{said:?}");
+
+    // A ServiceAccount that was there before stays.
+    let mut cluster = fake(33);
+    cluster.refuse_cron_job = true;
+    cluster.service_account_exists = true;
+    let (e, _) = create(Some(&cluster), &req);
+    assert!(!e.unwrap_err().to_string().contains("removed"));
+    assert!(!cluster
+        .calls()
+        .contains(&"delete ServiceAccount ns/logbackup-nightly".to_owned()));
+}
+
+#[test]
+fn volume_snapshots_get_their_role_before_the_cron_job() {
+    let cluster = fake(33);
+    let mut req = request("http://es:9200", Some("ns"));
+    req.backup.volume_snapshot = Some(logbackup_core::volume_snapshot::VolumeSnapshotJob {
+        class: "csi-snapclass".into(),
+        claim: "logbackup-snapshots".into(),
+        keep: 3,
+    });
+    let (created, _) = create(Some(&cluster), &req);
+    created.unwrap();
+    assert_eq!(
+        cluster.calls()[2..],
+        [
+            "apply ServiceAccount ns/logbackup-nightly",
+            "apply Role ns/logbackup-nightly",
+            "apply RoleBinding ns/logbackup-nightly",
+            "apply batch/v1 ns/logbackup-nightly",
+        ]
+    );
 }
 
 #[test]
@@ -362,8 +473,9 @@ fn list_shows_backups_and_restore_tests_as_rows() {
 }
 
 #[test]
-fn delete_and_run_now_default_to_the_context_namespace() {
+fn delete_removes_ours_and_its_restore_test_and_run_now_defaults_to_the_context_namespace() {
     let mut cluster = fake(33);
+    cluster.live = Some(cronjob::cron_job(&nightly_plan("context-ns")));
     let gone = run(cron_jobs::delete(&cluster, None, "nightly", true)).unwrap();
     assert_eq!(gone.namespace, "context-ns");
     assert_eq!(gone.restore_test, "logbackup-nightly-verify");
@@ -374,14 +486,33 @@ fn delete_and_run_now_default_to_the_context_namespace() {
         cluster.calls(),
         [
             "served",
-            "delete context-ns/nightly dry_run=true",
+            "get CronJob context-ns/logbackup-nightly",
+            "delete CronJob context-ns/logbackup-nightly dry_run=true",
+            "delete companions context-ns/logbackup-nightly dry_run=true",
+            "delete CronJob context-ns/logbackup-nightly-verify dry_run=true",
+            "delete companions context-ns/logbackup-nightly-verify dry_run=true",
             "served",
             "run ns/nightly as logbackup-nightly-manual-1700000000"
         ]
     );
-    cluster.exists = false;
+}
+
+#[test]
+fn a_missing_schedule_or_someone_elses_cron_job_is_not_found_and_nothing_is_deleted() {
+    let mut cluster = fake(33);
     let e = run(cron_jobs::delete(&cluster, Some("ns"), "other", false)).unwrap_err();
     assert_eq!(e.to_string(), "no schedule other in namespace ns");
+    // Same name, but not labelled as our schedule: left alone.
+    let mut theirs = cronjob::cron_job(&nightly_plan("ns"));
+    theirs.metadata.labels = None;
+    cluster.live = Some(theirs);
+    let e = run(cron_jobs::delete(&cluster, Some("ns"), "nightly", false)).unwrap_err();
+    assert_eq!(e.to_string(), "no schedule nightly in namespace ns");
+    assert!(
+        !cluster.calls().iter().any(|c| c.starts_with("delete")),
+        "{:?}",
+        cluster.calls()
+    );
 }
 
 #[test]

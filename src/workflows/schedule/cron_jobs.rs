@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::CronJob;
 use serde_json::Value;
 
-use super::{ScheduleCluster, ScheduleFailure, ScheduleRow};
+use super::{objects, ScheduleCluster, ScheduleFailure, ScheduleRow};
 use crate::k8s::schedules::{for_server, restore_test_for_server};
 use crate::workflows::Said;
 use logbackup_core::es::auth::{redact_url_credentials, url_has_credentials};
@@ -111,7 +111,7 @@ pub async fn create(
         restore_test_for_server(test, &served)?;
     }
     let (plan, ns) = (&created.plan, &created.plan.namespace);
-    let notes = cluster.apply_schedule(&served, plan).await?;
+    let notes = objects::apply_schedule(cluster, &served, plan).await?.notes;
     for note in &notes {
         say(Said::Note(format!("note: {note}")));
     }
@@ -120,7 +120,7 @@ pub async fn create(
         cronjob::object_name(&plan.name)
     )));
     if let Some(test) = &created.restore_test {
-        for note in cluster.apply_restore_test(&served, test).await? {
+        for note in objects::apply_restore_test(cluster, &served, test).await? {
             // The same version notes as the backup's, mostly: each said once.
             if !notes.contains(&note) {
                 say(Said::Note(format!("note: {note}")));
@@ -212,7 +212,7 @@ pub async fn delete(
 ) -> Result<Deleted, ScheduleFailure> {
     let ns = namespace.map_or_else(|| cluster.default_namespace(), str::to_owned);
     let served = cluster.served().await?;
-    if !cluster.delete_schedule(&served, &ns, name, dry_run).await? {
+    if !objects::delete_schedule(cluster, &served, &ns, name, dry_run).await? {
         return Err(ScheduleFailure::NotFound {
             name: name.to_owned(),
             namespace: ns,

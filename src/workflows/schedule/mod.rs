@@ -5,6 +5,7 @@
 
 mod cluster;
 pub mod cron_jobs;
+pub mod objects;
 pub mod policies;
 
 pub use cluster::ScheduleCluster;
