@@ -16,9 +16,10 @@ use logbackup::sync::run::Outcome as SyncOutcome;
 use logbackup::workflows::backup::{self as workflow, AfterSuccess, StepError};
 
 use super::connect::{connect, EsArgs};
-use super::prune::{prune, report_table, Report, RetentionArgs};
+use super::prune::{report_table, RetentionArgs};
 use super::snapshot::{finish, say, snapshot_options, snapshot_table, WhatArgs};
 use super::{emit, now, progress_bar, Global, OutputArgs};
+use logbackup::workflows::prune::{prune, PruneOptions, Report};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -65,7 +66,14 @@ impl AfterSuccess for Steps<'_> {
     }
 
     async fn prune(&mut self) -> Result<(Report, bool), StepError> {
-        let report = prune(self.es, &self.args.es, self.policy, false).await?;
+        let options = PruneOptions {
+            repository: self.args.es.repository.clone(),
+            retry: self.args.es.retry(),
+            dry_run: false,
+            // Restore-test copies are `prune`'s business, not the nightly backup's.
+            leftover_grace_hours: None,
+        };
+        let report = prune(self.es, &options, self.policy, now(), &mut say(None)).await?;
         let ok = report.ok();
         Ok((report, ok))
     }

@@ -1,21 +1,22 @@
 //! `kubectl logbackup coverage`: a calendar of the days of logs that can be restored, per index
-//! pattern or preset, from the same planning `restore --date` uses.
+//! pattern or preset, from the same planning `restore --date` uses. Gathered by
+//! `logbackup::workflows::coverage`; here are the flags and the calendar's colours.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use logbackup::es::listing::Detail;
-use logbackup::snapshot::coverage::{self, Group};
+use logbackup::snapshot::coverage::Group;
 use logbackup::snapshot::preset_indices;
+use logbackup::workflows::coverage::{coverage, CoverageOptions};
 
 use super::connect::{connect, EsArgs};
 use super::proof_store::ProofHistoryArgs;
+use super::snapshot::say;
 use super::{emit, now, Global, OutputArgs};
-use logbackup::workflows::proofs as kept;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -95,61 +96,31 @@ impl CoverageArgs {
 }
 
 pub async fn run(args: &CoverageArgs, global: &Global) -> Result<ExitCode> {
-    let repo = &args.es.repository;
     let es = connect(&args.es, global).await?;
-    // Which snapshot holds which day needs names, states and indices only: no metadata reads.
-    let snapshots = es.list_summaries(repo, Detail::Brief).await?;
-    let groups = args.groups();
-    let today = now().to_zoned(TimeZone::UTC).date();
-    let until = args.until.unwrap_or(today);
-    let since = match (args.since, args.days) {
-        (Some(d), _) => d,
-        (None, Some(n)) => until
-            .checked_sub(jiff::Span::new().days(i64::from(n.max(1)) - 1))
-            .context("--days reaches before the calendar's first day")?,
-        (None, None) => groups
-            .iter()
-            .filter_map(|g| coverage::oldest_day(&snapshots, g))
-            .min()
-            .unwrap_or(until),
+    let options = CoverageOptions {
+        repository: args.es.repository.clone(),
+        groups: args.groups(),
+        since: args.since,
+        days: args.days,
+        until: args
+            .until
+            .unwrap_or_else(|| now().to_zoned(TimeZone::UTC).date()),
+        proof_files: args.proofs.clone(),
     };
-    let mut proofs = Vec::new();
-    for path in &args.proofs {
-        let text = std::fs::read(path)
-            .with_context(|| format!("cannot read the proof {}", path.display()))?;
-        let report: serde_json::Value = serde_json::from_slice(&text).with_context(|| {
-            format!(
-                "{} is not the JSON of `snapshot verify --restore-test -o json`",
-                path.display()
-            )
-        })?;
-        match coverage::Proof::from_report(&report) {
-            Some(p) => proofs.push(p),
-            None => eprintln!(
-                "note: {} is not a passed restore test; its days are not marked",
-                path.display()
-            ),
-        }
-    }
-    let history = match args.history.open(&args.es, global).await {
-        Ok(store) => kept::load(&store).await,
-        Err(e) => Err(e),
-    };
-    match history {
-        Ok(h) => proofs.extend(logbackup::snapshot::proof::proofs(&h)),
-        Err(e) if e.is_unavailable() => eprintln!(
-            "note: kept restore-test proofs not read: {e}; pass --proof-history FILE or --proof FILE"
-        ),
-        Err(e) => return Err(e.into()),
-    }
-    let result = coverage::coverage(&snapshots, &groups, &proofs, since, until);
+    let result = coverage(
+        &es,
+        &options,
+        args.history.open(&args.es, global),
+        &mut say(None),
+    )
+    .await?;
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,
         Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     emit(&result, args.output.format(), |c| {
-        coverage::render(c, color)
+        logbackup::snapshot::coverage::render(c, color)
     })?;
     Ok(ExitCode::SUCCESS)
 }

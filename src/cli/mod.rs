@@ -10,7 +10,6 @@ mod prune;
 mod repo;
 mod repo_s3;
 mod restore;
-mod retry;
 mod schedule;
 mod snapshot;
 mod status;

@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use logbackup::k8s::elasticsearch::find_service;
-use logbackup::workflows::proofs::{AnyStore, ConfigMapStore, FileStore, ProofStoreError};
+use logbackup::workflows::proofs::{open_store, AnyStore, ProofStoreError};
 
 use super::connect::{kube_client, EsArgs};
 use super::Global;
@@ -20,22 +19,17 @@ pub struct ProofHistoryArgs {
 }
 
 impl ProofHistoryArgs {
-    /// The store: the file, or the ConfigMap in -n, else the discovered Elasticsearch namespace
-    /// (without --es-url), else the kubeconfig context's namespace.
+    /// The store (`logbackup::workflows::proofs::open_store`): the file, or the ConfigMap in -n,
+    /// else the discovered Elasticsearch namespace (without --es-url), else the kubeconfig
+    /// context's namespace.
     pub async fn open(&self, es: &EsArgs, global: &Global) -> Result<AnyStore, ProofStoreError> {
-        if let Some(path) = &self.proof_history {
-            return Ok(AnyStore::File(FileStore { path: path.clone() }));
-        }
-        let kube = kube_client(global).await?;
-        let namespace = match (&global.namespace, &es.es_url) {
-            (Some(ns), _) => ns.clone(),
-            (None, None) => find_service(&kube, None).await?.namespace,
-            (None, Some(_)) => kube.default_namespace().to_string(),
-        };
-        Ok(AnyStore::ConfigMap(ConfigMapStore {
-            kube,
-            namespace,
-            repository: es.repository.clone(),
-        }))
+        open_store(
+            self.proof_history.as_deref(),
+            kube_client(global),
+            global.namespace.as_deref(),
+            es.es_url.is_none(),
+            &es.repository,
+        )
+        .await
     }
 }

@@ -1,19 +1,18 @@
-//! `kubectl logbackup prune`: Curator's delete_snapshots and SLM retention, planned by the pure core.
+//! `kubectl logbackup prune`: Curator's delete_snapshots and SLM retention, planned by the pure core
+//! and carried out by `logbackup::workflows::prune`; here are the flags and the table.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use logbackup::render;
-use logbackup::snapshot::retention::{self, Action, AgeSource, RetentionPolicy};
-use logbackup::snapshot::verify::{self, Leftover};
-use serde::Serialize;
-
-use logbackup::es::listing::Detail;
-use logbackup::es::EsClient;
+use logbackup::snapshot::retention::{Action, AgeSource, RetentionPolicy};
+pub use logbackup::workflows::prune::Report;
+use logbackup::workflows::prune::{prune, PruneOptions};
 
 use super::connect::{connect, EsArgs};
-use super::{emit, now, retry, Global, OutputArgs};
+use super::snapshot::say;
+use super::{emit, now, Global, OutputArgs};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AgeFrom {
@@ -87,30 +86,16 @@ impl RetentionArgs {
     }
 }
 
-#[derive(Serialize)]
-pub struct Report {
-    pub dry_run: bool,
-    pub plan: retention::RetentionPlan,
-    pub deleted: Vec<String>,
-    pub failed: Vec<(String, String)>,
-    /// Restore-test copies found (`prune` only), with the decision for each.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub leftovers: Vec<Leftover>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub leftovers_deleted: Vec<String>,
-}
-
-impl Report {
-    pub fn ok(&self) -> bool {
-        self.failed.is_empty()
-    }
-}
-
 pub async fn run(args: &PruneArgs, global: &Global) -> Result<ExitCode> {
     let policy = args.retention.policy()?;
     let es = connect(&args.es, global).await?;
-    let mut report = prune(&es, &args.es, &policy, args.dry_run).await?;
-    prune_leftovers(&es, args, &mut report).await?;
+    let options = PruneOptions {
+        repository: args.es.repository.clone(),
+        retry: args.es.retry(),
+        dry_run: args.dry_run,
+        leftover_grace_hours: Some(args.leftover_grace_hours),
+    };
+    let report = prune(&es, &options, &policy, now(), &mut say(None)).await?;
     if args.output.format() == render::Format::Table {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         // A closed pipe (`| head`) is not an error worth a message.
@@ -124,87 +109,6 @@ pub async fn run(args: &PruneArgs, global: &Global) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Plans with the pure core and deletes oldest first, one at a time; a failed deletion is recorded
-/// and the rest still go. Shared by `prune` and `backup`.
-pub async fn prune(
-    es: &EsClient,
-    args: &EsArgs,
-    policy: &RetentionPolicy,
-    dry_run: bool,
-) -> Result<Report> {
-    let repo = &args.repository;
-    // Ages from names need only names and states: no metadata read per snapshot on the server.
-    let detail = match policy.age_from {
-        AgeSource::Name { .. } => Detail::Brief,
-        AgeSource::StartTime => Detail::Full,
-    };
-    // Retention never looks at index names: they are dropped as the listing streams in.
-    let summaries = es.list_summaries_without_indices(repo, detail).await?;
-    let plan = retention::plan(&summaries, policy, now())?;
-    // The plan keeps what it reports; the listing goes before the report is written.
-    drop(summaries);
-    let doomed: Vec<String> = plan.to_delete().map(|d| d.name.clone()).collect();
-    eprintln!(
-        "{}{} of {} snapshots in {repo} to delete, {} kept",
-        if dry_run { "dry run: " } else { "" },
-        doomed.len(),
-        plan.decisions.len(),
-        plan.kept()
-    );
-    let mut deleted = Vec::new();
-    let mut failed = Vec::new();
-    if !dry_run {
-        for name in &doomed {
-            match retry::concurrent(args, false, || es.delete_snapshot(repo, name)).await {
-                Ok(()) => {
-                    eprintln!("deleted {name}");
-                    deleted.push(name.clone());
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    failed.push((name.clone(), e.to_string()));
-                }
-            }
-        }
-    }
-    Ok(Report {
-        dry_run,
-        plan,
-        deleted,
-        failed,
-        leftovers: Vec::new(),
-        leftovers_deleted: Vec::new(),
-    })
-}
-
-/// Deletes the restore-test copies a killed `snapshot verify --restore-test` left behind.
-async fn prune_leftovers(es: &EsClient, args: &PruneArgs, report: &mut Report) -> Result<()> {
-    let names: Vec<String> = es.indices().await?.into_iter().map(|i| i.index).collect();
-    report.leftovers = verify::leftovers(&names, now().as_millisecond(), args.leftover_grace_hours);
-    for l in &report.leftovers {
-        if !l.delete {
-            eprintln!("keeping restore-test copy {}: {}", l.index, l.why);
-        } else if args.dry_run {
-            eprintln!(
-                "dry run: would delete restore-test copy {}: {}",
-                l.index, l.why
-            );
-        } else {
-            match es.delete_index(&l.index).await {
-                Ok(()) => {
-                    eprintln!("deleted restore-test copy {}: {}", l.index, l.why);
-                    report.leftovers_deleted.push(l.index.clone());
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    report.failed.push((l.index.clone(), e.to_string()));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The report as a table, written a row at a time: a 100,000-snapshot plan is not held again as

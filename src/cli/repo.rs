@@ -214,13 +214,11 @@ async fn remove(args: &RemoveArgs, global: &Global) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| args.es.repository.clone());
     let es = connect(&args.es, global).await?;
-    // Reading it first turns a typo into repository_missing_exception before anything changes.
-    es.repositories(Some(&name)).await?;
+    repo_workflow::remove(&es, &name, args.dry_run).await?;
     if args.dry_run {
         eprintln!("dry run: would unregister repository {name} (its snapshot files would stay)");
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        eprintln!("unregistered repository {name}; its snapshot files stay on the volume");
     }
-    es.delete_repository(&name).await?;
-    eprintln!("unregistered repository {name}; its snapshot files stay on the volume");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,9 @@
 //! `kubectl logbackup snapshot create|list|describe|delete`.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use indicatif::ProgressBar;
 use logbackup::es::listing::ListRow;
@@ -12,13 +11,13 @@ use logbackup::es::types::{CreateSnapshot, SnapshotInfo};
 use logbackup::es::EsClient;
 use logbackup::render;
 use logbackup::snapshot::{human_bytes, naming, preset_indices, verify, SnapshotState};
-use logbackup::workflows::snapshot::{self as workflow, SnapshotOptions};
+use logbackup::workflows::snapshot::{self as workflow, SnapshotError, SnapshotOptions};
+use logbackup::workflows::snapshot_admin as admin;
 use logbackup::workflows::Said;
-use serde::Serialize;
 use serde_json::json;
 
 use super::connect::{connect, EsArgs};
-use super::{emit, now, progress_bar, retry, show_bytes, Global, OutputArgs, Refused};
+use super::{emit, now, progress_bar, show_bytes, Global, OutputArgs, Refused};
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
@@ -336,30 +335,9 @@ async fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-#[derive(Serialize)]
-struct Described {
-    snapshot: SnapshotInfo,
-    /// Bytes per index, from the snapshot's status.
-    index_sizes: BTreeMap<String, u64>,
-}
-
 async fn describe(args: &DescribeArgs, global: &Global) -> Result<ExitCode> {
-    let repo = &args.es.repository;
     let es = connect(&args.es, global).await?;
-    let mut infos = es.snapshots(repo, &args.name).await?;
-    let Some(info) = infos.pop() else {
-        bail!("snapshot {repo}:{} not found", args.name)
-    };
-    let status = es.snapshot_status(repo, &args.name).await?;
-    let index_sizes = status
-        .indices
-        .iter()
-        .map(|(i, s)| (i.clone(), s.size_bytes()))
-        .collect();
-    let described = Described {
-        snapshot: info,
-        index_sizes,
-    };
+    let described = admin::describe(&es, &args.es.repository, &args.name).await?;
     emit(&described, args.output.format(), |d| {
         let mut out = snapshot_table(std::slice::from_ref(&d.snapshot));
         out.push('\n');
@@ -396,27 +374,20 @@ async fn describe(args: &DescribeArgs, global: &Global) -> Result<ExitCode> {
 }
 
 async fn delete(args: &DeleteArgs, global: &Global) -> Result<ExitCode> {
-    let repo = &args.es.repository;
     let es = connect(&args.es, global).await?;
-    // One lookup of all names first: a typo fails before anything is deleted.
-    let found = es.snapshots(repo, &args.names.join(",")).await?;
-    if let Some(running) = found
-        .iter()
-        .find(|s| s.state == Some(SnapshotState::InProgress))
-    {
-        return Err(Refused(format!(
-            "snapshot {repo}:{} is in progress; deleting it would abort it. Wait for it to end.",
-            running.snapshot
-        ))
-        .into());
+    let deleted = admin::delete(
+        &es,
+        &args.es.repository,
+        &args.names,
+        args.es.retry(),
+        args.dry_run,
+        &mut say(None),
+    )
+    .await;
+    match deleted {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // A refusal exits 3: nothing was deleted.
+        Err(e @ SnapshotError::InProgress { .. }) => Err(Refused(e.to_string()).into()),
+        Err(e) => Err(e.into()),
     }
-    for name in &args.names {
-        if args.dry_run {
-            eprintln!("dry run: would delete snapshot {repo}:{name}");
-            continue;
-        }
-        retry::concurrent(&args.es, false, || es.delete_snapshot(repo, name)).await?;
-        eprintln!("deleted snapshot {repo}:{name}");
-    }
-    Ok(ExitCode::SUCCESS)
 }

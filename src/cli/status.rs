@@ -1,19 +1,18 @@
-//! `kubectl logbackup status`: one view of the backup's health; exit 1 when unhealthy.
+//! `kubectl logbackup status`: one view of the backup's health; exit 1 when unhealthy. The facts are
+//! gathered and judged by `logbackup::workflows::status`; here are the flags and the tables.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use logbackup::es::EsError;
 use logbackup::render;
-use logbackup::snapshot::status::{evaluate, Health, RepositoryCheck, StatusInput};
-use serde::Serialize;
+use logbackup::snapshot::proof;
+use logbackup::workflows::status::{status, StatusOptions};
 
 use super::connect::{connect, EsArgs};
 use super::proof_store::ProofHistoryArgs;
+use super::snapshot::say;
 use super::{emit, now, Global, OutputArgs};
-use logbackup::snapshot::proof::{self, ProofStatus};
-use logbackup::workflows::proofs;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -39,88 +38,27 @@ pub struct StatusArgs {
     pub output: OutputArgs,
 }
 
-#[derive(Serialize)]
-struct Report {
-    version: String,
-    cluster: String,
-    repository: String,
-    path_repo: Vec<logbackup::snapshot::path_repo::NodePaths>,
-    repositories: Vec<RepositoryCheck>,
-    snapshots: usize,
-    health: Health,
-    /// Restore tests: the newest proof's age, and when each snapshot was last proven restorable.
-    /// Absent when the proofs could not be read for want of Kubernetes access.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    proofs: Option<ProofStatus>,
-    /// The off-site copy (`--sync-to`): last sync and lag.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sync: Option<super::sync_to::SyncStatus>,
-}
-
 pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
+    // The copy's location is checked before anything is asked of the cluster.
+    let off_site = args.sync.open()?;
     let es = connect(&args.es, global).await?;
-    let nodes: Vec<_> = es
-        .nodes_settings()
-        .await?
-        .nodes
-        .values()
-        .map(|n| n.paths())
-        .collect();
-    let mut repositories = Vec::new();
-    for (name, info) in es.repositories(None).await? {
-        let verification_error = match es.verify_repository(&name).await {
-            Ok(_) => None,
-            Err(e) => Some(e.kind().to_string()),
-        };
-        repositories.push(RepositoryCheck {
-            name,
-            kind: info.kind.clone(),
-            location: info.location().map(str::to_string),
-            verification_error,
-        });
-    }
-    let snapshots = match es
-        .list_summaries(&args.es.repository, logbackup::es::listing::Detail::Full)
-        .await
-    {
-        Ok(summaries) => summaries,
-        Err(e) if matches!(e.kind(), EsError::RepositoryMissing(_)) => vec![],
-        Err(e) => return Err(e.into()),
-    };
-    let disks = es.data_node_disks().await?;
-    let input = StatusInput {
-        nodes: nodes.clone(),
-        repositories: repositories.clone(),
+    let options = StatusOptions {
         repository: args.es.repository.clone(),
-        snapshots,
-        disks,
-        watermark_pct: args.watermark,
+        watermark: args.watermark,
         max_age_hours: args.max_age_hours,
-        now_ms: now().as_millisecond(),
+        max_proof_age_days: args.max_proof_age,
+        require_proof: args.require_proof,
     };
-    let health = evaluate(&input);
-    let finished: Vec<String> = input
-        .snapshots
-        .iter()
-        .filter(|s| s.state != logbackup::snapshot::state::SnapshotState::InProgress)
-        .map(|s| s.name.clone())
-        .collect();
-    let sync = args.sync.check(&finished).await?;
-    let proofs = proof_status(args, global, input.now_ms).await?;
-    let report = Report {
-        version: es.version.to_string(),
-        cluster: es.cluster_name.clone(),
-        repository: args.es.repository.clone(),
-        path_repo: nodes,
-        repositories,
-        snapshots: input.snapshots.len(),
-        health,
-        proofs,
-        sync,
-    };
-    let healthy = report.health.healthy
-        && report.sync.as_ref().is_none_or(|s| s.ok)
-        && report.proofs.as_ref().is_none_or(|p| p.ok);
+    let report = status(
+        &es,
+        &options,
+        off_site.as_ref(),
+        args.proofs.open(&args.es, global),
+        now(),
+        &mut say(None),
+    )
+    .await?;
+    let healthy = report.healthy();
     emit(&report, args.output.format(), |r| {
         let mut out = format!(
             "{} ({}), repository {}: {}\n\n",
@@ -188,30 +126,4 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// The restore-test finding; `None` (with a note) when there is no Kubernetes to read proofs from.
-async fn proof_status(
-    args: &StatusArgs,
-    global: &Global,
-    now_ms: i64,
-) -> Result<Option<ProofStatus>> {
-    let history = match args.proofs.open(&args.es, global).await {
-        Ok(store) => proofs::load(&store).await,
-        Err(e) => Err(e),
-    };
-    match history {
-        Ok(h) => Ok(Some(proof::evaluate(
-            &h,
-            &args.es.repository,
-            now_ms,
-            args.max_proof_age,
-            args.require_proof,
-        ))),
-        Err(e) if e.is_unavailable() && !args.require_proof => {
-            eprintln!("note: restore-test proofs not checked: {e}; pass --proof-history FILE, or run where Kubernetes is reachable");
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
-    }
 }

@@ -6,6 +6,7 @@ use logbackup::schedule::sync_to::SyncTo;
 use logbackup::sync::run::{self, Outcome};
 use logbackup::sync::store::Store;
 use logbackup::sync::Location;
+use logbackup::workflows::status::OffSite;
 
 use super::sync::S3Args;
 use super::Refused;
@@ -114,22 +115,16 @@ pub struct StatusSyncArgs {
     pub s3: S3Args,
 }
 
-/// The off-site copy against the repository, as `status` reports it.
-pub type SyncStatus = logbackup::sync::record::CopyStatus;
-
 impl StatusSyncArgs {
-    /// Compares the copy's record with the repository's finished snapshots.
-    pub async fn check(&self, finished: &[String]) -> Result<Option<SyncStatus>> {
-        let Some(to) = &self.sync_to else {
+    /// The copy to compare with the repository, if one was named.
+    pub fn open(&self) -> Result<Option<OffSite>> {
+        let Some(url) = &self.sync_to else {
             return Ok(None);
         };
-        let store = Store::open(&Location::parse(to)?, &self.s3.options())?;
-        let record = run::last_record(&store).await?;
-        Ok(Some(logbackup::sync::record::copy_status(
-            to,
-            record.as_ref(),
-            finished,
-            super::now(),
-        )))
+        let store = Store::open(&Location::parse(url)?, &self.s3.options())?;
+        Ok(Some(OffSite {
+            url: url.clone(),
+            store,
+        }))
     }
 }

@@ -9,11 +9,10 @@ use anyhow::Result;
 use clap::Args;
 use logbackup::render;
 use logbackup::snapshot::human_bytes;
-use logbackup::snapshot::proof::ProofRecord;
 use logbackup::snapshot::restore::IndexFilter;
 use logbackup::snapshot::verify::{Expected, RestoreTestReport, SnapshotCheck};
-use logbackup::workflows::proofs::{self, ProofStore};
-use logbackup::workflows::verify::{self as workflow, Outcome, RestoreTestOptions, VerifyFailure};
+use logbackup::workflows::verify::{RestoreTestOptions, VerifyFailure};
+use logbackup::workflows::verify_and_record::{self as workflow, Recorded, Verified};
 use serde_json::json;
 
 use super::connect::{connect, EsArgs};
@@ -81,26 +80,20 @@ impl VerifyArgs {
 
 pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
     let repo = &args.es.repository;
-    let filter = args.filter();
-    let es = connect(&args.es, global).await?;
-    let checked = workflow::check(&es, repo, args.snapshot.as_deref(), &filter)
-        .await
-        .map_err(refusal)?;
-    let check = &checked.check;
-    for p in &check.problems {
-        eprintln!("problem: {p}");
-    }
-    if !args.restore_test {
-        emit(check, args.output.format(), check_table)?;
-        return Ok(exit(check.passed));
-    }
     let options = RestoreTestOptions {
         repository: repo.clone(),
-        filter,
+        filter: args.filter(),
         watermark: args.watermark,
         wait_timeout: Duration::from_secs(args.wait_timeout),
         poll_interval: args.es.poll_interval(),
         dry_run: args.dry_run,
+    };
+    let es = connect(&args.es, global).await?;
+    // Where a finished test's proof goes: opened only when there will be one to keep.
+    let store = if args.restore_test && !args.dry_run && !args.no_record {
+        Some(args.proofs.open(&args.es, global).await)
+    } else {
+        None
     };
     let bar = progress_bar("bytes");
     let interrupt = async {
@@ -109,18 +102,24 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
             std::future::pending::<()>().await;
         }
     };
-    let outcome = workflow::restore_test(
+    let verified = workflow::verify(
         &es,
-        &checked,
+        args.snapshot.as_deref(),
         &options,
+        args.restore_test,
+        store,
         || now().as_millisecond(),
         interrupt,
         &mut super::restore::say(&bar),
     )
     .await;
     bar.finish_and_clear();
-    let report = match outcome.map_err(refusal)? {
-        Outcome::DryRun { plan, expected } => {
+    let (report, recorded) = match verified.map_err(refusal)? {
+        Verified::Checked(check) => {
+            emit(&check, args.output.format(), check_table)?;
+            return Ok(exit(check.passed));
+        }
+        Verified::DryRun { plan, expected } => {
             let shown = json!({"plan": plan, "expected": expected, "dry_run": true});
             emit(&shown, args.output.format(), |_| {
                 let rows: Vec<Vec<String>> = plan
@@ -133,22 +132,25 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
             })?;
             return Ok(ExitCode::SUCCESS);
         }
-        Outcome::Interrupted { snapshot } => {
+        Verified::Interrupted { snapshot } => {
             eprintln!(
                 "interrupted: the restore test of {repo}:{snapshot} was stopped before it finished; nothing was proven or recorded"
             );
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
         }
-        Outcome::Tested(report) => report,
+        Verified::Tested { report, recorded } => (report, recorded),
     };
     emit(&report, args.output.format(), report_table)?;
     eprintln!("{}", report.verdict);
-    let recorded = if args.no_record {
-        true
-    } else {
-        record_proof(args, global, &report).await
-    };
-    Ok(exit(report.passed && recorded))
+    match &recorded {
+        Recorded::Skipped => {}
+        Recorded::Kept { store, tests } => {
+            eprintln!("recorded the result in {store} ({tests} tests kept)");
+        }
+        Recorded::Unavailable(e) => eprintln!("note: the result was not recorded as a proof: {e}; pass --proof-history FILE to keep it in a file"),
+        Recorded::Lost(e) => eprintln!("error: the result was not recorded as a proof: {e}; `status` will not see this test (pass --no-record to skip recording)"),
+    }
+    Ok(exit(report.passed && !recorded.is_lost()))
 }
 
 /// A refusal exits 3 (nothing was changed); anything else is an error.
@@ -156,33 +158,6 @@ fn refusal(e: VerifyFailure) -> anyhow::Error {
     match e {
         VerifyFailure::Refused(_) => Refused(e.to_string()).into(),
         other => other.into(),
-    }
-}
-
-/// Records the result (passed or not) where `status` and `coverage` read proofs. False when it
-/// could not be kept although Kubernetes (or the file) was there: a scheduled test must not pass
-/// while its proof is lost. No Kubernetes at all (a workstation with --es-url) is a note.
-async fn record_proof(args: &VerifyArgs, global: &Global, report: &RestoreTestReport) -> bool {
-    let record = ProofRecord::from_report(report);
-    let result = match args.proofs.open(&args.es, global).await {
-        Ok(store) => proofs::record(&store, &record)
-            .await
-            .map(|kept| (store.describe(), kept)),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok((store, kept)) => {
-            eprintln!("recorded the result in {store} ({kept} tests kept)");
-            true
-        }
-        Err(e) if e.is_unavailable() => {
-            eprintln!("note: the result was not recorded as a proof: {e}; pass --proof-history FILE to keep it in a file");
-            true
-        }
-        Err(e) => {
-            eprintln!("error: the result was not recorded as a proof: {e}; `status` will not see this test (pass --no-record to skip recording)");
-            false
-        }
     }
 }
 

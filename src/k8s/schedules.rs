@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::{apply, Attempt, K8sError, Kube, Problem, Served, FIELD_MANAGER};
 use crate::schedule::cronjob::{self, CronJobPlan};
 use crate::schedule::restore_test::{self, RestoreTestPlan};
-use crate::schedule::{MANAGED_BY, MANAGED_BY_LABEL, SCHEDULE_LABEL};
+use crate::schedule::{MANAGED_BY, MANAGED_BY_LABEL};
 
 const RESOURCE: &str = "cronjobs.batch";
 
@@ -97,141 +97,147 @@ fn adapt(
     Ok((value, notes))
 }
 
-/// What `apply_schedule` did.
-#[derive(Debug)]
-pub struct Applied {
-    pub cron_job: CronJob,
-    /// Version choices worth telling the user.
-    pub notes: Vec<String>,
-}
-
-/// Applies the ServiceAccount, then the CronJob that runs as it. Everything that can be refused
-/// is checked before anything is written; if the CronJob still fails, a ServiceAccount this call
-/// created is removed again, and the error says what (if anything) was left.
-pub async fn apply_schedule(
-    kube: &Kube,
-    served: &Served,
-    plan: &CronJobPlan,
-) -> Result<Applied, K8sError> {
-    let ns = plan.namespace.as_str();
-    let object_name = cronjob::object_name(&plan.name);
-    let (cron_job, notes) = for_server(plan, served)?;
+/// Whether ServiceAccount `ns/name` exists (a create that fails removes only one it made).
+pub async fn service_account_exists(kube: &Kube, ns: &str, name: &str) -> Result<bool, K8sError> {
     let sas: Api<ServiceAccount> = Api::namespaced(kube.client().clone(), ns);
-    let sa_attempt = |verb| {
-        Attempt::new(verb, "ServiceAccount", "serviceaccounts")
-            .in_namespace(Some(ns))
-            .named(&object_name)
-    };
-    let existed = sas
-        .get_opt(&object_name)
+    Ok(sas
+        .get_opt(name)
         .await
-        .map_err(kube.failed(sa_attempt("get")))?
-        .is_some();
-    apply(
-        kube,
-        &sas,
-        sa_attempt("create"),
-        &cronjob::service_account(plan),
-    )
-    .await?;
-    // Only with --volume-snapshot-class: VolumeSnapshots in this namespace, nothing else.
-    if let Some((role, binding)) = cronjob::volume_snapshot_rbac(plan) {
-        let rbac = |kind: &str, plural: &str| {
-            Attempt::new("create", kind, plural)
-                .in_namespace(Some(ns))
-                .named(&object_name)
-        };
-        let roles: Api<k8s_openapi::api::rbac::v1::Role> =
-            Api::namespaced(kube.client().clone(), ns);
-        apply(
-            kube,
-            &roles,
-            rbac("Role", "roles.rbac.authorization.k8s.io"),
-            &role,
-        )
-        .await?;
-        let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
-            Api::namespaced(kube.client().clone(), ns);
-        apply(
-            kube,
-            &bindings,
-            rbac("RoleBinding", "rolebindings.rbac.authorization.k8s.io"),
-            &binding,
-        )
-        .await?;
-    }
-    let cj_attempt = attempt("create", Some(ns), Some(&object_name));
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let applied = cronjobs(kube, served.cronjob()?.api_version, Some(ns))
-        .patch(&object_name, &params, &Patch::Apply(&cron_job))
-        .await
-        .map_err(kube.failed(cj_attempt.clone()));
-    match applied {
-        Ok(object) => Ok(Applied {
-            cron_job: typed(object, &cj_attempt)?,
-            notes,
-        }),
-        Err(mut e) => {
-            if !existed {
-                let left = match sas.delete(&object_name, &DeleteParams::default()).await {
-                    Ok(_) => format!("removed the ServiceAccount {ns}/{object_name} it had created"),
-                    Err(_) => format!(
-                        "left ServiceAccount {ns}/{object_name} behind: remove it with `kubectl delete serviceaccount -n {ns} {object_name}`"
-                    ),
-                };
-                e.cleanup = Some(left);
-            }
-            Err(e)
-        }
-    }
+        .map_err(kube.failed(service_account_attempt("get", ns, name)))?
+        .is_some())
 }
 
-/// Applies a schedule's restore test: the proof ConfigMap (created only when missing, its history
-/// kept), the ServiceAccount, the Role and RoleBinding for that ConfigMap, then the CronJob.
-pub async fn apply_restore_test(
-    kube: &Kube,
-    served: &Served,
-    plan: &RestoreTestPlan,
-) -> Result<Vec<String>, K8sError> {
-    let ns = plan.backup.namespace.as_str();
-    let name = restore_test::object_name(&plan.backup.name);
-    let (cron_job, notes) = restore_test_for_server(plan, served)?;
-    super::proofs::ensure(kube, ns, &plan.backup.backup.repository).await?;
-    let named = |kind: &str, plural: &str| {
+fn service_account_attempt(verb: &'static str, ns: &str, name: &str) -> Attempt {
+    Attempt::new(verb, "ServiceAccount", "serviceaccounts")
+        .in_namespace(Some(ns))
+        .named(name)
+}
+
+/// A schedule's ServiceAccount, Role or RoleBinding.
+#[derive(Debug, Clone)]
+pub enum Companion {
+    ServiceAccount(ServiceAccount),
+    Role(Role),
+    RoleBinding(RoleBinding),
+}
+
+/// Applies `companion` server-side, in its own namespace.
+pub async fn apply_companion(kube: &Kube, companion: &Companion) -> Result<(), K8sError> {
+    let ns_name = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        (
+            m.namespace.clone().unwrap_or_default(),
+            m.name.clone().unwrap_or_default(),
+        )
+    };
+    let created = |kind: &str, plural: &str, ns: &str, name: &str| {
         Attempt::new("create", kind, plural)
             .in_namespace(Some(ns))
-            .named(&name)
+            .named(name)
     };
-    let sas: Api<ServiceAccount> = Api::namespaced(kube.client().clone(), ns);
-    apply(
-        kube,
-        &sas,
-        named("ServiceAccount", "serviceaccounts"),
-        &restore_test::service_account(plan),
-    )
-    .await?;
-    let roles: Api<Role> = Api::namespaced(kube.client().clone(), ns);
-    apply(
-        kube,
-        &roles,
-        named("Role", "roles.rbac.authorization.k8s.io"),
-        &restore_test::role(plan),
-    )
-    .await?;
-    let bindings: Api<RoleBinding> = Api::namespaced(kube.client().clone(), ns);
-    apply(
-        kube,
-        &bindings,
-        named("RoleBinding", "rolebindings.rbac.authorization.k8s.io"),
-        &restore_test::role_binding(plan),
-    )
-    .await?;
+    match companion {
+        Companion::ServiceAccount(sa) => {
+            let (ns, name) = ns_name(&sa.metadata);
+            let api: Api<ServiceAccount> = Api::namespaced(kube.client().clone(), &ns);
+            apply(
+                kube,
+                &api,
+                service_account_attempt("create", &ns, &name),
+                sa,
+            )
+            .await?;
+        }
+        Companion::Role(role) => {
+            let (ns, name) = ns_name(&role.metadata);
+            let api: Api<Role> = Api::namespaced(kube.client().clone(), &ns);
+            let attempt = created("Role", "roles.rbac.authorization.k8s.io", &ns, &name);
+            apply(kube, &api, attempt, role).await?;
+        }
+        Companion::RoleBinding(binding) => {
+            let (ns, name) = ns_name(&binding.metadata);
+            let api: Api<RoleBinding> = Api::namespaced(kube.client().clone(), &ns);
+            let attempt = created(
+                "RoleBinding",
+                "rolebindings.rbac.authorization.k8s.io",
+                &ns,
+                &name,
+            );
+            apply(kube, &api, attempt, binding).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies a CronJob as `for_server` adapted it (its apiVersion is the server's), server-side;
+/// returns it as this server stored it, as the `batch/v1` type.
+pub async fn apply_cron_job(kube: &Kube, cron_job: &Value) -> Result<CronJob, K8sError> {
+    let ns = cron_job["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default();
+    let name = cron_job["metadata"]["name"].as_str().unwrap_or_default();
+    let api_version = cron_job["apiVersion"].as_str().unwrap_or("batch/v1");
+    let a = attempt("create", Some(ns), Some(name));
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    cronjobs(kube, served.cronjob()?.api_version, Some(ns))
-        .patch(&name, &params, &Patch::Apply(&cron_job))
+    let object = cronjobs(kube, api_version, Some(ns))
+        .patch(name, &params, &Patch::Apply(cron_job))
         .await
-        .map_err(kube.failed(attempt("create", Some(ns), Some(&name))))?;
-    Ok(notes)
+        .map_err(kube.failed(a.clone()))?;
+    typed(object, &a)
+}
+
+/// Deletes ServiceAccount `ns/name` (what a failed create leaves behind).
+pub async fn delete_service_account(kube: &Kube, ns: &str, name: &str) -> Result<(), K8sError> {
+    let sas: Api<ServiceAccount> = Api::namespaced(kube.client().clone(), ns);
+    sas.delete(name, &DeleteParams::default())
+        .await
+        .map_err(kube.failed(service_account_attempt("delete", ns, name)))?;
+    Ok(())
+}
+
+/// CronJob `namespace/object` as the `batch/v1` type; `None` when there is none.
+pub async fn get_cron_job(
+    kube: &Kube,
+    served: &Served,
+    namespace: &str,
+    object: &str,
+) -> Result<Option<CronJob>, K8sError> {
+    let a = attempt("get", Some(namespace), Some(object));
+    let found = cronjobs(kube, served.cronjob()?.api_version, Some(namespace))
+        .get_opt(object)
+        .await
+        .map_err(kube.failed(a.clone()))?;
+    found.map(|o| typed(o, &a)).transpose()
+}
+
+/// Deletes CronJob `namespace/object` (its Jobs and pods go with it, in the background); false
+/// when there was none.
+pub async fn delete_cron_job(
+    kube: &Kube,
+    served: &Served,
+    namespace: &str,
+    object: &str,
+    dry_run: bool,
+) -> Result<bool, K8sError> {
+    match cronjobs(kube, served.cronjob()?.api_version, Some(namespace))
+        .delete(object, &delete_params(dry_run))
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(kube.failed(attempt(
+            "delete",
+            Some(namespace),
+            Some(object),
+        ))(e)),
+    }
+}
+
+fn delete_params(dry_run: bool) -> DeleteParams {
+    let params = DeleteParams::background();
+    if dry_run {
+        params.dry_run()
+    } else {
+        params
+    }
 }
 
 /// Our CronJobs, in one namespace or all.
@@ -249,69 +255,15 @@ pub async fn list_schedules(
     list.items.into_iter().map(|o| typed(o, &a)).collect()
 }
 
-/// Deletes the CronJob (its Jobs and pods go with it, in the background) and its ServiceAccount.
-/// Returns false when there was no such schedule. Only objects carrying our schedule label are
-/// deleted: a same-named object someone else made is left alone.
-pub async fn delete_schedule(
-    kube: &Kube,
-    served: &Served,
-    namespace: &str,
-    name: &str,
-    dry_run: bool,
-) -> Result<bool, K8sError> {
-    let object = cronjob::object_name(name);
-    let cjs = cronjobs(kube, served.cronjob()?.api_version, Some(namespace));
-    let Some(found) = cjs.get_opt(&object).await.map_err(kube.failed(attempt(
-        "get",
-        Some(namespace),
-        Some(&object),
-    )))?
-    else {
-        return Ok(false);
-    };
-    let ours = found
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(SCHEDULE_LABEL))
-        .is_some_and(|v| v == name);
-    if !ours {
-        return Ok(false);
-    }
-    let mut params = DeleteParams::background();
-    if dry_run {
-        params = params.dry_run();
-    }
-    cjs.delete(&object, &params)
-        .await
-        .map_err(kube.failed(attempt("delete", Some(namespace), Some(&object))))?;
-    delete_companions(kube, namespace, &object, &params).await?;
-    // The schedule's restore test, when it has one (`--verify`); its proof ConfigMap stays, as
-    // the snapshots do: it is the record of what was proven.
-    let verify = restore_test::object_name(name);
-    match cjs.delete(&verify, &params).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => {}
-        Err(e) => {
-            return Err(kube.failed(attempt(
-                "delete",
-                Some(namespace),
-                Some(&verify),
-            ))(e));
-        }
-    }
-    delete_companions(kube, namespace, &verify, &params).await?;
-    Ok(true)
-}
-
 /// Deletes the ServiceAccount, RoleBinding and Role called `object`, where they exist (the Role
 /// and RoleBinding only exist for schedules with --volume-snapshot-class, and restore tests).
-async fn delete_companions(
+pub async fn delete_companions(
     kube: &Kube,
     namespace: &str,
     object: &str,
-    params: &DeleteParams,
+    dry_run: bool,
 ) -> Result<(), K8sError> {
+    let params = &delete_params(dry_run);
     let sas: Api<ServiceAccount> = Api::namespaced(kube.client().clone(), namespace);
     let roles: Api<Role> = Api::namespaced(kube.client().clone(), namespace);
     let bindings: Api<RoleBinding> = Api::namespaced(kube.client().clone(), namespace);

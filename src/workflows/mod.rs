@@ -6,13 +6,19 @@
 
 pub mod backup;
 pub mod connect;
+pub mod coverage;
 pub mod enable;
 pub mod proofs;
+pub mod prune;
 pub mod repo;
 pub mod restore;
 pub mod retry;
+pub mod schedule;
 pub mod snapshot;
+pub mod snapshot_admin;
+pub mod status;
 pub mod verify;
+pub mod verify_and_record;
 pub mod volume_snapshots;
 pub mod webhook_install;
 pub mod webhook_status;

@@ -169,6 +169,38 @@ pub async fn record(
     })
 }
 
+/// Where a command keeps its proofs: the `file` when given, else the repository's ConfigMap in
+/// `namespace`, else in the namespace Elasticsearch was discovered in (`es_discovered`: no
+/// `--es-url`), else in the kubeconfig context's namespace. `kube` is awaited only without a file.
+pub async fn open_store(
+    file: Option<&std::path::Path>,
+    kube: impl std::future::Future<Output = Result<Kube, K8sError>>,
+    namespace: Option<&str>,
+    es_discovered: bool,
+    repository: &str,
+) -> Result<AnyStore, ProofStoreError> {
+    if let Some(path) = file {
+        return Ok(AnyStore::File(FileStore {
+            path: path.to_path_buf(),
+        }));
+    }
+    let kube = kube.await?;
+    let namespace = match namespace {
+        Some(ns) => ns.to_string(),
+        None if es_discovered => {
+            k8s::elasticsearch::find_service(&kube, None)
+                .await?
+                .namespace
+        }
+        None => kube.default_namespace().to_string(),
+    };
+    Ok(AnyStore::ConfigMap(ConfigMapStore {
+        kube,
+        namespace,
+        repository: repository.to_string(),
+    }))
+}
+
 /// The store a command was told to use.
 pub enum AnyStore {
     ConfigMap(ConfigMapStore),

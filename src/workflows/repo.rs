@@ -202,3 +202,13 @@ pub async fn register_s3(
     );
     Ok(done)
 }
+
+/// Unregisters repository `name` (unless `dry_run`); its snapshot files stay where they are. It is
+/// read first, so a typo fails as `repository_missing_exception` before anything changes.
+pub async fn remove(es: &EsClient, name: &str, dry_run: bool) -> Result<(), RepoError> {
+    es.repositories(Some(name)).await?;
+    if !dry_run {
+        es.delete_repository(name).await?;
+    }
+    Ok(())
+}

@@ -47,6 +47,11 @@ pub enum SnapshotError {
     },
     #[error("snapshot {repository}:{name} vanished after it finished")]
     Vanished { repository: String, name: String },
+    #[error("snapshot {repository}:{name} not found")]
+    NotFound { repository: String, name: String },
+    /// A refusal: nothing was deleted.
+    #[error("snapshot {repository}:{name} is in progress; deleting it would abort it. Wait for it to end.")]
+    InProgress { repository: String, name: String },
 }
 
 /// The body with the documents of every index it selects counted into its metadata, for

@@ -7,7 +7,7 @@ use crate::harness::*;
 
 /// Nightly snapshots of 2019.11.01..=2019.11.10: the 4th PARTIAL, the 6th FAILED, the 8th missing;
 /// audit logs only in the last three.
-fn nights(state: &mut es_double::State) {
+pub(crate) fn nights(state: &mut es_double::State) {
     kubesphere(state);
     let mut list = Vec::new();
     for d in 1..=10u32 {

@@ -1,10 +1,10 @@
 use crate::harness::*;
 use es_double::state::SnapState;
 
-const HOUR_MS: i64 = 3_600_000;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
 
 /// 100 hourly snapshots ending an hour ago, plus one still running from 10 days ago.
-fn seeded(state: &mut es_double::State) {
+pub(crate) fn seeded(state: &mut es_double::State) {
     state.seed_snapshots(REPO, LOCATION, 100, es_double::time::now_ms());
     let key = state.repo_key(REPO).unwrap();
     let list = state.snapshots.get_mut(&key).unwrap();

@@ -149,3 +149,68 @@ fn a_dry_run_plans_and_restores_nothing() {
         );
     });
 }
+
+/// `verify` of daily-1 with its restore test, its proof kept in `store`.
+async fn test_into(
+    es: &logbackup::es::EsClient,
+    store: logbackup::workflows::proofs::FileStore,
+) -> logbackup::workflows::verify_and_record::Verified {
+    logbackup::workflows::verify_and_record::verify(
+        es,
+        Some("daily-1"),
+        &options(false),
+        true,
+        Some(Ok(store)),
+        || 1_700_000_000_000,
+        std::future::pending(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap()
+}
+
+#[test]
+fn verify_checks_tests_and_keeps_the_proof_or_says_it_was_lost() {
+    use logbackup::workflows::proofs::{load, FileStore, ProofStoreError};
+    use logbackup::workflows::verify_and_record::{verify, Recorded, Verified};
+
+    let env = env(1);
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("proofs.json");
+    run(async {
+        let es = client(&env).await;
+        let checked = verify(
+            &es,
+            None,
+            &options(false),
+            false,
+            None::<Result<FileStore, ProofStoreError>>,
+            || 1_700_000_000_000,
+            std::future::pending(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(&checked, Verified::Checked(c) if c.passed),
+            "{checked:?}"
+        );
+        let tested = test_into(&es, FileStore { path: kept.clone() }).await;
+        let Verified::Tested { report, recorded } = tested else {
+            panic!("not tested: {tested:?}")
+        };
+        assert!(report.passed, "{}", report.verdict);
+        assert!(
+            matches!(&recorded, Recorded::Kept { tests: 1, store } if store.ends_with("proofs.json")),
+            "{recorded:?}"
+        );
+        assert_eq!(load(&FileStore { path: kept }).await.unwrap().len(), 1);
+        // A store that cannot be written: the test ran, its proof is lost, and it says so.
+        let nowhere = dir.path().join("no/such/dir/proofs.json");
+        let tested = test_into(&es, FileStore { path: nowhere }).await;
+        let Verified::Tested { recorded, .. } = tested else {
+            panic!("not tested: {tested:?}")
+        };
+        assert!(recorded.is_lost(), "{recorded:?}");
+    });
+}

@@ -1,8 +1,9 @@
-//! `schedule create|delete|run-now` Kubernetes calls, against the mocked API.
+//! `schedule create|delete|run-now` Kubernetes calls, against the mocked API: the workflow's
+//! sequences (`workflows::schedule::objects`) over the real `Kube`, and `k8s::schedules::run_now`.
 
-use logbackup::k8s::schedules;
 use logbackup::schedule::cronjob;
 use logbackup::schedule::Schedule;
+use logbackup::workflows::schedule::objects as schedules;
 use serde_json::json;
 
 use test_support::kube_api::*;
@@ -91,7 +92,7 @@ fn run_now_creates_a_job_owned_by_the_cron_job() {
     ];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        let job = schedules::run_now(
+        let job = logbackup::k8s::schedules::run_now(
             &client,
             &served(33),
             NS,
@@ -191,7 +192,7 @@ fn list_selects_our_label() {
         .reply(200, json!({"apiVersion": "batch/v1", "kind": "CronJobList", "metadata": {"resourceVersion": "1"}, "items": [live_cron_job()]}))];
     rt.block_on(async {
         let server = tokio::spawn(serve(handle, script));
-        let found = schedules::list_schedules(&client, &served(33), None)
+        let found = logbackup::k8s::schedules::list_schedules(&client, &served(33), None)
             .await
             .unwrap();
         assert_eq!(found.len(), 1);

@@ -7,3 +7,4 @@ mod e2e;
 mod kube_schedules;
 mod schema;
 mod versions;
+mod workflow;

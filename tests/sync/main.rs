@@ -3,9 +3,11 @@
 //! same snapshots; a sync killed half-way must leave the previous copy readable.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
-#[path = "../commands/harness.rs"]
-#[allow(dead_code)]
-mod harness;
+/// The Elasticsearch double running this package's binary (`test_support::double`).
+mod harness {
+    pub use test_support::double::Run;
+    test_support::plugin_double!();
+}
 mod moto;
 mod s3_repository;
 mod scheduled;

@@ -18,6 +18,12 @@ pub struct PolicyPlan {
     pub max_count: usize,
 }
 
+/// The count both engines want when --max-count is not given: never below what the age window
+/// holds at `now`, plus one.
+pub fn default_max_count(schedule: &Schedule, keep_days: u32, now: jiff::Timestamp) -> usize {
+    schedule.runs_within(now, keep_days, 10_000) + 1
+}
+
 fn indices(plan: &PolicyPlan) -> String {
     if plan.indices.is_empty() {
         "*,-.*".to_string()
