@@ -3,16 +3,17 @@
 //!   reviewbench REVIEW.json [ROUNDS]      (REVIEW.json from `loadgen body STATEFULSET.yaml`)
 //!
 //! Prints the best of ROUNDS (default 5) rounds of about 0.4 s each, in µs per call, for:
-//! `review` (parse + plan + encode, what the handler runs per request), and for reference the
-//! pieces it is made of: the whole body parsed to a `serde_json::Value`, and `inject::plan` over
-//! the already parsed object. Build it at two commits and run both binaries one after the other
-//! to compare implementations on the same machine state.
+//! `review` (parse + plan + encode); the handler's `count_values` of the body for its budget
+//! followed by `review_counted` (what runs per request); and for reference the pieces it is made
+//! of: the whole body and the object alone parsed to a `serde_json::Value`, the value count, and
+//! `inject::plan` over the parsed object. Build it at two commits and run both binaries one after
+//! the other to compare implementations on the same machine state.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use logbackup_core::inject::{self, Options};
-use logbackup_webhook::review::{review, ReviewLimits};
+use logbackup_webhook::review::{count_values, review, review_counted, ReviewLimits};
 use serde_json::Value;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -41,10 +42,28 @@ fn main() -> Result<(), Error> {
         }),
     );
     report(
+        "count + review_counted",
+        best(rounds, || {
+            let values = count_values(black_box(&body));
+            review_counted(body.as_slice(), Some(values), &options, &limits)
+        }),
+    );
+    report(
         "body -> serde_json::Value",
         best(rounds, || {
             serde_json::from_slice::<Value>(black_box(&body)).map(|v| v.is_object())
         }),
+    );
+    let object_text = object.to_string();
+    report(
+        "object text -> Value",
+        best(rounds, || {
+            serde_json::from_str::<Value>(black_box(&object_text)).map(|v| v.is_object())
+        }),
+    );
+    report(
+        "count_values(body)",
+        best(rounds, || count_values(black_box(&body))),
     );
     report(
         "inject::plan(object)",

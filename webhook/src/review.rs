@@ -105,7 +105,19 @@ pub fn review(
     options: &Options,
     limits: &ReviewLimits,
 ) -> Result<Reviewed, RequestError> {
-    let read = read_envelope(body.as_ref(), limits)?;
+    review_counted(body, None, options, limits)
+}
+
+/// [`review`] for a caller that has counted the body's values already (`count_values(body)`, as
+/// the handler does for its budget): the object is a part of the body, so it is counted again
+/// only when the whole body holds more values than the limit.
+pub fn review_counted(
+    body: impl AsRef<[u8]>,
+    body_values: Option<usize>,
+    options: &Options,
+    limits: &ReviewLimits,
+) -> Result<Reviewed, RequestError> {
+    let read = read_envelope(body.as_ref(), body_values, limits)?;
     drop(body);
     let reviewed = match read {
         Envelope::Invalid { uid, why } => {
@@ -211,6 +223,18 @@ struct Gvr<'a> {
     _resource: Cow<'a, str>,
 }
 
+/// The usual review in one pass over the body; anything else is read again field by field
+/// ([`Top`], then [`Request`]) to say what is wrong with it.
+#[derive(Deserialize)]
+struct Whole<'a> {
+    #[serde(rename = "apiVersion", borrow)]
+    api_version: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    request: Request<'a>,
+}
+
 /// Only the uid, to echo it when the rest of the request cannot be read.
 #[derive(Deserialize)]
 struct UidOnly<'a> {
@@ -218,9 +242,18 @@ struct UidOnly<'a> {
     uid: Option<&'a RawValue>,
 }
 
-fn read_envelope(body: &[u8], limits: &ReviewLimits) -> Result<Envelope, RequestError> {
+fn read_envelope(
+    body: &[u8],
+    body_values: Option<usize>,
+    limits: &ReviewLimits,
+) -> Result<Envelope, RequestError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(RequestError::EmptyBody);
+    }
+    if let Ok(whole) = serde_json::from_slice::<Whole>(body) {
+        if whole.api_version == META_API_VERSION_V1 && whole.kind == META_KIND {
+            return Ok(accept(whole.request, body_values, limits));
+        }
     }
     let top: Top = match serde_json::from_slice(body) {
         Ok(top) => top,
@@ -255,6 +288,12 @@ fn read_envelope(body: &[u8], limits: &ReviewLimits) -> Result<Envelope, Request
             return Ok(invalid(uid, e.to_string()));
         }
     };
+    Ok(accept(request, None, limits))
+}
+
+/// The request read: what the decision needs, and the object when it is to be reviewed.
+fn accept(request: Request, body_values: Option<usize>, limits: &ReviewLimits) -> Envelope {
+    let limit = limits.max_object_values;
     let reviewable = request.kind.group == "apps"
         && request.kind.version == "v1"
         && request.kind.kind == "StatefulSet"
@@ -264,16 +303,20 @@ fn read_envelope(body: &[u8], limits: &ReviewLimits) -> Result<Envelope, Request
     let object = match request.object.map(RawValue::get) {
         None => Object::Missing,
         Some(_) if !reviewable => Object::Unread,
-        Some(raw) => match count_values(raw.as_bytes()) {
-            values if values > limits.max_object_values => Object::TooLarge {
-                values,
-                limit: limits.max_object_values,
-            },
-            _ => match serde_json::from_str(raw) {
-                Ok(v) => Object::Parsed(v),
-                Err(e) => return Ok(invalid(uid, format!("request.object: {e}"))),
-            },
-        },
+        Some(raw) => {
+            let values = match body_values {
+                Some(all) if all <= limit => all,
+                _ => count_values(raw.as_bytes()),
+            };
+            if values > limit {
+                Object::TooLarge { values, limit }
+            } else {
+                match serde_json::from_str(raw) {
+                    Ok(v) => Object::Parsed(v),
+                    Err(e) => return invalid(uid, format!("request.object: {e}")),
+                }
+            }
+        }
     };
     let request = Head {
         uid,
@@ -282,7 +325,7 @@ fn read_envelope(body: &[u8], limits: &ReviewLimits) -> Result<Envelope, Request
         operation: request.operation,
         reviewable,
     };
-    Ok(Envelope::Request { request, object })
+    Envelope::Request { request, object }
 }
 
 /// A JSON string's text; empty for anything else.
@@ -613,6 +656,32 @@ mod tests {
         let r = review(v.to_string(), &Options::default(), &limits).unwrap();
         assert_eq!(r.verdict, Verdict::Admitted(Outcome::Injected));
         assert_eq!(r.operation, "UPDATE");
+    }
+
+    #[test]
+    fn a_body_counted_by_the_caller_has_its_object_counted_again_only_over_the_limit() {
+        let limits = ReviewLimits {
+            max_object_values: 100,
+        };
+        let opts = Options::default();
+        let mut v = review_of(labelled_sts(), "UPDATE");
+        let huge: Vec<Value> = (0..500).map(|i| json!({"n": i})).collect();
+        v["request"]["oldObject"] = json!({"spec": {"huge": huge}});
+        let body = v.to_string();
+        let all = count_values(body.as_bytes());
+        assert!(all > 100, "{all}");
+        // Over the limit in all: the object alone is counted, and it is small.
+        let r = review_counted(&body, Some(all), &opts, &limits).unwrap();
+        assert_eq!(r.verdict, Verdict::Admitted(Outcome::Injected));
+        // A large object is still denied, naming the limit.
+        let containers: Vec<Value> = (0..50)
+            .map(|i| json!({"name": format!("c{i}"), "image": "elasticsearch:7.17.0"}))
+            .collect();
+        v["request"]["object"]["spec"]["template"]["spec"]["containers"] = json!(containers);
+        let body = v.to_string();
+        let r = review_counted(&body, Some(count_values(body.as_bytes())), &opts, &limits).unwrap();
+        assert_eq!(r.verdict, Verdict::Denied);
+        assert!(r.denial.unwrap().contains("--max-object-values=100"));
     }
 
     #[test]

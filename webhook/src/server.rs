@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::errors::RequestError;
 use crate::metrics::{CodeLabels, Metrics, ReviewLabels};
-use crate::review::{count_values, review, ReviewLimits, Verdict};
+use crate::review::{count_values, review_counted, ReviewLimits, Verdict};
 
 /// Below the default 4 s request timeout.
 pub const DEFAULT_BUDGET_WAIT: Duration = Duration::from_secs(3);
@@ -222,14 +222,14 @@ async fn admit(state: &Arc<AppState>, request: Request) -> Result<Vec<u8>, Reque
     let body = read_body(body, limit, declared).await?;
     // Counting a small body costs microseconds; a large one is counted off the I/O workers.
     let small = (body.len() <= INLINE_BODY_BYTES)
-        .then(|| value_permits(state, &body))
+        .then(|| count_values(&body))
         .filter(|values| *values <= INLINE_VALUES);
     let (reviewed, seconds) = if let Some(values) = small {
         // Small reviews (what the API server sends for ordinary StatefulSets) run here on the
         // I/O worker: they take a fraction of a millisecond, less than handing them to another
         // thread and back. They still wait for their share of the value budget.
-        let gate = state.reserve_values(values).await?;
-        let timed = timed_review(state, body);
+        let gate = state.reserve_values(value_permits(state, values)).await?;
+        let timed = timed_review(state, body, values);
         drop((gate, permit));
         timed
     } else {
@@ -239,9 +239,9 @@ async fn admit(state: &Arc<AppState>, request: Request) -> Result<Vec<u8>, Reque
         tokio::task::spawn_blocking(move || {
             // Reviews wait for their values (counted over the whole body, in one pass) to fit
             // the budget; one larger than the whole budget runs alone.
-            let values = value_permits(&worker, &body);
-            let gate = runtime.block_on(worker.reserve_values(values))?;
-            let timed = timed_review(&worker, body);
+            let values = count_values(&body);
+            let gate = runtime.block_on(worker.reserve_values(value_permits(&worker, values)))?;
+            let timed = timed_review(&worker, body, values);
             drop((gate, permit));
             crate::memory::give_back();
             Ok(timed)
@@ -283,21 +283,24 @@ async fn admit(state: &Arc<AppState>, request: Request) -> Result<Vec<u8>, Reque
 /// the heap trimmed after them. A KubeSphere StatefulSet's review is about 9 KiB.
 const INLINE_BODY_BYTES: usize = 64 * 1024;
 /// ... and have at most this many JSON values (a KubeSphere review has about 700).
-const INLINE_VALUES: u32 = 4_000;
+const INLINE_VALUES: usize = 4_000;
 
-/// The review's share of the value budget: its JSON values, at least one, at most the whole budget.
-fn value_permits(state: &AppState, body: &[u8]) -> u32 {
-    u32::try_from(count_values(body))
+/// The review's share of the value budget: the body's JSON values, at least one, at most the
+/// whole budget.
+fn value_permits(state: &AppState, values: usize) -> u32 {
+    u32::try_from(values)
         .unwrap_or(u32::MAX)
         .clamp(1, state.value_budget_total)
 }
 
+/// Reviews `body`, whose JSON values (`count_values`) the budget was taken for.
 fn timed_review(
     state: &AppState,
     body: Vec<u8>,
+    values: usize,
 ) -> (Result<crate::review::Reviewed, RequestError>, f64) {
     let started = Instant::now();
-    let reviewed = review(body, &state.options, &state.limits.review);
+    let reviewed = review_counted(body, Some(values), &state.options, &state.limits.review);
     (reviewed, started.elapsed().as_secs_f64())
 }
 
