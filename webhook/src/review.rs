@@ -1,12 +1,14 @@
 //! AdmissionReview bytes in, AdmissionReview JSON out: the whole admission decision, pure and
 //! synchronous over the injection core, so the router tests and the handler share it.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
-use kube_core::admission::{
-    AdmissionRequest, AdmissionResponse, AdmissionReview, Operation, META_API_VERSION_V1, META_KIND,
-};
-use kube_core::DynamicObject;
+use kube_core::admission::{Operation, META_API_VERSION_V1, META_KIND};
+use kube_core::Status;
 use logbackup_core::inject::{self, Options, Outcome, SkipReason};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -48,8 +50,9 @@ impl Verdict {
 
 #[derive(Debug, Clone)]
 pub struct Reviewed {
-    /// The AdmissionReview to send back, patch base64-encoded as the API server expects.
-    pub body: Value,
+    /// The AdmissionReview to send back, as JSON bytes, patch base64-encoded as the API server
+    /// expects.
+    pub body: Vec<u8>,
     pub verdict: Verdict,
     /// Warning codes the core raised, for metrics.
     pub warning_codes: Vec<&'static str>,
@@ -57,9 +60,18 @@ pub struct Reviewed {
     pub denial: Option<String>,
     /// CREATE, UPDATE, DELETE or CONNECT; empty when the request could not be read.
     pub operation: &'static str,
+    /// The request's uid, echoed in the answer (empty when it could not be read).
+    pub uid: String,
     /// Where the object lives, for the per-review log line; empty when the request could not be read.
     pub namespace: String,
     pub name: String,
+}
+
+impl Reviewed {
+    /// The answer parsed back, for tests and tools that inspect it.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
 }
 
 /// How much work one review may do.
@@ -97,25 +109,32 @@ pub fn review(
     drop(body);
     let reviewed = match read {
         Envelope::Invalid { uid, why } => {
-            let mut response =
-                AdmissionResponse::invalid(format!("failed to read the AdmissionReview: {why}"));
-            response.uid = uid;
-            Reviewed::new(response, Verdict::Invalid)
+            let status = Status::failure(
+                &format!("failed to read the AdmissionReview: {why}"),
+                "InvalidRequest",
+            );
+            let mut reviewed = Reviewed::new(Answer::new(&uid, false, status), Verdict::Invalid);
+            reviewed.uid = uid;
+            reviewed
         }
-        Envelope::Request { request, object } => decide(&request, object, options),
+        Envelope::Request { request, object } => decide(request, object, options),
     };
     Ok(reviewed)
 }
 
 enum Envelope {
-    Invalid {
-        uid: String,
-        why: String,
-    },
-    Request {
-        request: Box<AdmissionRequest<DynamicObject>>,
-        object: Object,
-    },
+    Invalid { uid: String, why: String },
+    Request { request: Head, object: Object },
+}
+
+/// What the decision needs from the request besides the object, owned so the body can go.
+struct Head {
+    uid: String,
+    name: String,
+    namespace: Option<String>,
+    operation: Operation,
+    /// A CREATE or UPDATE of an apps/v1 StatefulSet: the only requests whose object is read.
+    reviewable: bool,
 }
 
 /// `request.object`, read only when the review needs it.
@@ -132,17 +151,81 @@ enum Object {
     Parsed(Value),
 }
 
-type RawFields<'a> = std::collections::BTreeMap<String, &'a RawValue>;
+/// The envelope's top level. Each field is a slice of the body: the request is read below, and
+/// `apiVersion`/`kind` of any JSON type are reported, not failed on.
+#[derive(Deserialize)]
+struct Top<'a> {
+    #[serde(rename = "apiVersion", default, borrow)]
+    api_version: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    kind: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    request: Option<&'a RawValue>,
+}
+
+/// The request, in one pass over its bytes: strings borrowed from the body where they have no
+/// escapes, `object` kept as a slice (parsed only when reviewed), `oldObject` skipped, and
+/// fields we do not read ignored. Required as in `kube_core::admission::AdmissionRequest`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Request<'a> {
+    #[serde(borrow)]
+    uid: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Gvk<'a>,
+    #[serde(rename = "resource", borrow)]
+    _resource: Gvr<'a>,
+    #[serde(default, borrow)]
+    sub_resource: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    namespace: Option<Cow<'a, str>>,
+    operation: Operation,
+    #[serde(rename = "userInfo")]
+    _user_info: IgnoredAny,
+    #[serde(default, borrow)]
+    object: Option<&'a RawValue>,
+    #[serde(rename = "oldObject", default)]
+    _old_object: IgnoredAny,
+}
+
+#[derive(Deserialize)]
+struct Gvk<'a> {
+    #[serde(borrow)]
+    group: Cow<'a, str>,
+    #[serde(borrow)]
+    version: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+}
+
+/// Read only to hold the request to the shape the API server sends.
+#[derive(Deserialize)]
+struct Gvr<'a> {
+    #[serde(rename = "group", borrow)]
+    _group: Cow<'a, str>,
+    #[serde(rename = "version", borrow)]
+    _version: Cow<'a, str>,
+    #[serde(rename = "resource", borrow)]
+    _resource: Cow<'a, str>,
+}
+
+/// Only the uid, to echo it when the rest of the request cannot be read.
+#[derive(Deserialize)]
+struct UidOnly<'a> {
+    #[serde(default, borrow)]
+    uid: Option<&'a RawValue>,
+}
 
 fn read_envelope(body: &[u8], limits: &ReviewLimits) -> Result<Envelope, RequestError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(RequestError::EmptyBody);
     }
-    // Fields as raw slices of the body: nothing is copied until we know it is needed.
-    let top: RawFields = match serde_json::from_slice(body) {
+    let top: Top = match serde_json::from_slice(body) {
         Ok(top) => top,
         Err(e) => {
-            return match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            return match serde_json::from_slice::<IgnoredAny>(body) {
                 // Valid JSON, but not an object.
                 Ok(_) => Err(RequestError::NotAnAdmissionReview {
                     api_version: String::new(),
@@ -152,47 +235,35 @@ fn read_envelope(body: &[u8], limits: &ReviewLimits) -> Result<Envelope, Request
             };
         }
     };
-    let text = |fields: &RawFields, k: &str| {
-        fields
-            .get(k)
-            .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
-            .unwrap_or_default()
-    };
-    let (api_version, kind) = (text(&top, "apiVersion"), text(&top, "kind"));
+    let (api_version, kind) = (text(top.api_version), text(top.kind));
     if api_version != META_API_VERSION_V1 || kind != META_KIND {
-        return Err(RequestError::NotAnAdmissionReview { api_version, kind });
-    }
-    let fields: RawFields = match top.get("request").map(|r| serde_json::from_str(r.get())) {
-        Some(Ok(fields)) => fields,
-        Some(Err(e)) => return Ok(invalid(String::new(), e.to_string())),
-        None => return Ok(invalid(String::new(), "request is missing".to_owned())),
-    };
-    // Echo the uid even when the rest cannot be read, so the API server can match the answer.
-    let uid = text(&fields, "uid");
-    let mut small = serde_json::Map::new();
-    for (k, raw) in fields
-        .iter()
-        .filter(|(k, _)| *k != "object" && *k != "oldObject")
-    {
-        match serde_json::from_str(raw.get()) {
-            Ok(v) => small.insert(k.clone(), v),
-            Err(e) => return Ok(invalid(uid, e.to_string())),
-        };
-    }
-    let envelope = serde_json::json!({"apiVersion": api_version, "kind": kind, "request": small});
-    let request = serde_json::from_value::<AdmissionReview<DynamicObject>>(envelope)
-        .map_err(|e| e.to_string())
-        .and_then(|r| {
-            let req: Result<AdmissionRequest<DynamicObject>, _> = r.try_into();
-            req.map_err(|e| e.to_string())
+        return Err(RequestError::NotAnAdmissionReview {
+            api_version: api_version.into_owned(),
+            kind: kind.into_owned(),
         });
-    let request = match request {
-        Ok(r) => r,
-        Err(why) => return Ok(invalid(uid, why)),
+    }
+    let Some(raw) = top.request else {
+        return Ok(invalid(String::new(), "request is missing".to_owned()));
     };
-    let object = match fields.get("object").map(|r| r.get()) {
-        None | Some("null") => Object::Missing,
-        Some(_) if !reviewable(&request) => Object::Unread,
+    let request: Request = match serde_json::from_str(raw.get()) {
+        Ok(request) => request,
+        Err(e) => {
+            // Echo the uid even when the rest cannot be read, so the API server can match the answer.
+            let uid = serde_json::from_str::<UidOnly>(raw.get())
+                .map(|u| text(u.uid).into_owned())
+                .unwrap_or_default();
+            return Ok(invalid(uid, e.to_string()));
+        }
+    };
+    let reviewable = request.kind.group == "apps"
+        && request.kind.version == "v1"
+        && request.kind.kind == "StatefulSet"
+        && request.sub_resource.is_none()
+        && matches!(request.operation, Operation::Create | Operation::Update);
+    let uid = request.uid.into_owned();
+    let object = match request.object.map(RawValue::get) {
+        None => Object::Missing,
+        Some(_) if !reviewable => Object::Unread,
         Some(raw) => match count_values(raw.as_bytes()) {
             values if values > limits.max_object_values => Object::TooLarge {
                 values,
@@ -204,23 +275,24 @@ fn read_envelope(body: &[u8], limits: &ReviewLimits) -> Result<Envelope, Request
             },
         },
     };
-    Ok(Envelope::Request {
-        request: Box::new(request),
-        object,
-    })
+    let request = Head {
+        uid,
+        name: request.name.map(Cow::into_owned).unwrap_or_default(),
+        namespace: request.namespace.map(Cow::into_owned),
+        operation: request.operation,
+        reviewable,
+    };
+    Ok(Envelope::Request { request, object })
+}
+
+/// A JSON string's text; empty for anything else.
+fn text(raw: Option<&RawValue>) -> Cow<'_, str> {
+    raw.and_then(|raw| serde_json::from_str::<Cow<str>>(raw.get()).ok())
+        .unwrap_or_default()
 }
 
 fn invalid(uid: String, why: String) -> Envelope {
     Envelope::Invalid { uid, why }
-}
-
-/// A CREATE or UPDATE of an apps/v1 StatefulSet: the only requests whose object is read.
-fn reviewable(req: &AdmissionRequest<DynamicObject>) -> bool {
-    req.kind.group == "apps"
-        && req.kind.version == "v1"
-        && req.kind.kind == "StatefulSet"
-        && req.sub_resource.is_none()
-        && matches!(req.operation, Operation::Create | Operation::Update)
 }
 
 /// The JSON values in `raw` (valid JSON), counted from the bytes outside strings: each `{` or `[`
@@ -248,113 +320,157 @@ pub fn count_values(raw: &[u8]) -> usize {
     values
 }
 
-fn decide(req: &AdmissionRequest<DynamicObject>, object: Object, options: &Options) -> Reviewed {
-    let mut reviewed = decide_inner(req, object, options);
-    reviewed.namespace = req.namespace.clone().unwrap_or_default();
-    reviewed.name = req.name.clone();
-    reviewed.operation = match req.operation {
+fn decide(request: Head, object: Object, options: &Options) -> Reviewed {
+    let mut reviewed = decide_inner(&request, object, options);
+    reviewed.operation = match request.operation {
         Operation::Create => "CREATE",
         Operation::Update => "UPDATE",
         Operation::Delete => "DELETE",
         Operation::Connect => "CONNECT",
     };
+    reviewed.uid = request.uid;
+    reviewed.namespace = request.namespace.unwrap_or_default();
+    reviewed.name = request.name;
     reviewed
 }
 
-fn decide_inner(
-    req: &AdmissionRequest<DynamicObject>,
-    object: Object,
-    options: &Options,
-) -> Reviewed {
-    let response = AdmissionResponse::from(req);
-    if !reviewable(req) {
-        return Reviewed::new(response, Verdict::Ignored);
+fn decide_inner(req: &Head, object: Object, options: &Options) -> Reviewed {
+    let allowed = || Answer::new(&req.uid, true, Status::default());
+    let denied = |msg: String| {
+        let status = Status {
+            message: msg.clone(),
+            ..Status::default()
+        };
+        let mut reviewed = Reviewed::new(Answer::new(&req.uid, false, status), Verdict::Denied);
+        reviewed.denial = Some(msg);
+        reviewed
+    };
+    if !req.reviewable {
+        return Reviewed::new(allowed(), Verdict::Ignored);
     }
     let object = match object {
         Object::Parsed(object) => object,
         Object::Missing | Object::Unread => {
-            let mut invalid = AdmissionResponse::invalid("request.object is missing");
-            invalid.uid = req.uid.clone();
-            return Reviewed::new(invalid, Verdict::Invalid);
+            let status = Status::failure("request.object is missing", "InvalidRequest");
+            return Reviewed::new(Answer::new(&req.uid, false, status), Verdict::Invalid);
         }
         Object::TooLarge { values, limit } => {
-            let msg = format!(
+            return denied(format!(
                 "logbackup: the StatefulSet has about {values} JSON values, more than the webhook \
                  reviews (--max-object-values={limit}); it was not injected. Raise the limit (and \
                  the Deployment's memory limit with it) or inject it with kubectl logbackup inject"
-            );
-            let mut reviewed = Reviewed::new(response.deny(&msg), Verdict::Denied);
-            reviewed.denial = Some(msg);
-            return reviewed;
+            ));
         }
     };
     match inject::plan(&object, options) {
         Ok(plan) => {
             let codes = plan.warnings.iter().map(|w| w.code).collect();
-            let mut response = response;
-            if !plan.warnings.is_empty() {
-                response.warnings = Some(plan.warnings.iter().map(ToString::to_string).collect());
-            }
             let verdict = Verdict::Admitted(plan.outcome);
-            response
-                .audit_annotations
-                .insert("outcome".to_owned(), verdict.label().to_owned());
-            if !plan.patch.is_empty() {
-                response = match response.clone().with_patch(json_patch::Patch(plan.patch)) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let msg = format!("internal error: {e}");
-                        return Reviewed::new(response.deny(msg), Verdict::Denied);
-                    }
-                };
+            let mut answer = allowed();
+            if !plan.warnings.is_empty() {
+                answer.warnings = Some(plan.warnings.iter().map(ToString::to_string).collect());
             }
-            let mut reviewed = Reviewed::new(response, verdict);
+            answer.audit_annotations = Some(AuditAnnotations {
+                outcome: verdict.label(),
+            });
+            if !plan.patch.is_empty() {
+                match serde_json::to_vec(&plan.patch) {
+                    Ok(patch) => {
+                        answer.patch =
+                            Some(base64::engine::general_purpose::STANDARD.encode(patch));
+                        answer.patch_type = Some("JSONPatch");
+                    }
+                    Err(e) => return denied(format!("internal error: {e}")),
+                }
+            }
+            let mut reviewed = Reviewed::new(answer, verdict);
             reviewed.warning_codes = codes;
             reviewed
         }
-        Err(e) => {
-            let msg = format!("logbackup: {e}");
-            let mut reviewed = Reviewed::new(response.deny(&msg), Verdict::Denied);
-            reviewed.denial = Some(msg);
-            reviewed
-        }
+        Err(e) => denied(format!("logbackup: {e}")),
     }
 }
 
 impl Reviewed {
-    fn new(response: AdmissionResponse, verdict: Verdict) -> Self {
+    fn new(answer: Answer, verdict: Verdict) -> Self {
         Reviewed {
-            body: to_wire(response),
+            body: answer.to_bytes(),
             verdict,
             warning_codes: Vec::new(),
             denial: None,
             operation: "",
+            uid: String::new(),
             namespace: String::new(),
             name: String::new(),
         }
     }
 }
 
-/// kube-core 5 serializes `patch` as an array of numbers (kube-rs#1781); the API documents a
-/// base64 string, which is what Go's `[]byte` decoding expects. The bytes are taken out before
-/// serializing (a JSON array of thousands of numbers is slow to build) and put back as base64.
-fn to_wire(mut response: AdmissionResponse) -> Value {
-    let patch = response.patch.take();
-    let mut value = serde_json::to_value(response.into_review()).unwrap_or_else(|e| {
-        // Unreachable for these types; answer with an error the API server can show.
-        serde_json::to_value(
-            AdmissionResponse::invalid(format!("internal error: {e}")).into_review(),
-        )
-        .unwrap_or(Value::Null)
-    });
-    if let (Some(patch), Some(fields)) = (
-        patch,
-        value.get_mut("response").and_then(Value::as_object_mut),
-    ) {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(patch);
-        fields.insert("patch".to_owned(), Value::String(encoded));
+/// The `response` of the AdmissionReview we send, serialized straight to bytes. The fields and
+/// their names are `kube_core::admission::AdmissionResponse`'s, except that `patch` is the base64
+/// string the API documents (Go's `[]byte`); kube-core 5 writes an array of numbers (kube-rs#1781).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer<'a> {
+    uid: &'a str,
+    allowed: bool,
+    status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit_annotations: Option<AuditAnnotations>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct AuditAnnotations {
+    outcome: &'static str,
+}
+
+/// The AdmissionReview around the response.
+#[derive(Serialize)]
+struct Wire<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    response: &'a Answer<'a>,
+}
+
+impl<'a> Answer<'a> {
+    fn new(uid: &'a str, allowed: bool, status: Status) -> Self {
+        Answer {
+            uid,
+            allowed,
+            status,
+            patch: None,
+            patch_type: None,
+            audit_annotations: None,
+            warnings: None,
+        }
     }
-    value
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let wire = Wire {
+            api_version: META_API_VERSION_V1,
+            kind: META_KIND,
+            response: self,
+        };
+        serde_json::to_vec(&wire).unwrap_or_else(|e| {
+            // Unreachable for these types (strings and plain structs); answer with an error the
+            // API server can show rather than nothing.
+            let status = Status::failure(&format!("internal error: {e}"), "InternalError");
+            let answer = Answer::new(self.uid, false, status);
+            serde_json::to_vec(&Wire {
+                api_version: META_API_VERSION_V1,
+                kind: META_KIND,
+                response: &answer,
+            })
+            .unwrap_or_default()
+        })
+    }
 }
 
 #[cfg(test)]
@@ -404,10 +520,11 @@ mod tests {
             json!([{"name": "elasticsearch", "image": "elasticsearch:7.17.0"}]),
         );
         let r = run(&review_of(obj, "CREATE"));
+        let body = r.json();
         assert_eq!(r.verdict, Verdict::Admitted(Outcome::Injected));
-        assert_eq!(r.body["response"]["allowed"], true);
-        assert_eq!(r.body["response"]["patchType"], "JSONPatch");
-        let patch = r.body["response"]["patch"].as_str().unwrap_or_default();
+        assert_eq!(body["response"]["allowed"], true);
+        assert_eq!(body["response"]["patchType"], "JSONPatch");
+        let patch = body["response"]["patch"].as_str().unwrap_or_default();
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(patch)
             .unwrap();
@@ -422,12 +539,13 @@ mod tests {
             json!([{"name": "elasticsearch", "image": "elasticsearch:7.17.0"}]),
         );
         let r = run(&review_of(obj, "UPDATE"));
+        let body = r.json();
         assert_eq!(
             r.verdict,
             Verdict::Admitted(Outcome::Skipped(SkipReason::NotLabelled))
         );
-        assert_eq!(r.body["response"]["allowed"], true);
-        assert!(r.body["response"].get("patch").is_none());
+        assert_eq!(body["response"]["allowed"], true);
+        assert!(body["response"].get("patch").is_none());
     }
 
     #[test]
@@ -437,13 +555,14 @@ mod tests {
             json!([{"name": "app", "image": "nginx"}, {"name": "sidecar", "image": "busybox"}]),
         );
         let r = run(&review_of(obj, "CREATE"));
+        let body = r.json();
         assert_eq!(r.verdict, Verdict::Denied);
-        assert_eq!(r.body["response"]["allowed"], false);
+        assert_eq!(body["response"]["allowed"], false);
         assert_eq!(
-            r.body["response"]["uid"],
+            body["response"]["uid"],
             "705ab4f5-6393-11e8-b7cc-42010a800002"
         );
-        let msg = r.body["response"]["status"]["message"]
+        let msg = body["response"]["status"]["message"]
             .as_str()
             .unwrap_or_default();
         assert!(msg.contains("logbackup.io/container"), "{msg}");
@@ -458,8 +577,9 @@ mod tests {
         v["request"]["object"] =
             json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
         let r = run(&v);
+        let body = r.json();
         assert_eq!(r.verdict, Verdict::Ignored);
-        assert_eq!(r.body["response"]["allowed"], true);
+        assert_eq!(body["response"]["allowed"], true);
     }
 
     #[test]
@@ -467,11 +587,123 @@ mod tests {
         let v = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
                        "request": {"uid": "abc", "operation": 42}});
         let r = run(&v);
+        let body = r.json();
         assert_eq!(r.verdict, Verdict::Invalid);
-        assert_eq!(r.body["response"]["uid"], "abc");
-        assert_eq!(r.body["response"]["allowed"], false);
+        assert_eq!(body["response"]["uid"], "abc");
+        assert_eq!(body["response"]["allowed"], false);
         let no_request = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"});
         assert_eq!(run(&no_request).verdict, Verdict::Invalid);
+    }
+
+    fn labelled_sts() -> Value {
+        sts(
+            json!({"logbackup.io/inject": "enabled"}),
+            json!([{"name": "elasticsearch", "image": "elasticsearch:7.17.0"}]),
+        )
+    }
+
+    #[test]
+    fn old_object_is_never_counted_against_the_value_limit() {
+        let mut v = review_of(labelled_sts(), "UPDATE");
+        let huge: Vec<Value> = (0..5_000).map(|i| json!({"n": i})).collect();
+        v["request"]["oldObject"] = json!({"spec": {"huge": huge}});
+        let limits = ReviewLimits {
+            max_object_values: 100,
+        };
+        let r = review(v.to_string(), &Options::default(), &limits).unwrap();
+        assert_eq!(r.verdict, Verdict::Admitted(Outcome::Injected));
+        assert_eq!(r.operation, "UPDATE");
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_escaped_strings_read() {
+        let mut v = review_of(labelled_sts(), "CREATE");
+        v["apiVersionExtra"] = json!([1, 2]);
+        v["request"]["somethingNew"] = json!({"nested": [true, null]});
+        v["request"]["requestKind"] = json!(42);
+        // The uid and namespace with JSON escapes: read into owned strings, not borrowed slices.
+        let text = v
+            .to_string()
+            .replace("\"logging\"", "\"log\\u0067ing\"")
+            .replace("705ab4f5-", "705ab4f5\\u002d");
+        let r = review(text, &Options::default(), &ReviewLimits::default()).unwrap();
+        assert_eq!(r.verdict, Verdict::Admitted(Outcome::Injected));
+        assert_eq!(r.namespace, "logging");
+        assert_eq!(r.name, "es");
+        assert_eq!(r.uid, "705ab4f5-6393-11e8-b7cc-42010a800002");
+        assert_eq!(r.json()["response"]["uid"], r.uid.as_str());
+    }
+
+    #[test]
+    fn a_request_without_uid_or_user_info_is_invalid() {
+        let mut v = review_of(labelled_sts(), "CREATE");
+        v["request"].as_object_mut().unwrap().remove("uid");
+        let r = run(&v);
+        assert_eq!(r.verdict, Verdict::Invalid);
+        let body = r.json();
+        assert_eq!(body["response"]["uid"], "");
+        assert_eq!(body["response"]["status"]["reason"], "InvalidRequest");
+        let msg = body["response"]["status"]["message"].as_str().unwrap();
+        assert!(msg.contains("missing field `uid`"), "{msg}");
+
+        let mut v = review_of(labelled_sts(), "CREATE");
+        v["request"].as_object_mut().unwrap().remove("userInfo");
+        let r = run(&v);
+        assert_eq!(r.verdict, Verdict::Invalid);
+        assert_eq!(
+            r.json()["response"]["uid"],
+            "705ab4f5-6393-11e8-b7cc-42010a800002"
+        );
+    }
+
+    #[test]
+    fn a_reviewable_request_with_a_null_object_is_invalid_and_echoes_the_uid() {
+        let r = run(&review_of(Value::Null, "CREATE"));
+        assert_eq!(r.verdict, Verdict::Invalid);
+        let body = r.json();
+        assert_eq!(
+            body["response"]["uid"],
+            "705ab4f5-6393-11e8-b7cc-42010a800002"
+        );
+        assert_eq!(
+            body["response"]["status"]["message"],
+            "request.object is missing"
+        );
+    }
+
+    #[test]
+    fn the_answer_has_the_admission_review_envelope_and_kube_core_field_names() {
+        let r = run(&review_of(labelled_sts(), "CREATE"));
+        let body = r.json();
+        assert_eq!(body["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(body["kind"], "AdmissionReview");
+        assert_eq!(body["response"]["auditAnnotations"]["outcome"], "injected");
+        assert_eq!(body["response"]["status"], json!({}));
+        // The same answer as kube-core's AdmissionResponse gives, patch aside (base64 here).
+        let mut kube: Value = serde_json::from_str(
+            r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
+                "uid":"705ab4f5-6393-11e8-b7cc-42010a800002",
+                "kind":{"group":"apps","version":"v1","kind":"StatefulSet"},
+                "resource":{"group":"apps","version":"v1","resource":"statefulsets"},
+                "operation":"CREATE","userInfo":{},"object":null,"oldObject":null}}"#,
+        )
+        .unwrap();
+        let review: kube_core::admission::AdmissionReview<kube_core::DynamicObject> =
+            serde_json::from_value(kube.take()).unwrap();
+        let request: kube_core::admission::AdmissionRequest<_> = review.try_into().unwrap();
+        let mut response = kube_core::admission::AdmissionResponse::from(&request);
+        response
+            .audit_annotations
+            .insert("outcome".to_owned(), "injected".to_owned());
+        let mut expected = serde_json::to_value(response.into_review()).unwrap();
+        let mut got = body.clone();
+        for v in [&mut expected, &mut got] {
+            let response = v["response"].as_object_mut().unwrap();
+            response.remove("patch");
+            response.remove("patchType");
+        }
+        assert_eq!(got, expected);
+        assert_eq!(body["response"]["patchType"], "JSONPatch");
     }
 
     #[test]
@@ -492,12 +724,13 @@ mod tests {
             max_object_values: 100,
         };
         let r = review(body, &Options::default(), &limits).unwrap();
+        let body = r.json();
         assert_eq!(r.verdict, Verdict::Denied);
         assert_eq!(
-            r.body["response"]["uid"],
+            body["response"]["uid"],
             "705ab4f5-6393-11e8-b7cc-42010a800002"
         );
-        let msg = r.body["response"]["status"]["message"]
+        let msg = body["response"]["status"]["message"]
             .as_str()
             .unwrap_or_default();
         assert!(msg.contains("--max-object-values=100"), "{msg}");

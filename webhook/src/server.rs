@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use logbackup_core::inject::Options;
 use prometheus_client::metrics::gauge::Gauge;
@@ -193,12 +193,12 @@ pub fn ops_router(state: Arc<AppState>) -> Router {
 
 async fn mutate(State(state): State<Arc<AppState>>, request: Request) -> Response {
     match admit(&state, request).await {
-        Ok(body) => Json(body).into_response(),
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => reject(&state, e),
     }
 }
 
-async fn admit(state: &Arc<AppState>, request: Request) -> Result<serde_json::Value, RequestError> {
+async fn admit(state: &Arc<AppState>, request: Request) -> Result<Vec<u8>, RequestError> {
     let (parts, body) = request.into_parts();
     check_content_type(&parts.headers)?;
     let limit = state.max_body_bytes;
@@ -263,9 +263,7 @@ async fn admit(state: &Arc<AppState>, request: Request) -> Result<serde_json::Va
         m.warnings.get_or_create(&CodeLabels { code }).inc();
     }
     // One line per review: uid, namespace, name, operation, outcome (and the reason of a denial).
-    let uid = reviewed.body["response"]["uid"]
-        .as_str()
-        .unwrap_or_default();
+    let uid = &reviewed.uid;
     let outcome = reviewed.verdict.label();
     let (namespace, name) = (&reviewed.namespace, &reviewed.name);
     match reviewed.verdict {

@@ -166,7 +166,7 @@ fn answer(object: &Value, operation: &str) -> Value {
     let body = admission_review(UID, operation, object).to_string();
     review(body, &Options::default(), &ReviewLimits::default())
         .unwrap_or_else(|e| panic!("not reviewed: {e}"))
-        .body
+        .json()
 }
 
 proptest! {

@@ -6,16 +6,13 @@
 //! The parts are the injection core's own (`inject::desired`, `inject::settings`, `inject::Record`),
 //! so a StatefulSet and a nodeSet get the same volume, init container and uid/gid resolution.
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::core::v1::PodSpec;
 use serde_json::{json, Map, Value};
 
 use crate::inject::desired::{self, InitContainer};
 use crate::inject::keys::{
     CLAIM_ANNOTATION, INIT_CONTAINER_NAME, INJECTED_ANNOTATION, PATH_ANNOTATION, VOLUME_NAME,
 };
-use crate::inject::{settings, Overrides, Record};
+use crate::inject::{settings, view, Overrides, Record};
 use crate::snapshot::path_repo::from_settings as path_repo;
 
 pub const ES_API_VERSION: &str = "elasticsearch.k8s.elastic.co/v1";
@@ -179,7 +176,7 @@ fn resolve(
     claim: &str,
     path: &str,
 ) -> Result<settings::Settings, String> {
-    let spec: PodSpec = serde_json::from_value(pod.clone())
+    let spec = <view::Pod as serde::Deserialize>::deserialize(pod)
         .map_err(|e| format!("{id}: nodeSet {set}'s podTemplate.spec is not a pod spec: {e}"))?;
     let overrides = Overrides {
         claim: Some(claim.to_owned()),
@@ -190,7 +187,7 @@ fn resolve(
     };
     settings::resolve(
         &format!("{id} nodeSet {set}"),
-        &BTreeMap::new(),
+        &view::Strings::new(),
         &spec,
         &overrides,
     )

@@ -1,6 +1,6 @@
 //! Finding the container that runs Elasticsearch, whatever it is called.
 
-use k8s_openapi::api::core::v1::Container;
+use super::view::Container;
 
 use super::error::InjectError;
 use super::family::Family;
@@ -9,7 +9,7 @@ const SERVER_NAMES: &[&str] = &["elasticsearch", "opensearch", "elasticsearch-lo
 const HTTP_PORT: i32 = 9200;
 
 /// A way to recognise the Elasticsearch container, named for error messages.
-type Rule = (&'static str, fn(&Container) -> bool);
+type Rule = (&'static str, fn(&Container<'_>) -> bool);
 
 /// Index of the Elasticsearch container: the annotation decides if set; otherwise the first rule
 /// (name, then image, then the 9200 port) that matches exactly one container.
@@ -21,7 +21,7 @@ pub fn find(
     let names = || {
         containers
             .iter()
-            .map(|c| c.name.clone())
+            .map(|c| c.name.to_owned())
             .collect::<Vec<_>>()
     };
     if let Some(wanted) = annotated {
@@ -35,10 +35,8 @@ pub fn find(
             });
     }
     let rules: [Rule; 3] = [
-        ("by name", |c| SERVER_NAMES.contains(&c.name.as_str())),
-        ("by image", |c| {
-            c.image.as_deref().is_some_and(Family::is_server_image)
-        }),
+        ("by name", |c| SERVER_NAMES.contains(&c.name)),
+        ("by image", |c| c.image.is_some_and(Family::is_server_image)),
         ("by port 9200", |c| {
             c.ports
                 .iter()
@@ -57,7 +55,10 @@ pub fn find(
                 return Err(InjectError::AmbiguousContainer {
                     sts: sts.to_owned(),
                     how,
-                    candidates: many.iter().map(|&i| containers[i].name.clone()).collect(),
+                    candidates: many
+                        .iter()
+                        .map(|&i| containers[i].name.to_owned())
+                        .collect(),
                 })
             }
         }

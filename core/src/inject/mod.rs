@@ -11,6 +11,7 @@ pub(crate) mod ops;
 mod plan;
 mod record;
 pub(crate) mod settings;
+pub(crate) mod view;
 
 pub use desired::{chown_script, InitContainer};
 pub use error::{InjectError, Warning};

@@ -1,9 +1,6 @@
 //! StatefulSet in, JSON-patch operations out. Pure: no I/O, no clock, no environment.
 
-use std::collections::BTreeMap;
-
 use json_patch::PatchOperation;
-use k8s_openapi::api::apps::v1::StatefulSet;
 use serde_json::Value;
 
 use super::desired::{self, InitContainer};
@@ -12,6 +9,7 @@ use super::keys::*;
 use super::ops::{at, covers, Ops};
 use super::record::Record;
 use super::settings::{self, Overrides, Settings};
+use super::view::{Meta, StatefulSet, Strings};
 
 /// Which StatefulSets to inject.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -75,25 +73,25 @@ const POD: [&str; 3] = ["spec", "template", "spec"];
 /// Plans the injection into `object`, an `apps/v1` StatefulSet as JSON.
 pub fn plan(object: &Value, options: &Options) -> Result<Plan, InjectError> {
     options.overrides.validate()?;
-    // Deserialized from the borrowed value: no second copy of a large object.
+    // The fields the planner reads, borrowed from the value: no copy of the object.
     let sts = <StatefulSet as serde::Deserialize>::deserialize(object)
         .map_err(|e| InjectError::NotAStatefulSet(e.to_string()))?;
-    if let Some(kind) = object.get("kind").and_then(Value::as_str) {
+    if let Some(kind) = sts.kind {
         if kind != "StatefulSet" {
             return Err(InjectError::NotAStatefulSet(format!("kind is {kind}")));
         }
     }
-    let meta = &sts.metadata;
-    let id = match (&meta.namespace, &meta.name) {
+    let meta = sts.metadata.unwrap_or_default();
+    let id = match (meta.namespace, meta.name) {
         (Some(ns), Some(name)) => format!("{ns}/{name}"),
-        (None, Some(name)) => name.clone(),
+        (None, Some(name)) => name.to_owned(),
         _ => "<unnamed StatefulSet>".to_owned(),
     };
-    let empty = BTreeMap::new();
+    let empty = Strings::new();
     let labels = meta.labels.as_ref().unwrap_or(&empty);
     let annotations = meta.annotations.as_ref().unwrap_or(&empty);
 
-    let label = labels.get(INJECT_LABEL).map(String::as_str);
+    let label = labels.get(INJECT_LABEL).copied();
     match label {
         Some(DISABLED) => return Ok(Plan::skipped(SkipReason::OptedOut, vec![])),
         Some(ENABLED) => {}
@@ -109,7 +107,7 @@ pub fn plan(object: &Value, options: &Options) -> Result<Plan, InjectError> {
         }
         _ => {}
     }
-    if labels.get(ECK_TYPE_LABEL).map(String::as_str) == Some("elasticsearch") {
+    if labels.get(ECK_TYPE_LABEL).copied() == Some("elasticsearch") {
         let w = Warning::new(
             "eck-owned",
             format!("{id} is managed by ECK, which would undo changes to it; add the volume and config.path.repo to the Elasticsearch resource's spec.nodeSets instead (kubectl logbackup enable does this)"),
@@ -134,7 +132,7 @@ pub fn plan(object: &Value, options: &Options) -> Result<Plan, InjectError> {
         .spec
         .as_ref()
         .and_then(|s| s.template.metadata.as_ref())
-        .and_then(|m| m.annotations.as_ref());
+        .and_then(|m: &Meta| m.annotations.as_ref());
     let previous = template_annotations
         .and_then(|a| a.get(INJECTED_ANNOTATION))
         .and_then(|v| Record::from_annotation(v));

@@ -1,14 +1,11 @@
 //! What to inject into one StatefulSet: annotations win over the caller's defaults, which win over
 //! what is derived from the StatefulSet itself.
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::core::v1::{Container, PodSpec};
-
 use super::container;
 use super::error::InjectError;
 use super::family::Family;
 use super::keys::*;
+use super::view::{Container, Pod, Strings};
 
 /// Defaults chosen by the caller (CLI flags, webhook flags); `None` means derive it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -85,8 +82,8 @@ pub fn default_claim(sts_name: &str) -> String {
 
 pub fn resolve(
     sts: &str,
-    annotations: &BTreeMap<String, String>,
-    pod: &PodSpec,
+    annotations: &Strings,
+    pod: &Pod,
     overrides: &Overrides,
 ) -> Result<Settings, InjectError> {
     let sts_name = sts.rsplit('/').next().unwrap_or(sts);
@@ -99,7 +96,7 @@ pub fn resolve(
     let wanted_container = annotated(CONTAINER_ANNOTATION).or(overrides.container.as_deref());
     let container_index = container::find(sts, &pod.containers, wanted_container)?;
     let es: &Container = &pod.containers[container_index];
-    let family = Family::from_image(es.image.as_deref().unwrap_or_default());
+    let family = Family::from_image(es.image.unwrap_or_default());
 
     let claim = match annotated(CLAIM_ANNOTATION) {
         Some(v) => checked(sts, CLAIM_ANNOTATION, v, valid_claim)?,
@@ -140,7 +137,7 @@ pub fn resolve(
         claim,
         path,
         container_index,
-        container: es.name.clone(),
+        container: es.name.to_owned(),
         uid,
         gid,
     })
