@@ -18,10 +18,15 @@ buildah=(buildah --storage-driver vfs)
 say() { printf '== %s\n' "$*" >&2; }
 
 say "static build ($target, crt-static) into $target_dir"
-# --target keeps RUSTFLAGS off build scripts and proc macros, which cannot be static.
+# --target keeps RUSTFLAGS off build scripts and proc macros, which cannot be static. The plugin is
+# built as it ships (profile release-plugin: panic = "abort", Cargo.toml says why), the webhook with
+# `release` (unwind: a panic in one review costs that request, not the replica).
 RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$target_dir \
-  cargo build --release --locked --target "$target" -p kubectl-logbackup -p logbackup-webhook >&2
+  cargo build --profile release-plugin --locked --target "$target" -p kubectl-logbackup >&2
+RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$target_dir \
+  cargo build --release --locked --target "$target" -p logbackup-webhook >&2
 bin=$target_dir/$target/release
+plugin=$target_dir/$target/release-plugin/kubectl-logbackup
 
 work=$(mktemp -d)
 ctr=
@@ -37,7 +42,7 @@ trap cleanup EXIT
 say "root filesystem"
 rm -rf image-root
 install -D -m 0755 "$bin/logbackup-webhook" image-root/usr/local/bin/logbackup-webhook
-install -D -m 0755 "$bin/kubectl-logbackup" image-root/usr/local/bin/kubectl-logbackup
+install -D -m 0755 "$plugin" image-root/usr/local/bin/kubectl-logbackup
 install -D -m 0644 /etc/ssl/certs/ca-certificates.crt image-root/etc/ssl/certs/ca-certificates.crt
 install -D -m 0644 LICENSE image-root/usr/share/doc/kubectl-logbackup/LICENSE
 mkdir -p image-root/tmp && chmod 1777 image-root/tmp
@@ -54,7 +59,7 @@ say "buildah bud -> $image"
 "${buildah[@]}" bud --isolation chroot --quiet -f Dockerfile -t "$image" . >&2
 size=$("${buildah[@]}" inspect --type image --format '{{.FromImage}}' "$image" >/dev/null 2>&1; "${buildah[@]}" images --format '{{.Size}}' "$image" | head -1)
 echo "image: $image"
-echo "image size: $size (logbackup-webhook $(stat -c %s "$bin/logbackup-webhook") bytes, kubectl-logbackup $(stat -c %s "$bin/kubectl-logbackup") bytes)"
+echo "image size: $size (logbackup-webhook $(stat -c %s "$bin/logbackup-webhook") bytes, kubectl-logbackup $(stat -c %s "$plugin") bytes)"
 
 say "smoke: the plugin"
 ctr=$("${buildah[@]}" from --quiet "$image")

@@ -25,11 +25,11 @@ for target in "${targets[@]}"; do
   if [ -n "${RELEASE_BIN:-}" ]; then
     bin=$RELEASE_BIN   # tests package an already built binary
   elif [ "$target" = "$host" ]; then
-    cargo build --release --locked -p kubectl-logbackup >&2
-    bin=target/release/kubectl-logbackup
+    cargo build --profile release-plugin --locked -p kubectl-logbackup >&2
+    bin=target/release-plugin/kubectl-logbackup
   else
-    cargo build --release --locked -p kubectl-logbackup --target "$target" >&2
-    bin=target/$target/release/kubectl-logbackup
+    cargo build --profile release-plugin --locked -p kubectl-logbackup --target "$target" >&2
+    bin=target/$target/release-plugin/kubectl-logbackup
   fi
   stage=$(mktemp -d)
   cp "$bin" LICENSE "$stage/"
