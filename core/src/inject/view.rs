@@ -79,7 +79,7 @@ pub struct Pod<'a> {
     #[serde(default, borrow)]
     pub containers: Vec<Container<'a>>,
     #[serde(default)]
-    pub security_context: Option<PodSecurity>,
+    pub security_context: Option<Security>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,7 +92,7 @@ pub struct Container<'a> {
     #[serde(default)]
     pub ports: Option<Vec<Port>>,
     #[serde(default)]
-    pub security_context: Option<ContainerSecurity>,
+    pub security_context: Option<Security>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,24 +102,17 @@ pub struct Port {
     pub container_port: i32,
 }
 
+/// A pod's or a container's securityContext: the ids the planner resolves uid and gid from
+/// (`fsGroup` is read from the pod's only).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PodSecurity {
+pub struct Security {
     #[serde(default)]
     pub run_as_user: Option<i64>,
     #[serde(default)]
     pub run_as_group: Option<i64>,
     #[serde(default)]
     pub fs_group: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerSecurity {
-    #[serde(default)]
-    pub run_as_user: Option<i64>,
-    #[serde(default)]
-    pub run_as_group: Option<i64>,
 }
 
 #[cfg(test)]
