@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use logbackup::render;
+use logbackup::snapshot::human_bytes;
 use logbackup::sync::run::{self, Event};
 use logbackup::sync::store::{S3Options, Store};
 use logbackup::sync::Location;
@@ -103,21 +104,6 @@ fn fault_knob() -> Option<usize> {
         .ok()
 }
 
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
     let options = args.s3.options();
     let src_location = Location::parse(&args.src).map_err(|e| Refused(e.to_string()))?;
@@ -138,7 +124,7 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
                     eprintln!(
                         "sending {} files ({}), {} already there; then removing {}",
                         plan.files_to_send(),
-                        human(plan.bytes_to_send()),
+                        human_bytes(plan.bytes_to_send()),
                         plan.skipped.len(),
                         plan.deletes.len()
                     );
@@ -179,9 +165,9 @@ pub async fn run(args: &SyncArgs) -> Result<ExitCode> {
         "{}{verb} {} files ({}), skipped {} ({}), {} {}; {} is at generation {} ({} snapshots)",
         if outcome.dry_run { "dry run: " } else { "" },
         outcome.files_sent,
-        human(outcome.bytes_sent),
+        human_bytes(outcome.bytes_sent),
         outcome.files_skipped,
-        human(outcome.bytes_skipped),
+        human_bytes(outcome.bytes_skipped),
         if outcome.dry_run {
             "would remove"
         } else {
