@@ -6,9 +6,11 @@
 #   - p50/p99 at a fixed RATE req/s (loadgen run, open loop);
 #   - first-response latency on FRESH new connections (loadgen first);
 #   - the server-side review time from /metrics, RSS, and (MEMORY=1) VmHWM for the large reviews
-#     of issue 9 on a fresh process each, and 8 at once.
+#     of issue 9 on a fresh process each, and 8 at once;
+#   - the review alone, without TLS or HTTP (webhook/examples/reviewbench.rs, on SERVER_CPU).
 # Goals (issue 9): >= 0.25x nginx, p99 <= 1 ms at 2,000 req/s, first response < 5 ms.
-#   bench/webhook.sh   (env: RATE=2000 SECONDS_FIXED=10 SECONDS_SAT=10 CONNECTIONS=32 FRESH=200 MEMORY=1 WORKERS=2)
+#   bench/webhook.sh   (env: RATE=2000 SECONDS_FIXED=10 SECONDS_SAT=10 CONNECTIONS=32 FRESH=200 MEMORY=1 WORKERS=2
+#                       REVIEWBENCH=path, to time the review with a reviewbench built elsewhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,9 +31,10 @@ PORT=$(port); OPS_PORT=$(port); NGINX_PORT=$(port)
 target=x86_64-unknown-linux-gnu
 if [ -z "${BIN:-}" ] || [ -z "${LOADGEN:-}" ]; then
   RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -q --target "$target" \
-    -p logbackup-webhook --bin logbackup-webhook --example loadgen
+    -p logbackup-webhook --bin logbackup-webhook --example loadgen --example reviewbench
   BIN=${CARGO_TARGET_DIR:-target}/$target/release/logbackup-webhook
   LOADGEN=${CARGO_TARGET_DIR:-target}/$target/release/examples/loadgen
+  REVIEWBENCH=${REVIEWBENCH:-${CARGO_TARGET_DIR:-target}/$target/release/examples/reviewbench}
 fi
 echo "webhook: $BIN ($(file -b "$BIN" | grep -o 'static-pie linked\|statically linked\|dynamically linked' | head -1))"
 for tool in wrk nginx taskset curl; do
@@ -111,6 +114,10 @@ echo "started $(date -u '+%Y-%m-%d %H:%M UTC'); load average: $(cut -d' ' -f1-3 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), shared; servers on cpu $SERVER_CPU, clients on cpu $CLIENT_CPU"
 echo "body: $(wc -c < "$work/review.json") bytes AdmissionReview (KubeSphere elasticsearch-logging-data, CREATE); response $(wc -c < "$work/www/mutate") bytes"
 echo "rss idle (webhook): $(rss "$webhook" VmRSS) MiB"
+if [ -n "${REVIEWBENCH:-}" ] && [ -x "$REVIEWBENCH" ]; then
+  echo "the review alone (reviewbench, best of 3 rounds, on cpu $SERVER_CPU):"
+  taskset -c "$SERVER_CPU" "$REVIEWBENCH" "$work/review.json" 3 | sed 's/^/  /'
+fi
 
 measure() { # name port
   "$LOADGEN" run --ca "$work/ca.crt" --body "$work/review.json" --port "$2" --rate 0 --seconds 2 --connections 4 > /dev/null # warm-up

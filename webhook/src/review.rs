@@ -341,7 +341,8 @@ fn invalid(uid: String, why: String) -> Envelope {
 /// The JSON values in `raw` (valid JSON), counted from the bytes outside strings: each `{` or `[`
 /// opens a container whose first item is one more value, each `,` adds one. Exact except that an
 /// empty container counts one extra. One pass, no allocation, so a huge object is refused before
-/// it costs anything.
+/// it costs anything. (Skipping strings with `memchr` measured no faster: 5.6-5.8 against 5.9 µs
+/// for the 9 KB KubeSphere review; its strings are short.)
 pub fn count_values(raw: &[u8]) -> usize {
     let (mut values, mut in_string, mut escaped) = (1usize, false, false);
     for &b in raw {
@@ -780,6 +781,10 @@ mod tests {
         assert_eq!(count_values(br#"{"a":1,"b":[true,null,"x,{["]}"#), 6);
         assert_eq!(count_values(br#"["a\"b\\",1]"#), 3);
         assert_eq!(count_values(b"7"), 1);
+        // Escapes at the end of a string, and strings cut short.
+        assert_eq!(count_values(br#"["\\",["\"",{}]]"#), 6);
+        assert_eq!(count_values(br#"["ab\"#), 2);
+        assert_eq!(count_values(br#"["ab"#), 2);
     }
 
     #[test]
