@@ -258,13 +258,15 @@ fn read_envelope(
     let top: Top = match serde_json::from_slice(body) {
         Ok(top) => top,
         Err(e) => {
+            let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
             return match serde_json::from_slice::<IgnoredAny>(body) {
                 // Valid JSON, but not an object.
-                Ok(_) => Err(RequestError::NotAnAdmissionReview {
+                Ok(_) if !object => Err(RequestError::NotAnAdmissionReview {
                     api_version: String::new(),
                     kind: String::new(),
                 }),
-                Err(_) => Err(RequestError::MalformedJson(e.to_string())),
+                // Not JSON, or an object serde will not read (a key given twice).
+                _ => Err(RequestError::MalformedJson(e.to_string())),
             };
         }
     };
@@ -821,6 +823,16 @@ mod tests {
         assert!(matches!(
             review(b"{not json", &opts, &limits),
             Err(RequestError::MalformedJson(_))
+        ));
+        let twice =
+            br#"{"apiVersion":"admission.k8s.io/v1","apiVersion":"x","kind":"AdmissionReview"}"#;
+        match review(twice, &opts, &limits) {
+            Err(RequestError::MalformedJson(why)) => assert!(why.contains("duplicate"), "{why}"),
+            other => panic!("expected malformed-json, got {other:?}"),
+        }
+        assert!(matches!(
+            review(b"[1]", &opts, &limits),
+            Err(RequestError::NotAnAdmissionReview { .. })
         ));
         let v1beta1 = br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview"}"#;
         assert!(matches!(
