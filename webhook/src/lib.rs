@@ -8,6 +8,7 @@ pub mod listener;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
+pub mod object;
 pub mod review;
 pub mod server;
 pub mod tls;

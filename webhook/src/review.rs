@@ -313,7 +313,7 @@ fn accept(request: Request, body_values: Option<usize>, limits: &ReviewLimits) -
             if values > limit {
                 Object::TooLarge { values, limit }
             } else {
-                match serde_json::from_str(raw) {
+                match crate::object::parse(raw) {
                     Ok(v) => Object::Parsed(v),
                     Err(e) => return invalid(uid, format!("request.object: {e}")),
                 }
@@ -685,6 +685,32 @@ mod tests {
         let r = review_counted(&body, Some(count_values(body.as_bytes())), &opts, &limits).unwrap();
         assert_eq!(r.verdict, Verdict::Denied);
         assert!(r.denial.unwrap().contains("--max-object-values=100"));
+    }
+
+    #[test]
+    fn the_patch_applies_to_the_object_as_sent_with_managed_fields_and_last_applied() {
+        let mut obj = labelled_sts();
+        obj["metadata"]["annotations"] = json!({
+            "kubectl.kubernetes.io/last-applied-configuration": labelled_sts().to_string(),
+            "logbackup.io/path": "/snapshots"
+        });
+        obj["metadata"]["managedFields"] =
+            json!([{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]);
+        let r = run(&review_of(obj.clone(), "CREATE"));
+        assert_eq!(r.verdict, Verdict::Admitted(Outcome::Injected));
+        let patch = r.json()["response"]["patch"].as_str().unwrap().to_owned();
+        let patch = base64::engine::general_purpose::STANDARD
+            .decode(patch)
+            .unwrap();
+        let patch: json_patch::Patch = serde_json::from_slice(&patch).unwrap();
+        let mut patched = obj.clone();
+        json_patch::patch(&mut patched, &patch).unwrap();
+        // The annotation the planner reads beside the skipped one still counts.
+        assert!(patched.to_string().contains("/snapshots"));
+        assert_eq!(patched["metadata"], obj["metadata"]);
+        let again = run(&review_of(patched, "UPDATE"));
+        assert_eq!(again.verdict, Verdict::Admitted(Outcome::Unchanged));
+        assert!(again.json()["response"].get("patch").is_none());
     }
 
     #[test]
