@@ -3,17 +3,18 @@
 //!   reviewbench REVIEW.json [ROUNDS]      (REVIEW.json from `loadgen body STATEFULSET.yaml`)
 //!
 //! Prints the best of ROUNDS (default 5) rounds of about 0.4 s each, in µs per call, for:
-//! `review` (parse + plan + encode); the handler's `count_values` of the body for its budget
-//! followed by `review_counted` (what runs per request); and for reference the pieces it is made
-//! of: the whole body and the object alone parsed to a `serde_json::Value`, the value count, and
-//! `inject::plan` over the parsed object. Build it at two commits and run both binaries one after
-//! the other to compare implementations on the same machine state.
+//! `review` (parse + plan + encode); `count_values` of the body followed by `review_counted` (the
+//! handler before 2026-12-01 22:00), and `value_bound` followed by it (what runs per request now);
+//! and for reference the pieces they are made of: the whole body and the object alone parsed to a
+//! `serde_json::Value`, the value count and bound, and `inject::plan` over the parsed object.
+//! Build it at two commits and run both binaries one after the other to compare implementations
+//! on the same machine state.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use logbackup_core::inject::{self, Options};
-use logbackup_webhook::review::{count_values, review, review_counted, ReviewLimits};
+use logbackup_webhook::review::{count_values, review, review_counted, value_bound, ReviewLimits};
 use serde_json::Value;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -49,6 +50,13 @@ fn main() -> Result<(), Error> {
         }),
     );
     report(
+        "bound + review_counted",
+        best(rounds, || {
+            let values = value_bound(black_box(&body));
+            review_counted(body.as_slice(), Some(values), &options, &limits)
+        }),
+    );
+    report(
         "body -> serde_json::Value",
         best(rounds, || {
             serde_json::from_slice::<Value>(black_box(&body)).map(|v| v.is_object())
@@ -64,6 +72,10 @@ fn main() -> Result<(), Error> {
     report(
         "count_values(body)",
         best(rounds, || count_values(black_box(&body))),
+    );
+    report(
+        "value_bound(body)",
+        best(rounds, || value_bound(black_box(&body))),
     );
     report(
         "inject::plan(object)",

@@ -10,6 +10,7 @@
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The annotation kubectl writes on `apply`.
@@ -21,6 +22,16 @@ pub fn parse(raw: &str) -> Result<Value, serde_json::Error> {
     let value = Level::Object.deserialize(&mut de)?;
     de.end()?;
     Ok(value)
+}
+
+/// `request.object` read in the same pass over the body as the rest of the request (review.rs),
+/// instead of kept as a slice and parsed again: the same `Value` as [`parse`] gives.
+pub struct Pruned(pub Value);
+
+impl<'de> Deserialize<'de> for Pruned {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Level::Object.deserialize(d).map(Pruned)
+    }
 }
 
 /// Where in the object a map is: only there are keys skipped.
