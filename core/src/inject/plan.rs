@@ -169,7 +169,7 @@ struct Planner<'a> {
     warnings: Vec<Warning>,
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'a> {
     fn run(&mut self) -> Result<Record, InjectError> {
         let volume = self.volume();
         self.mount(&volume)?;
@@ -190,10 +190,16 @@ impl Planner<'_> {
         Ok(record)
     }
 
-    fn pod_array(&self, field: &str) -> Option<&Vec<Value>> {
-        self.object
-            .pointer(&format!("/spec/template/spec/{field}"))
-            .and_then(Value::as_array)
+    /// Borrowed from the object, not from `self`, so the planner can add operations while it
+    /// reads the list (no copy of it); walked key by key, not through a formatted pointer.
+    fn pod_array(&self, field: &str) -> Option<&'a Vec<Value>> {
+        let object: &'a Value = self.object;
+        object
+            .get("spec")?
+            .get("template")?
+            .get("spec")?
+            .get(field)?
+            .as_array()
     }
 
     fn es_path(&self) -> Vec<String> {
@@ -206,11 +212,14 @@ impl Planner<'_> {
         )
     }
 
-    fn es_array(&self, field: &str) -> Option<&Vec<Value>> {
-        let index = self.settings.container_index;
-        self.object
-            .pointer(&format!("/spec/template/spec/containers/{index}/{field}"))
-            .and_then(Value::as_array)
+    /// The Elasticsearch container.
+    fn es(&self) -> Option<&'a Value> {
+        self.pod_array("containers")?
+            .get(self.settings.container_index)
+    }
+
+    fn es_array(&self, field: &str) -> Option<&'a Vec<Value>> {
+        self.es()?.get(field)?.as_array()
     }
 
     /// The pod volume for the claim: ours from an earlier injection, a volume the user already points
@@ -219,7 +228,7 @@ impl Planner<'_> {
     fn volume(&mut self) -> String {
         let volumes = self.pod_array("volumes");
         let exists = volumes.is_some();
-        let list = volumes.cloned().unwrap_or_default();
+        let list = volumes.map(Vec::as_slice).unwrap_or_default();
         let claim = &self.settings.claim;
         let want_name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_owned);
         let pvc_claim = |v: &Value| {
@@ -256,7 +265,10 @@ impl Planner<'_> {
     }
 
     fn mount(&mut self, volume: &str) -> Result<(), InjectError> {
-        let mounts = self.es_array("volumeMounts").cloned().unwrap_or_default();
+        let mounts = self
+            .es_array("volumeMounts")
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let path = &self.settings.path;
         let parent = at(&self.es_path(), &["volumeMounts"]);
         let field = |m: &Value, k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -296,12 +308,9 @@ impl Planner<'_> {
     fn path_repo(&mut self) -> String {
         let s = self.settings;
         let name = s.family.repo_env();
-        let env = self.es_array("env").cloned().unwrap_or_default();
+        let env = self.es_array("env").map(Vec::as_slice).unwrap_or_default();
         let parent = at(&self.es_path(), &["env"]);
-        let es = self.object.pointer(&format!(
-            "/spec/template/spec/containers/{}",
-            s.container_index
-        ));
+        let es = self.es();
         if es
             .and_then(|c| c.get("command"))
             .and_then(Value::as_array)
@@ -350,10 +359,7 @@ impl Planner<'_> {
 
     fn init_container(&mut self, volume: &str) -> String {
         let s = self.settings;
-        let es = self.object.pointer(&format!(
-            "/spec/template/spec/containers/{}",
-            s.container_index
-        ));
+        let es = self.es();
         let image = es
             .and_then(|c| c.get("image"))
             .and_then(Value::as_str)
@@ -365,7 +371,7 @@ impl Planner<'_> {
             .map(str::to_owned);
         let inits = self
             .pod_array("initContainers")
-            .cloned()
+            .map(Vec::as_slice)
             .unwrap_or_default();
         let parent = at(&at(&[], &POD), &["initContainers"]);
         let name_of = |c: &Value| c.get("name").and_then(Value::as_str).map(str::to_owned);
