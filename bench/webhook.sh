@@ -30,11 +30,11 @@ PORT=$(port); OPS_PORT=$(port); NGINX_PORT=$(port)
 # BIN=... LOADGEN=... use binaries built elsewhere (the dynamic `cargo build --release` ones, say).
 target=x86_64-unknown-linux-gnu
 if [ -z "${BIN:-}" ] || [ -z "${LOADGEN:-}" ]; then
-  RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -q --target "$target" \
+  RUSTFLAGS="-C target-feature=+crt-static" cargo build --profile release-webhook -q --target "$target" \
     -p logbackup-webhook --bin logbackup-webhook --example loadgen --example reviewbench
-  BIN=${CARGO_TARGET_DIR:-target}/$target/release/logbackup-webhook
-  LOADGEN=${CARGO_TARGET_DIR:-target}/$target/release/examples/loadgen
-  REVIEWBENCH=${REVIEWBENCH:-${CARGO_TARGET_DIR:-target}/$target/release/examples/reviewbench}
+  BIN=${CARGO_TARGET_DIR:-target}/$target/release-webhook/logbackup-webhook
+  LOADGEN=${CARGO_TARGET_DIR:-target}/$target/release-webhook/examples/loadgen
+  REVIEWBENCH=${REVIEWBENCH:-${CARGO_TARGET_DIR:-target}/$target/release-webhook/examples/reviewbench}
 fi
 echo "webhook: $BIN ($(file -b "$BIN" | grep -o 'static-pie linked\|statically linked\|dynamically linked' | head -1))"
 for tool in wrk nginx taskset curl; do
@@ -213,7 +213,7 @@ PY
   stop "$pid"
 fi
 
-for b in "${CARGO_TARGET_DIR:-target}/$target/release/kubectl-logbackup" "${CARGO_TARGET_DIR:-target}/release/kubectl-logbackup"; do
+for b in "${CARGO_TARGET_DIR:-target}/$target/release-plugin/kubectl-logbackup" "${CARGO_TARGET_DIR:-target}/release/kubectl-logbackup"; do
   [ -f "$b" ] && echo "plugin binary: $b $(stat -c %s "$b") bytes ($(file -b "$b" | grep -o 'not stripped\|stripped' | head -1); goal <= 15 MB; built $(date -u -r "$b" +%H:%M))"
 done
 echo "finished $(date -u '+%Y-%m-%d %H:%M UTC'); load average: $(cut -d' ' -f1-3 /proc/loadavg)"

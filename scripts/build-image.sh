@@ -20,12 +20,12 @@ say() { printf '== %s\n' "$*" >&2; }
 say "static build ($target, crt-static) into $target_dir"
 # --target keeps RUSTFLAGS off build scripts and proc macros, which cannot be static. The plugin is
 # built as it ships (profile release-plugin: panic = "abort", Cargo.toml says why), the webhook with
-# `release` (unwind: a panic in one review costs that request, not the replica).
+# release-webhook (opt-level 3, unwind: a panic in one review costs that request, not the replica).
 RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$target_dir \
   cargo build --profile release-plugin --locked --target "$target" -p kubectl-logbackup >&2
 RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$target_dir \
-  cargo build --release --locked --target "$target" -p logbackup-webhook >&2
-bin=$target_dir/$target/release
+  cargo build --profile release-webhook --locked --target "$target" -p logbackup-webhook >&2
+bin=$target_dir/$target/release-webhook
 plugin=$target_dir/$target/release-plugin/kubectl-logbackup
 
 work=$(mktemp -d)
@@ -85,7 +85,7 @@ echo "smoke: kubectl-logbackup resolved es.logbackup.test from the image's /etc/
 
 say "smoke: the webhook"
 RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$target_dir \
-  cargo build --release --locked -q --target "$target" -p logbackup-webhook --example loadgen >&2
+  cargo build --profile release-webhook --locked -q --target "$target" -p logbackup-webhook --example loadgen >&2
 "$bin/examples/loadgen" certs "$work" >&2
 "$bin/examples/loadgen" body tests/fixtures/inject/webhook-smoke.yaml > "$work/review.json"
 "${buildah[@]}" copy --quiet --chown 65532:65532 "$ctr" "$work/tls.crt" "$work/tls.key" /tmp/ >/dev/null
