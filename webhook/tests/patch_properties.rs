@@ -214,6 +214,25 @@ proptest! {
             second["response"]["patch"], patched
         );
     }
+
+    #[test]
+    fn the_borrowed_review_decides_what_the_plugins_planner_decides(
+        index in any::<usize>(),
+        edits in proptest::collection::vec(edit(), 0..6),
+        update in any::<bool>(),
+    ) {
+        let object = generated(index, &edits);
+        let operation = if update { "UPDATE" } else { "CREATE" };
+        // The envelope copies the object's name; an edited one (`{}`, `[]`...) would make the
+        // envelope unreadable, which is not what is compared here.
+        let mut body = admission_review(UID, operation, &object);
+        body["request"]["name"] = json!("es");
+        body["request"]["namespace"] = json!("logging");
+        let answer = review(body.to_string(), &Options::default(), &ReviewLimits::default())
+            .unwrap_or_else(|e| panic!("not reviewed: {e}"))
+            .json();
+        prop_assert_eq!(decided(&answer), planned(&object), "object: {}", object);
+    }
 }
 
 /// A fixture, picked by `index`, with `edits` applied.
@@ -269,29 +288,6 @@ fn planned(object: &Value) -> [Value; 4] {
             Value::Null,
             json!(format!("logbackup: {e}")),
         ],
-    }
-}
-
-proptest! {
-    #![proptest_config(config())]
-
-    #[test]
-    fn the_borrowed_review_decides_what_the_plugins_planner_decides(
-        index in any::<usize>(),
-        edits in proptest::collection::vec(edit(), 0..6),
-        update in any::<bool>(),
-    ) {
-        let object = generated(index, &edits);
-        let operation = if update { "UPDATE" } else { "CREATE" };
-        // The envelope copies the object's name; an edited one (`{}`, `[]`...) would make the
-        // envelope unreadable, which is not what is compared here.
-        let mut body = admission_review(UID, operation, &object);
-        body["request"]["name"] = json!("es");
-        body["request"]["namespace"] = json!("logging");
-        let answer = review(body.to_string(), &Options::default(), &ReviewLimits::default())
-            .unwrap_or_else(|e| panic!("not reviewed: {e}"))
-            .json();
-        prop_assert_eq!(decided(&answer), planned(&object), "object: {}", object);
     }
 }
 
