@@ -6,7 +6,10 @@
 //! `review` (parse + plan + encode); `count_values` of the body followed by `review_counted` (the
 //! handler before 2026-12-01 22:00), and `value_bound` followed by it (what runs per request now);
 //! and for reference the pieces they are made of: the whole body and the object alone parsed to a
-//! `serde_json::Value`, the value count and bound, and `inject::plan` over the parsed object.
+//! `serde_json::Value` (what the webhook built until 2026-12-01 23:30), the object parsed to the
+//! borrowed `Doc` the webhook builds now (`object::parse`, managedFields and last-applied skipped),
+//! the value count and bound, `inject::plan` over the `serde_json::Value` (the plugin's path: a
+//! conversion to a `Doc`, then the planner) and `inject::plan_borrowed` over the `Doc`.
 //! Build it at two commits and run both binaries one after the other to compare implementations
 //! on the same machine state.
 
@@ -14,6 +17,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use logbackup_core::inject::{self, Options};
+use logbackup_webhook::object;
 use logbackup_webhook::review::{count_values, review, review_counted, value_bound, ReviewLimits};
 use serde_json::Value;
 
@@ -70,6 +74,12 @@ fn main() -> Result<(), Error> {
         }),
     );
     report(
+        "object text -> borrowed Doc",
+        best(rounds, || {
+            object::parse(black_box(&object_text)).map(|v| v.is_object())
+        }),
+    );
+    report(
         "count_values(body)",
         best(rounds, || count_values(black_box(&body))),
     );
@@ -80,6 +90,11 @@ fn main() -> Result<(), Error> {
     report(
         "inject::plan(object)",
         best(rounds, || inject::plan(black_box(&object), &options)),
+    );
+    let doc = object::parse(&object_text)?;
+    report(
+        "inject::plan_borrowed(doc)",
+        best(rounds, || inject::plan_borrowed(black_box(&doc), &options)),
     );
     Ok(())
 }

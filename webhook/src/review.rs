@@ -6,14 +6,14 @@ use std::borrow::Cow;
 use base64::Engine as _;
 use kube_core::admission::{Operation, META_API_VERSION_V1, META_KIND};
 use kube_core::Status;
-use logbackup_core::inject::{self, Options, Outcome, SkipReason};
+use logbackup_core::inject::{self, Doc, Options, Outcome, SkipReason};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::errors::RequestError;
-use crate::object::Pruned;
+use crate::object::{self, Pruned};
 
 /// What was decided, for logs and metrics; the wire answer is in [`Reviewed::body`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,8 +99,9 @@ pub const DEFAULT_MAX_OBJECT_VALUES: usize = 10_000;
 /// Decides one admission. `Err` only when the body is not an AdmissionReview at all (answered with
 /// an HTTP error); every review the API server could send gets `Ok`.
 ///
-/// The body is taken by value and dropped as soon as the object is parsed, and `oldObject` is
-/// never parsed at all, so a review holds one copy of the object at a time.
+/// The object is parsed into a [`Doc`] whose strings borrow from the body, so the body lives
+/// until the plan is made; `oldObject` is never parsed at all. A review holds one copy of the
+/// object's text (the body) and the object's structure, never a second parsed copy.
 pub fn review(
     body: impl AsRef<[u8]>,
     options: &Options,
@@ -118,9 +119,7 @@ pub fn review_counted(
     options: &Options,
     limits: &ReviewLimits,
 ) -> Result<Reviewed, RequestError> {
-    let read = read_envelope(body.as_ref(), body_values, limits)?;
-    drop(body);
-    let reviewed = match read {
+    let reviewed = match read_envelope(body.as_ref(), body_values, limits)? {
         Envelope::Invalid { uid, why } => {
             let status = Status::failure(
                 &format!("failed to read the AdmissionReview: {why}"),
@@ -135,12 +134,12 @@ pub fn review_counted(
     Ok(reviewed)
 }
 
-enum Envelope {
+enum Envelope<'a> {
     Invalid { uid: String, why: String },
-    Request { request: Head, object: Object },
+    Request { request: Head, object: Object<'a> },
 }
 
-/// What the decision needs from the request besides the object, owned so the body can go.
+/// What the decision needs from the request besides the object, owned (short strings).
 struct Head {
     uid: String,
     name: String,
@@ -151,17 +150,15 @@ struct Head {
 }
 
 /// `request.object`, read only when the review needs it.
-enum Object {
+enum Object<'a> {
     /// Absent or null.
     Missing,
     /// Not a StatefulSet CREATE/UPDATE: never parsed.
     Unread,
     /// More values than the limit: never parsed.
-    TooLarge {
-        values: usize,
-        limit: usize,
-    },
-    Parsed(Value),
+    TooLarge { values: usize, limit: usize },
+    /// Borrowed from the body.
+    Parsed(Doc<'a>),
 }
 
 /// The envelope's top level. Each field is a slice of the body: the request is read below, and
@@ -245,11 +242,11 @@ struct UidOnly<'a> {
     uid: Option<&'a RawValue>,
 }
 
-fn read_envelope(
-    body: &[u8],
+fn read_envelope<'a>(
+    body: &'a [u8],
     body_values: Option<usize>,
     limits: &ReviewLimits,
-) -> Result<Envelope, RequestError> {
+) -> Result<Envelope<'a>, RequestError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(RequestError::EmptyBody);
     }
@@ -308,12 +305,15 @@ fn read_envelope(
 
 /// The request read with its object parsed (within the limit): what the decision needs, and the
 /// object when it is to be reviewed.
-fn accept_parsed(request: Request<Pruned>) -> Envelope {
+fn accept_parsed<'a>(request: Request<'a, Pruned<'a>>) -> Envelope<'a> {
     let reviewable = reviewable(&request);
     let object = match request.object {
         None => Object::Missing,
         Some(_) if !reviewable => Object::Unread,
-        Some(Pruned(object)) => Object::Parsed(object),
+        Some(Pruned(object)) => match unique(object) {
+            Ok(object) => object,
+            Err(why) => return invalid(request.uid.into_owned(), why),
+        },
     };
     Envelope::Request {
         request: head(
@@ -354,11 +354,11 @@ fn head(
 
 /// The request read with its object as a slice: what the decision needs, and the object when it
 /// is to be reviewed, counted before it is parsed.
-fn accept(
-    request: Request<&RawValue>,
+fn accept<'a>(
+    request: Request<'a, &'a RawValue>,
     body_values: Option<usize>,
     limits: &ReviewLimits,
-) -> Envelope {
+) -> Envelope<'a> {
     let limit = limits.max_object_values;
     let reviewable = reviewable(&request);
     let uid = request.uid.into_owned();
@@ -373,9 +373,12 @@ fn accept(
             if values > limit {
                 Object::TooLarge { values, limit }
             } else {
-                match crate::object::parse(raw) {
-                    Ok(v) => Object::Parsed(v),
-                    Err(e) => return invalid(uid, format!("request.object: {e}")),
+                match object::parse(raw).map_err(|e| format!("request.object: {e}")) {
+                    Ok(v) => match unique(v) {
+                        Ok(object) => object,
+                        Err(why) => return invalid(uid, why),
+                    },
+                    Err(why) => return invalid(uid, why),
                 }
             }
         }
@@ -390,13 +393,24 @@ fn accept(
     Envelope::Request { request, object }
 }
 
+/// The parsed object, unless a map in it has a key twice: `serde_json` kept the last value, the
+/// planner would read the first, and the API server never sends one, so it is refused.
+fn unique(doc: Doc<'_>) -> Result<Object<'_>, String> {
+    match object::duplicate_key(&doc) {
+        Some(key) => Err(format!(
+            "request.object: the key {key:?} appears twice in one object"
+        )),
+        None => Ok(Object::Parsed(doc)),
+    }
+}
+
 /// A JSON string's text; empty for anything else.
 fn text(raw: Option<&RawValue>) -> Cow<'_, str> {
     raw.and_then(|raw| serde_json::from_str::<Cow<str>>(raw.get()).ok())
         .unwrap_or_default()
 }
 
-fn invalid(uid: String, why: String) -> Envelope {
+fn invalid<'a>(uid: String, why: String) -> Envelope<'a> {
     Envelope::Invalid { uid, why }
 }
 
@@ -486,7 +500,7 @@ fn decide_inner(req: &Head, object: Object, options: &Options) -> Reviewed {
             ));
         }
     };
-    match inject::plan(&object, options) {
+    match inject::plan_borrowed(&object, options) {
         Ok(plan) => {
             let codes = plan.warnings.iter().map(|w| w.code).collect();
             let verdict = Verdict::Admitted(plan.outcome);

@@ -5,6 +5,11 @@
 //!   2. a patch, when there is one, applies to the object exactly as it was sent;
 //!   3. the patched object, reviewed again, gives no patch.
 //!
+//! And on the same objects: the review (the body parsed into a borrowed `Doc`, managedFields and
+//! last-applied skipped) decides exactly what `inject::plan` decides over the object as a
+//! `serde_json::Value` (the plugin's path): outcome, patch (the record included), warnings and
+//! denial.
+//!
 //! CI runs the default 256 cases. To run it long (the fuzz campaign ran ~50,000):
 //!   PROPTEST_CASES=50000 cargo test --release -p logbackup-webhook --test patch_properties
 //! A failure prints the minimal object it shrank to; proptest also keeps its seed in
@@ -13,8 +18,8 @@
 
 mod common;
 
-use logbackup_core::inject::Options;
-use logbackup_webhook::review::{review, ReviewLimits};
+use logbackup_core::inject::{self, Options};
+use logbackup_webhook::review::{review, ReviewLimits, Verdict};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -162,6 +167,16 @@ fn set_key(object: &mut Value, at: &str, map: &str, key: &str, value: Option<&st
     }
 }
 
+/// Failures are kept beside this file and replayed first.
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::default()
+    }
+}
+
 fn answer(object: &Value, operation: &str) -> Value {
     let body = admission_review(UID, operation, object).to_string();
     review(body, &Options::default(), &ReviewLimits::default())
@@ -170,12 +185,7 @@ fn answer(object: &Value, operation: &str) -> Value {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-        )),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config())]
 
     #[test]
     fn every_patch_applies_to_what_was_sent_and_is_idempotent(
@@ -183,11 +193,7 @@ proptest! {
         edits in proptest::collection::vec(edit(), 1..6),
         update in any::<bool>(),
     ) {
-        let all = fixtures_cached();
-        let mut object = all[index % all.len()].clone();
-        for e in &edits {
-            apply_edit(&mut object, e);
-        }
+        let object = generated(index, &edits);
         let operation = if update { "UPDATE" } else { "CREATE" };
         let first = answer(&object, operation);
         prop_assert_eq!(&first["response"]["uid"], &json!(UID));
@@ -207,6 +213,81 @@ proptest! {
             "the patched object was patched again: {}\nobject: {}",
             second["response"]["patch"], patched
         );
+    }
+
+    #[test]
+    fn the_borrowed_review_decides_what_the_plugins_planner_decides(
+        index in any::<usize>(),
+        edits in proptest::collection::vec(edit(), 0..6),
+        update in any::<bool>(),
+    ) {
+        let object = generated(index, &edits);
+        let operation = if update { "UPDATE" } else { "CREATE" };
+        // The envelope copies the object's name; an edited one (`{}`, `[]`...) would make the
+        // envelope unreadable, which is not what is compared here.
+        let mut body = admission_review(UID, operation, &object);
+        body["request"]["name"] = json!("es");
+        body["request"]["namespace"] = json!("logging");
+        let answer = review(body.to_string(), &Options::default(), &ReviewLimits::default())
+            .unwrap_or_else(|e| panic!("not reviewed: {e}"))
+            .json();
+        prop_assert_eq!(decided(&answer), planned(&object), "object: {}", object);
+    }
+}
+
+/// A fixture, picked by `index`, with `edits` applied.
+fn generated(index: usize, edits: &[Edit]) -> Value {
+    let all = fixtures_cached();
+    let mut object = all[index % all.len()].clone();
+    for e in edits {
+        apply_edit(&mut object, e);
+    }
+    object
+}
+
+/// The parts of an answer the planner decides: the audit outcome, the patch (which carries the
+/// record), the warnings and the denial message.
+fn decided(answer: &Value) -> [Value; 4] {
+    let response = &answer["response"];
+    let patch = decode_patch(answer).map(|p| serde_json::to_value(p).unwrap());
+    [
+        response["auditAnnotations"]["outcome"].clone(),
+        patch.unwrap_or(Value::Null),
+        response["warnings"].clone(),
+        if response["allowed"] == json!(false) {
+            response["status"]["message"].clone()
+        } else {
+            Value::Null
+        },
+    ]
+}
+
+/// What `inject::plan` over the `serde_json::Value` decides, in the answer's terms.
+fn planned(object: &Value) -> [Value; 4] {
+    match inject::plan(object, &Options::default()) {
+        Ok(plan) => {
+            let warnings: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
+            [
+                json!(Verdict::Admitted(plan.outcome).label()),
+                if plan.patch.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::to_value(&plan.patch).unwrap()
+                },
+                if warnings.is_empty() {
+                    Value::Null
+                } else {
+                    json!(warnings)
+                },
+                Value::Null,
+            ]
+        }
+        Err(e) => [
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            json!(format!("logbackup: {e}")),
+        ],
     }
 }
 

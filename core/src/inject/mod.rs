@@ -4,19 +4,22 @@
 
 mod container;
 pub(crate) mod desired;
+mod doc;
 mod error;
 mod family;
 pub mod keys;
 pub(crate) mod ops;
 mod plan;
+mod reader;
 mod record;
 pub(crate) mod settings;
 pub(crate) mod view;
 
 pub use desired::{chown_script, InitContainer};
+pub use doc::Doc;
 pub use error::{InjectError, Warning};
 pub use family::Family;
-pub use plan::{plan, Options, Outcome, Plan, Selection, SkipReason};
+pub use plan::{plan, plan_borrowed, Options, Outcome, Plan, Selection, SkipReason};
 pub use record::Record;
 pub use settings::{default_claim, valid_claim, valid_container, valid_path, Overrides};
 

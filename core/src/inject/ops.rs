@@ -75,24 +75,9 @@ pub fn at<S: ToString>(base: &[String], more: &[S]) -> Vec<String> {
         .collect()
 }
 
-/// Whether every field `want` sets has the same value in `have`. Fields the API server defaults
-/// (terminationMessagePath, imagePullPolicy, ...) are extra in `have` and do not count as a change.
-pub fn covers(have: &Value, want: &Value) -> bool {
-    match (have, want) {
-        (Value::Object(h), Value::Object(w)) => w
-            .iter()
-            .all(|(k, wv)| h.get(k).is_some_and(|hv| covers(hv, wv))),
-        (Value::Array(h), Value::Array(w)) => {
-            h.len() == w.len() && h.iter().zip(w).all(|(hv, wv)| covers(hv, wv))
-        }
-        _ => have == want,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn pointer_escapes_slash_and_tilde() {
@@ -101,20 +86,5 @@ mod tests {
             p.as_str(),
             "/metadata/annotations/logbackup.io~1injected/a~0b"
         );
-    }
-
-    #[test]
-    fn covers_ignores_server_defaults_but_not_changes() {
-        let want = json!({"name": "x", "command": ["sh"], "r": {"a": 1}});
-        let defaulted = json!({"name": "x", "command": ["sh"], "r": {"a": 1, "b": 2}, "imagePullPolicy": "IfNotPresent"});
-        assert!(covers(&defaulted, &want));
-        assert!(!covers(
-            &json!({"name": "x", "command": ["bash"], "r": {"a": 1}}),
-            &want
-        ));
-        assert!(!covers(
-            &json!({"name": "x", "command": ["sh", "-c"], "r": {"a": 1}}),
-            &want
-        ));
     }
 }

@@ -4,9 +4,11 @@ use json_patch::PatchOperation;
 use serde_json::Value;
 
 use super::desired::{self, InitContainer};
+use super::doc::{covers, field, same, text, Doc};
 use super::error::{InjectError, Warning};
 use super::keys::*;
-use super::ops::{at, covers, Ops};
+use super::ops::{at, Ops};
+use super::reader::Reader;
 use super::record::Record;
 use super::settings::{self, Overrides, Settings};
 use super::view::{Meta, StatefulSet, Strings};
@@ -70,11 +72,19 @@ impl Plan {
 
 const POD: [&str; 3] = ["spec", "template", "spec"];
 
-/// Plans the injection into `object`, an `apps/v1` StatefulSet as JSON.
+/// Plans the injection into `object`, an `apps/v1` StatefulSet as JSON (the plugin's documents).
+/// The same planner as [`plan_borrowed`], on a borrowed view of the value (its strings are not
+/// copied; its maps are).
 pub fn plan(object: &Value, options: &Options) -> Result<Plan, InjectError> {
+    plan_borrowed(&Doc::from(object), options)
+}
+
+/// Plans the injection into `object`, an `apps/v1` StatefulSet parsed into a borrowed [`Doc`]:
+/// what the webhook calls, so that no `serde_json::Value` of the object is ever built.
+pub fn plan_borrowed(object: &Doc<'_>, options: &Options) -> Result<Plan, InjectError> {
     options.overrides.validate()?;
     // The fields the planner reads, borrowed from the value: no copy of the object.
-    let sts = <StatefulSet as serde::Deserialize>::deserialize(object)
+    let sts = <StatefulSet as serde::Deserialize>::deserialize(Reader(object))
         .map_err(|e| InjectError::NotAStatefulSet(e.to_string()))?;
     if let Some(kind) = sts.kind {
         if kind != "StatefulSet" {
@@ -161,7 +171,7 @@ pub fn plan(object: &Value, options: &Options) -> Result<Plan, InjectError> {
 }
 
 struct Planner<'a> {
-    object: &'a Value,
+    object: &'a Doc<'a>,
     id: &'a str,
     settings: &'a Settings,
     previous: Option<&'a Record>,
@@ -192,14 +202,10 @@ impl<'a> Planner<'a> {
 
     /// Borrowed from the object, not from `self`, so the planner can add operations while it
     /// reads the list (no copy of it); walked key by key, not through a formatted pointer.
-    fn pod_array(&self, field: &str) -> Option<&'a Vec<Value>> {
-        let object: &'a Value = self.object;
-        object
-            .get("spec")?
-            .get("template")?
-            .get("spec")?
-            .get(field)?
-            .as_array()
+    fn pod_array(&self, name: &str) -> Option<&'a [Doc<'a>]> {
+        let object: &'a Doc<'a> = self.object;
+        let pod = field(field(field(object, "spec")?, "template")?, "spec")?;
+        field(pod, name)?.as_array()
     }
 
     fn es_path(&self) -> Vec<String> {
@@ -213,13 +219,13 @@ impl<'a> Planner<'a> {
     }
 
     /// The Elasticsearch container.
-    fn es(&self) -> Option<&'a Value> {
+    fn es(&self) -> Option<&'a Doc<'a>> {
         self.pod_array("containers")?
             .get(self.settings.container_index)
     }
 
-    fn es_array(&self, field: &str) -> Option<&'a Vec<Value>> {
-        self.es()?.get(field)?.as_array()
+    fn es_array(&self, name: &str) -> Option<&'a [Doc<'a>]> {
+        field(self.es()?, name)?.as_array()
     }
 
     /// The pod volume for the claim: ours from an earlier injection, a volume the user already points
@@ -228,12 +234,12 @@ impl<'a> Planner<'a> {
     fn volume(&mut self) -> String {
         let volumes = self.pod_array("volumes");
         let exists = volumes.is_some();
-        let list = volumes.map(Vec::as_slice).unwrap_or_default();
+        let list = volumes.unwrap_or_default();
         let claim = &self.settings.claim;
-        let want_name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_owned);
-        let pvc_claim = |v: &Value| {
-            v.pointer("/persistentVolumeClaim/claimName")
-                .and_then(Value::as_str)
+        let want_name = |v: &Doc| text(v, "name").map(str::to_owned);
+        let pvc_claim = |v: &Doc| {
+            field(v, "persistentVolumeClaim")
+                .and_then(|p| text(p, "claimName"))
                 .map(str::to_owned)
         };
         let parent = at(&at(&[], &POD), &["volumes"]);
@@ -243,7 +249,9 @@ impl<'a> Planner<'a> {
                 .position(|v| want_name(v).as_deref() == Some(prev.volume.as_str()))
             {
                 let desired = desired::volume(&prev.volume, claim);
-                if list[i] != desired && pvc_claim(&list[i]).as_deref() != Some(claim.as_str()) {
+                if !same(&list[i], &desired)
+                    && pvc_claim(&list[i]).as_deref() != Some(claim.as_str())
+                {
                     self.ops.replace(&at(&parent, &[i]), desired);
                 }
                 return prev.volume.clone();
@@ -265,13 +273,10 @@ impl<'a> Planner<'a> {
     }
 
     fn mount(&mut self, volume: &str) -> Result<(), InjectError> {
-        let mounts = self
-            .es_array("volumeMounts")
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let mounts = self.es_array("volumeMounts").unwrap_or_default();
         let path = &self.settings.path;
         let parent = at(&self.es_path(), &["volumeMounts"]);
-        let field = |m: &Value, k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+        let field = |m: &Doc, k: &str| text(m, k).map(str::to_owned);
         if let Some(other) = mounts.iter().find(|m| {
             field(m, "mountPath").as_deref() == Some(path)
                 && field(m, "name").as_deref() != Some(volume)
@@ -308,12 +313,12 @@ impl<'a> Planner<'a> {
     fn path_repo(&mut self) -> String {
         let s = self.settings;
         let name = s.family.repo_env();
-        let env = self.es_array("env").map(Vec::as_slice).unwrap_or_default();
+        let env = self.es_array("env").unwrap_or_default();
         let parent = at(&self.es_path(), &["env"]);
         let es = self.es();
         if es
-            .and_then(|c| c.get("command"))
-            .and_then(Value::as_array)
+            .and_then(|c| field(c, "command"))
+            .and_then(|c| c.as_array())
             .is_some_and(|c| !c.is_empty())
         {
             self.warnings.push(Warning::new(
@@ -321,10 +326,7 @@ impl<'a> Planner<'a> {
                 format!("{}: container {} sets command, which bypasses the image entrypoint that reads {name}; make sure path.repo includes {}", self.id, s.container, s.path),
             ));
         }
-        let Some(i) = env
-            .iter()
-            .position(|e| e.get("name").and_then(Value::as_str) == Some(name))
-        else {
+        let Some(i) = env.iter().position(|e| text(e, "name") == Some(name)) else {
             self.ops.append(
                 &parent,
                 self.es_array("env").is_some(),
@@ -333,8 +335,8 @@ impl<'a> Planner<'a> {
             return name.to_owned();
         };
         let value_at = at(&parent, &[i.to_string(), "value".into()]);
-        match env[i].get("value").and_then(Value::as_str) {
-            None if env[i].get("valueFrom").is_some() => self.warnings.push(Warning::new(
+        match text(&env[i], "value") {
+            None if field(&env[i], "valueFrom").is_some() => self.warnings.push(Warning::new(
                 "path-repo-from-ref",
                 format!("{}: env {name} comes from valueFrom and cannot be merged; make sure it includes {}", self.id, s.path),
             )),
@@ -361,20 +363,15 @@ impl<'a> Planner<'a> {
         let s = self.settings;
         let es = self.es();
         let image = es
-            .and_then(|c| c.get("image"))
-            .and_then(Value::as_str)
+            .and_then(|c| text(c, "image"))
             .unwrap_or_default()
             .to_owned();
         let pull_policy = es
-            .and_then(|c| c.get("imagePullPolicy"))
-            .and_then(Value::as_str)
+            .and_then(|c| text(c, "imagePullPolicy"))
             .map(str::to_owned);
-        let inits = self
-            .pod_array("initContainers")
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let inits = self.pod_array("initContainers").unwrap_or_default();
         let parent = at(&at(&[], &POD), &["initContainers"]);
-        let name_of = |c: &Value| c.get("name").and_then(Value::as_str).map(str::to_owned);
+        let name_of = |c: &Doc| text(c, "name").map(str::to_owned);
         let mine = self.previous.and_then(|p| {
             inits
                 .iter()
@@ -415,14 +412,14 @@ impl<'a> Planner<'a> {
 
     fn marker(&mut self, record: &Record) {
         let value = record.to_annotation();
-        let template = self.object.pointer("/spec/template");
+        let template = field(self.object, "spec").and_then(|s| field(s, "template"));
         // `metadata: null` is as good as absent: an `add` under it would not apply.
         let meta = template
-            .and_then(|t| t.get("metadata"))
+            .and_then(|t| field(t, "metadata"))
             .filter(|m| m.is_object());
         let annotations = meta
-            .and_then(|m| m.get("annotations"))
-            .and_then(Value::as_object);
+            .and_then(|m| field(m, "annotations"))
+            .and_then(|a| a.as_object());
         let base = at(&[], &["spec", "template", "metadata"]);
         match (meta.is_some(), annotations) {
             (false, _) => self.ops.add(
@@ -433,7 +430,7 @@ impl<'a> Planner<'a> {
                 &at(&base, &["annotations"]),
                 serde_json::json!({ INJECTED_ANNOTATION: value }),
             ),
-            (true, Some(a)) => match a.get(INJECTED_ANNOTATION).and_then(Value::as_str) {
+            (true, Some(a)) => match a.get(INJECTED_ANNOTATION).and_then(|v| v.as_str()) {
                 Some(current) if current == value => {}
                 Some(_) => self.ops.replace(
                     &at(&base, &["annotations", INJECTED_ANNOTATION]),

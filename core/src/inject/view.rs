@@ -118,6 +118,8 @@ pub struct Security {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inject::reader::Reader;
+    use crate::inject::Doc;
     use serde_json::json;
 
     fn read(v: &serde_json::Value) -> Result<StatefulSet<'_>, serde_json::Error> {
@@ -172,5 +174,48 @@ mod tests {
         assert!(refused("/metadata", json!({"labels": {"a": 1}})));
         assert!(refused("/spec", json!({"template": 5})));
         assert!(read(&json!([1, 2])).is_err());
+    }
+
+    /// The planner reads the views from a borrowed `Doc`; its refusals end up in denials, so they
+    /// must say what they said when read from a `serde_json::Value`.
+    #[test]
+    fn a_doc_is_refused_with_the_messages_a_serde_json_value_was() {
+        let cases = [
+            json!({"apiVersion": "apps/v1beta2"}),
+            json!({"apiVersion": 1}),
+            json!({"kind": ["StatefulSet"]}),
+            json!({"metadata": {"labels": {"a": 1}}}),
+            json!({"metadata": {"annotations": {"a": null}}}),
+            json!({"metadata": "x"}),
+            json!({"spec": {"template": 5}}),
+            json!({"spec": {"template": {"spec": {"containers": [{"name": 7}]}}}}),
+            json!({"spec": {"template": {"spec": {"containers": [{"ports": [{"containerPort": "9200"}]}]}}}}),
+            json!({"spec": {"template": {"spec": {"containers": [{"ports": [{"containerPort": 1.5}]}]}}}}),
+            json!({"spec": {"template": {"spec": {"containers": [{"ports": [{"containerPort": 4294967296u64}]}]}}}}),
+            json!({"spec": {"template": {"spec": {"containers": [{"ports": [{"containerPort": -2147483649i64}]}]}}}}),
+            json!({"spec": {"template": {"spec": {"securityContext": {"runAsUser": "0"}}}}}),
+            json!({"spec": {"template": {"spec": {"securityContext": {"fsGroup": 18446744073709551615u64}}}}}),
+            json!({"spec": {"template": {"spec": {"containers": {}}}}}),
+            json!({"spec": {"template": {"spec": {"containers": null}}}}),
+            json!([1, 2]),
+            json!("sts"),
+            json!({"spec": [{}, 1]}),
+            json!({"metadata": ["es", "ns", {}, {}, 5]}),
+            json!({"spec": {"template": {"spec": {"containers": [{"ports": [{"containerPort": 1e300}]}]}}}}),
+        ];
+        let shown = |r: Result<StatefulSet, serde_json::Error>| {
+            r.map(|sts| format!("{sts:?}")).map_err(|e| e.to_string())
+        };
+        for v in &cases {
+            let want = shown(read(v));
+            assert!(want.is_err(), "{v}");
+            let text = v.to_string();
+            let parsed: Doc = serde_json::from_str(&text).unwrap();
+            let got = shown(StatefulSet::deserialize(Reader(&parsed)));
+            assert_eq!(got, want, "{text}");
+            let converted = Doc::from(v);
+            let got = shown(StatefulSet::deserialize(Reader(&converted)));
+            assert_eq!(got, want, "{text} (converted)");
+        }
     }
 }
