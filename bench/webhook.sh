@@ -9,7 +9,7 @@
 #     of issue 9 on a fresh process each, and 8 at once;
 #   - the review alone, without TLS or HTTP (webhook/examples/reviewbench.rs, on SERVER_CPU).
 # Goals (issue 9): >= 0.25x nginx, p99 <= 1 ms at 2,000 req/s, first response < 5 ms.
-#   bench/webhook.sh   (env: RATE=2000 SECONDS_FIXED=10 SECONDS_SAT=10 CONNECTIONS=32 FRESH=200 MEMORY=1 WORKERS=2 TCACHE=128
+#   bench/webhook.sh   (env: RATE=2000 SECONDS_FIXED=10 SECONDS_SAT=10 CONNECTIONS=32 FRESH=200 MEMORY=1 WORKERS= TCACHE=128
 #                       REVIEWBENCH=path, to time the review with a reviewbench built elsewhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,9 @@ SECONDS_SAT=${SECONDS_SAT:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 FRESH=${FRESH:-200}
 MEMORY=${MEMORY:-1}
-WORKERS=${WORKERS:-2}
+# Empty: the webhook's default, as the Deployment runs it (2 workers, but no more than the cores it
+# may use: 1 on the pinned core).
+WORKERS=${WORKERS:-}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -57,7 +59,7 @@ trap cleanup EXIT
 TCACHE=${TCACHE:-128}
 start_webhook() { # extra flags...; sets pid
   GLIBC_TUNABLES="glibc.malloc.tcache_count=$TCACHE" taskset -c "$SERVER_CPU" "$BIN" --listen "127.0.0.1:$PORT" --ops-listen "127.0.0.1:$OPS_PORT" \
-    --tls-cert-file "$work/tls.crt" --tls-key-file "$work/tls.key" --shutdown-delay 0s --log-level error --worker-threads "$WORKERS" "$@" &
+    --tls-cert-file "$work/tls.crt" --tls-key-file "$work/tls.key" --shutdown-delay 0s --log-level error ${WORKERS:+--worker-threads "$WORKERS"} "$@" &
   pid=$!
   pids+=("$pid")
   for i in $(seq 100); do
@@ -115,7 +117,7 @@ LUA
 
 echo "started $(date -u '+%Y-%m-%d %H:%M UTC'); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), shared; servers on cpu $SERVER_CPU, clients on cpu $CLIENT_CPU"
-echo "webhook: --worker-threads $WORKERS, GLIBC_TUNABLES=glibc.malloc.tcache_count=$TCACHE"
+echo "webhook: --worker-threads ${WORKERS:-unset (its default: 1 on the one pinned core)}, GLIBC_TUNABLES=glibc.malloc.tcache_count=$TCACHE"
 echo "body: $(wc -c < "$work/review.json") bytes AdmissionReview (KubeSphere elasticsearch-logging-data, CREATE); response $(wc -c < "$work/www/mutate") bytes"
 echo "rss idle (webhook): $(rss "$webhook" VmRSS) MiB"
 if [ -n "${REVIEWBENCH:-}" ] && [ -x "$REVIEWBENCH" ]; then

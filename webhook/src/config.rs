@@ -106,8 +106,9 @@ pub struct Config {
     #[arg(long, env = "LOGBACKUP_WEBHOOK_GID", value_name = "GID")]
     pub gid: Option<i64>,
     /// Async I/O worker threads (small reviews run on them too; large ones on up to 4 more)
-    #[arg(long, env = "LOGBACKUP_WEBHOOK_WORKER_THREADS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub worker_threads: u16,
+    /// [default: 2, or 1 when the process may run on one core only]
+    #[arg(long, env = "LOGBACKUP_WEBHOOK_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub worker_threads: Option<u16>,
     /// Log format on stderr
     #[arg(long, env = "LOGBACKUP_WEBHOOK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
     pub log_format: LogFormat,
@@ -131,6 +132,17 @@ impl Config {
                 max_object_values: self.max_object_values,
             },
             budget_wait: crate::server::DEFAULT_BUDGET_WAIT.min(self.request_timeout / 4 * 3),
+        }
+    }
+
+    /// The I/O workers to start on `cores` usable cores (the affinity mask and cgroup quota, as
+    /// `std::thread::available_parallelism` reads them): the flag when given, else two, but never
+    /// more than the cores. Two workers on one core took turns on it: 5% less throughput and a
+    /// longer p99 than one (bench/webhook.sh, 2026-12-01).
+    pub fn worker_threads(&self, cores: usize) -> usize {
+        match self.worker_threads {
+            Some(n) => usize::from(n),
+            None => cores.clamp(1, DEFAULT_WORKERS),
         }
     }
 
@@ -166,9 +178,41 @@ impl Config {
     }
 }
 
+/// Enough for a pod with no CPU limit on a multi-core node; reviews take well under a millisecond.
+const DEFAULT_WORKERS: usize = 2;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workers_default_to_two_but_never_more_than_the_cores() {
+        let parse = |extra: &[&str]| {
+            let base = [
+                "logbackup-webhook",
+                "--tls-cert-file",
+                "c",
+                "--tls-key-file",
+                "k",
+            ];
+            Config::try_parse_from(base.iter().chain(extra)).expect("valid flags parse")
+        };
+        let default = parse(&[]);
+        assert_eq!(default.worker_threads(1), 1);
+        assert_eq!(default.worker_threads(2), 2);
+        assert_eq!(default.worker_threads(32), 2);
+        assert_eq!(parse(&["--worker-threads", "3"]).worker_threads(1), 3);
+        assert!(Config::try_parse_from([
+            "logbackup-webhook",
+            "--tls-cert-file",
+            "c",
+            "--tls-key-file",
+            "k",
+            "--worker-threads",
+            "0"
+        ])
+        .is_err());
+    }
 
     #[test]
     fn flags_are_held_to_the_same_rules_as_annotations() {

@@ -20,9 +20,9 @@ fn main() -> Result<()> {
     let config = Config::parse();
     logbackup_webhook::memory::tune();
     init_logging(&config)?;
-    // Two workers by default: the review is CPU-light and the pod is sized for one core.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(usize::from(config.worker_threads))
+        .worker_threads(config.worker_threads(cores))
         // Large reviews run here; more threads than this would only wait for the value budget,
         // each with a heap arena and a stack of its own.
         .max_blocking_threads(MAX_BLOCKING_THREADS)
