@@ -185,37 +185,8 @@ const DEFAULT_WORKERS: usize = 2;
 mod tests {
     use super::*;
 
-    #[test]
-    fn workers_default_to_two_but_never_more_than_the_cores() {
-        let parse = |extra: &[&str]| {
-            let base = [
-                "logbackup-webhook",
-                "--tls-cert-file",
-                "c",
-                "--tls-key-file",
-                "k",
-            ];
-            Config::try_parse_from(base.iter().chain(extra)).expect("valid flags parse")
-        };
-        let default = parse(&[]);
-        assert_eq!(default.worker_threads(1), 1);
-        assert_eq!(default.worker_threads(2), 2);
-        assert_eq!(default.worker_threads(32), 2);
-        assert_eq!(parse(&["--worker-threads", "3"]).worker_threads(1), 3);
-        assert!(Config::try_parse_from([
-            "logbackup-webhook",
-            "--tls-cert-file",
-            "c",
-            "--tls-key-file",
-            "k",
-            "--worker-threads",
-            "0"
-        ])
-        .is_err());
-    }
-
-    #[test]
-    fn flags_are_held_to_the_same_rules_as_annotations() {
+    /// The flags every run needs, followed by `extra`.
+    fn parse(extra: &[&str]) -> Result<Config, clap::Error> {
         let base = [
             "logbackup-webhook",
             "--tls-cert-file",
@@ -223,8 +194,23 @@ mod tests {
             "--tls-key-file",
             "k",
         ];
-        let ok = Config::try_parse_from(base.iter().chain(&["--claim", "logs-backup"]))
-            .expect("valid flags parse");
+        Config::try_parse_from(base.iter().chain(extra))
+    }
+
+    #[test]
+    fn workers_default_to_two_but_never_more_than_the_cores() {
+        let default = parse(&[]).expect("valid flags parse");
+        assert_eq!(default.worker_threads(1), 1);
+        assert_eq!(default.worker_threads(2), 2);
+        assert_eq!(default.worker_threads(32), 2);
+        let three = parse(&["--worker-threads", "3"]).expect("valid flags parse");
+        assert_eq!(three.worker_threads(1), 3);
+        assert!(parse(&["--worker-threads", "0"]).is_err());
+    }
+
+    #[test]
+    fn flags_are_held_to_the_same_rules_as_annotations() {
+        let ok = parse(&["--claim", "logs-backup"]).expect("valid flags parse");
         assert_eq!(
             ok.inject_options()
                 .expect("valid")
@@ -234,8 +220,7 @@ mod tests {
             Some("logs-backup")
         );
         for (flag, value) in [("--claim", "Logs_Backup"), ("--path", "relative/dir")] {
-            let config = Config::try_parse_from(base.iter().chain(&[flag, value]))
-                .expect("clap accepts any string");
+            let config = parse(&[flag, value]).expect("clap accepts any string");
             let e = config.inject_options().expect_err("refused at startup");
             assert!(
                 e.to_string().starts_with(&format!("invalid {flag} ")),
