@@ -373,11 +373,11 @@ fn accept<'a>(
             if values > limit {
                 Object::TooLarge { values, limit }
             } else {
-                match object::parse(raw).map_err(|e| format!("request.object: {e}")) {
-                    Ok(v) => match unique(v) {
-                        Ok(object) => object,
-                        Err(why) => return invalid(uid, why),
-                    },
+                match object::parse(raw)
+                    .map_err(|e| format!("request.object: {e}"))
+                    .and_then(unique)
+                {
+                    Ok(object) => object,
                     Err(why) => return invalid(uid, why),
                 }
             }
