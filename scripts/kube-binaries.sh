@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Builds (once) the real kube-apiserver and kube-controller-manager that the real-Kubernetes test tier
-# runs, from Debian's `kubernetes` source package, and prints the directory that holds them with etcd.
+# Builds (once) the real Kubernetes components that the real-Kubernetes test tier runs, from Debian's
+# `kubernetes` source package, and prints the directory that holds them with etcd:
+#   control plane: kube-apiserver, kube-controller-manager, kube-scheduler
+#   node:          kubelet (cgo, dynamically linked, as upstream ships it), kube-proxy, and `pause`
+#                  (build/pause/linux/pause.c, compiled static: the sandbox image, since no registry
+#                  is reachable here)
 #
 #   KUBE_ASSETS=DIR   use existing binaries (kube-apiserver, kube-controller-manager, etcd) and build nothing,
 #                     as envtest's KUBEBUILDER_ASSETS does
@@ -21,8 +25,9 @@ fi
 
 cache="${KUBE_CACHE:-/var/cache/logbackup/kube}"
 # Bumped when the way the binaries are built changes, so an older cache is rebuilt once.
-recipe="2: version stamped in component-base and client-go"
+recipe="3: node components (kubelet, kube-scheduler, kube-proxy, pause)"
 if [ -x "$cache/kube-apiserver" ] && [ -x "$cache/kube-controller-manager" ] && [ -x "$cache/etcd" ] \
+  && [ -x "$cache/kubelet" ] && [ -x "$cache/kube-scheduler" ] && [ -x "$cache/kube-proxy" ] && [ -x "$cache/pause" ] \
   && [ "$(cat "$cache/recipe" 2>/dev/null)" = "$recipe" ]; then
   echo "$cache"
   exit 0
@@ -76,11 +81,19 @@ for pkg in k8s.io/kubernetes/vendor/k8s.io/component-base/version k8s.io/kuberne
   ldflags="$ldflags -X $pkg.gitVersion=v$version -X $pkg.gitMajor=${version%%.*} -X $pkg.gitMinor=$(echo "$version" | cut -d. -f2)"
   ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
-for cmd in kube-apiserver kube-controller-manager; do
-  log "building $cmd v$version (about 5-15 minutes for both on 2 cores)"
-  go build -ldflags "$ldflags" -o "$cache/$cmd.new" "./cmd/$cmd" >&2
+for cmd in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet; do
+  cached_recipe="$(cat "$cache/$cmd.recipe" 2>/dev/null || true)"
+  if [ -x "$cache/$cmd" ] && [ "$cached_recipe" = "$recipe" ]; then continue; fi
+  # kubelet needs cgo (its cAdvisor and the host's user lookups); the rest link statically.
+  cgo=0; [ "$cmd" = kubelet ] && cgo=1
+  log "building $cmd v$version (CGO_ENABLED=$cgo; about 3-8 minutes each on 2 cores)"
+  CGO_ENABLED=$cgo go build -ldflags "$ldflags" -o "$cache/$cmd.new" "./cmd/$cmd" >&2
   mv "$cache/$cmd.new" "$cache/$cmd"
+  echo "$recipe" > "$cache/$cmd.recipe"
 done
+log "building pause (static)"
+gcc -Os -static -DVERSION="v$version" -o "$cache/pause" build/pause/linux/pause.c >&2
+strip "$cache/pause" 2>/dev/null || true
 ln -sf "$(command -v etcd || echo /usr/bin/etcd)" "$cache/etcd"
 echo "$recipe" > "$cache/recipe"
 rm -rf "$work"
