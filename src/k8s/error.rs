@@ -202,6 +202,14 @@ impl K8sError {
                  (an expired token or certificate?) with `kubectl auth whoami` or `kubectl get ns`"
                     .to_owned(),
             ),
+            Problem::Api { code: 403, message, .. } if message.contains(NAMESPACE_TERMINATING) => {
+                Some(format!(
+                    "the namespace{} is being deleted, so nothing new can be created in it: wait until \
+                     `kubectl get namespace{}` says it is gone, then create it again (or use another namespace)",
+                    a.namespace.as_deref().map(|ns| format!(" {ns}")).unwrap_or_default(),
+                    a.namespace.as_deref().map(|ns| format!(" {ns}")).unwrap_or_default(),
+                ))
+            }
             Problem::Api { code: 403, .. } => Some(format!(
                 "forbidden: your user needs `{}` on `{}` {place}; check with `kubectl auth can-i {} {}{scope}`, \
                  and ask a cluster admin for a Role that grants it",
@@ -239,6 +247,9 @@ impl K8sError {
             Problem::Api { code: 409, .. } => {
                 Some("someone else changed it meanwhile: run the command again".to_owned())
             }
+            Problem::Api { code: 500.., message, .. } if failed_webhook(message).is_some() => {
+                Some(webhook_hint(failed_webhook(message).unwrap_or_default()))
+            }
             Problem::Api { code: 500.., .. } => Some(
                 "the API server failed: try again; if it persists, look at the API server's logs"
                     .to_owned(),
@@ -250,6 +261,33 @@ impl K8sError {
             ),
             _ => None,
         }
+    }
+}
+
+/// The API server's words when a namespace is being deleted (403, like a missing permission).
+const NAMESPACE_TERMINATING: &str = "because it is being terminated";
+
+/// The admission webhook the API server could not call, from its message:
+/// `Internal error occurred: failed calling webhook "NAME": Post "https://...": ...`.
+fn failed_webhook(message: &str) -> Option<&str> {
+    let rest = message.split("failed calling webhook \"").nth(1)?;
+    rest.split('"').next().filter(|name| !name.is_empty())
+}
+
+fn webhook_hint(name: &str) -> String {
+    if name == logbackup_core::enable::WEBHOOK_NAME {
+        format!(
+            "the API server could not call our admission webhook {name} (Deployment {deployment}), which must \
+             answer before a labelled StatefulSet can be saved: `kubectl logbackup webhook status` says why; \
+             once its pods are ready again, run the same command again",
+            deployment = logbackup_core::ids::WEBHOOK,
+        )
+    } else {
+        format!(
+            "the API server could not call the admission webhook {name}, which is not ours: \
+             `kubectl get mutatingwebhookconfigurations,validatingwebhookconfigurations` shows who runs it; \
+             once it answers, run the same command again"
+        )
     }
 }
 
@@ -315,6 +353,50 @@ mod tests {
         Attempt::new("create", "CronJob", "cronjobs.batch")
             .in_namespace(Some("logs"))
             .named("logbackup-nightly")
+    }
+
+    #[test]
+    fn our_webhook_not_answering_is_named_and_points_at_webhook_status() {
+        let e = K8sError::new(
+            Attempt::new("patch", "StatefulSet", "statefulsets.apps")
+                .in_namespace(Some("logs"))
+                .named("es-data"),
+            api(500, "InternalError", "Internal error occurred: failed calling webhook \"inject.logbackup.io\": Post \"https://logbackup-webhook.logbackup-system.svc:443/mutate?timeout=5s\": dial tcp 10.96.0.12:443: connect: connection refused"),
+        );
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.contains("our admission webhook inject.logbackup.io"),
+            "{hint}"
+        );
+        assert!(hint.contains("kubectl logbackup webhook status"), "{hint}");
+        assert!(!hint.contains("the API server failed"), "{hint}");
+    }
+
+    #[test]
+    fn another_webhook_not_answering_is_not_called_ours() {
+        let e = K8sError::new(
+            create_cronjob(),
+            api(500, "InternalError", "Internal error occurred: failed calling webhook \"validate.kyverno.svc\": Post \"https://kyverno-svc.kyverno.svc:443/validate\": context deadline exceeded"),
+        );
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.contains("validate.kyverno.svc, which is not ours"),
+            "{hint}"
+        );
+        assert!(!hint.contains("logbackup webhook status"), "{hint}");
+    }
+
+    #[test]
+    fn a_namespace_being_deleted_is_not_explained_as_missing_rbac() {
+        let e = K8sError::new(
+            Attempt::new("create", "ServiceAccount", "serviceaccounts")
+                .in_namespace(Some("logs"))
+                .named("logbackup-nightly"),
+            api(403, "Forbidden", "serviceaccounts \"logbackup-nightly\" is forbidden: unable to create new content in namespace logs because it is being terminated"),
+        );
+        let hint = e.hint().unwrap();
+        assert!(hint.contains("namespace logs is being deleted"), "{hint}");
+        assert!(!hint.contains("auth can-i"), "{hint}");
     }
 
     #[test]

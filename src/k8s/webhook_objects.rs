@@ -41,7 +41,8 @@ pub fn for_server(
                 }
                 if removed {
                     notes.push(format!(
-                        "{} has no topologySpreadConstraints matchLabelKeys (1.27+): left out;                          it only evens out the spread during a rolling update",
+                        "{} has no topologySpreadConstraints matchLabelKeys (1.27+): left out; \
+                         it only evens out the spread during a rolling update",
                         served.name()
                     ));
                 }

@@ -308,6 +308,12 @@ mod tests {
             .messages
             .iter()
             .any(|m| m.contains("matchLabelKeys (1.27+)")));
+        // A wrapped string literal must not leave its indentation inside the sentence.
+        assert!(
+            done.messages.iter().all(|m| !m.contains("  ")),
+            "{:?}",
+            done.messages
+        );
     }
 
     #[test]

@@ -26,4 +26,4 @@ pub use plan::{
 };
 pub use statefulset::{pods_in_restart_order, restart_needed, rolled_out, RestartNeed};
 pub use target::{parse_target, Target, TargetKind};
-pub use webhook_presence::webhook_installed;
+pub use webhook_presence::{webhook_installed, WEBHOOK_NAME};

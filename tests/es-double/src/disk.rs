@@ -364,3 +364,14 @@ fn remove_empty_dirs(dir: &Path) -> std::io::Result<bool> {
     }
     Ok(empty)
 }
+
+/// What registration verifies on a real cluster: the master writes a test blob under the location
+/// (`tests-<uuid>/master.dat`) and removes it. A directory the server's user cannot write (the
+/// repository volume before the chown init container ran) fails here, as it does in Elasticsearch.
+pub fn writable(location: &Path) -> bool {
+    let probe = location.join(format!("tests-{}", std::process::id()));
+    let ok = std::fs::create_dir_all(&probe).is_ok()
+        && std::fs::write(probe.join("master.dat"), b"{}").is_ok();
+    let _ = std::fs::remove_dir_all(&probe);
+    ok
+}

@@ -241,7 +241,12 @@ fn verification_failure(state: &State, ctx: &Ctx, name: &str) -> Option<Reply> {
             .any(|r| r == "master" || r.starts_with("data"))
             && !covers(&n.path_repo, location)
     });
-    if state.behaviour.repo_not_shared || (repo.kind == "fs" && node_lacks) {
+    let unwritable = state.behaviour.disk_layout
+        && repo.kind == "fs"
+        && !node_lacks
+        && std::path::Path::new(location).is_absolute()
+        && !crate::disk::writable(std::path::Path::new(location));
+    if state.behaviour.repo_not_shared || (repo.kind == "fs" && node_lacks) || unwritable {
         return Some(ctx.error(
             "repository_verification_exception",
             Names {

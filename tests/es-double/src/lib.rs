@@ -24,6 +24,7 @@ pub mod documents;
 pub mod errors;
 pub mod handlers;
 pub mod listing;
+pub mod pod;
 pub mod policies;
 pub mod s3;
 pub mod schema;

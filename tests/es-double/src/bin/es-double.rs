@@ -1,5 +1,11 @@
 //! `es-double --version 7.17.0 --flavour elasticsearch --port 9200 --seed-snapshots 10000`: the test
 //! double as a server, for the benchmark and for trying the plugin or Curator by hand.
+//!
+//! `es-double --pod`: the double as the container of an Elasticsearch pod on the real node (its image
+//! is built by scripts/build-es-double-image.sh). Like the official images it takes its settings from
+//! dotted environment variables (`path.repo`, `node.name`), listens on every address on 9200, keeps
+//! the `fs` repository on disk under `path.repo`, and refuses to register a location it cannot write,
+//! so the chown init container is proven by its effect.
 
 use clap::{Parser, ValueEnum};
 use es_double::{Config, Flavour, State};
@@ -33,6 +39,12 @@ struct Args {
         default_value = "/usr/share/elasticsearch/backup/ks-log-snapshots"
     )]
     seed_location: String,
+    /// Run as an Elasticsearch pod: settings from the environment, 0.0.0.0:9200, the repository on disk
+    #[arg(long)]
+    pod: bool,
+    /// With --pod: open daily log indices to create, one a day back from today (KubeSphere's names)
+    #[arg(long, default_value_t = 3)]
+    seed_indices: usize,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -47,6 +59,22 @@ async fn main() -> std::process::ExitCode {
         config.api_root = root;
     }
     let mut state = State::default();
+    let mut listen = format!("127.0.0.1:{}", args.port);
+    if args.pod {
+        config.restart_extras = true;
+        config.search_extras = true;
+        let setting = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        es_double::pod::configure(
+            &mut state,
+            es_double::pod::Settings {
+                node_name: setting("node.name").or_else(|| setting("HOSTNAME")),
+                path_repo: setting("path.repo"),
+                seed_indices: args.seed_indices,
+            },
+            es_double::time::now_ms(),
+        );
+        listen = format!("0.0.0.0:{}", args.port);
+    }
     if args.seed_snapshots > 0 {
         state.seed_snapshots(
             &args.seed_repository,
@@ -55,7 +83,7 @@ async fn main() -> std::process::ExitCode {
             es_double::time::now_ms(),
         );
     }
-    let running = match es_double::start(config, state, &format!("127.0.0.1:{}", args.port)).await {
+    let running = match es_double::start(config, state, &listen).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("es-double: {e}");
@@ -63,7 +91,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     println!("listening on {}", running.url());
-    let _ = tokio::signal::ctrl_c().await;
+    stopped().await;
     // What the benchmark reads back: requests answered and the modelled metadata reads.
     let state = running.state();
     println!(
@@ -72,4 +100,20 @@ async fn main() -> std::process::ExitCode {
         state.metadata_reads
     );
     std::process::ExitCode::SUCCESS
+}
+
+/// Ctrl-C, or SIGTERM: as a container's PID 1 an unhandled SIGTERM is ignored, and the pod would
+/// wait out its whole grace period.
+async fn stopped() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }

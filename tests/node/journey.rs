@@ -1,0 +1,211 @@
+//! The README's KubeSphere journey on the real node: every pod on the path runs as it would in a
+//! user's cluster, from the images `scripts/build-test-images.sh` builds.
+
+use std::os::unix::fs::MetadataExt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::cluster::{ready, Node};
+
+const NS: &str = "kubesphere-logging-system";
+const WEBHOOK_NS: &str = "logbackup-system";
+const WEBHOOK_PODS: &str = "app.kubernetes.io/name=logbackup-webhook";
+const ES_PODS: &str = "app=elasticsearch,component=data";
+const REPO: &str = "ks-log-snapshots";
+/// `kubectl-logbackup` in the image runs as this user (the manifests say so; the image's passwd names it).
+const ELASTICSEARCH_UID: u32 = 1000;
+
+fn enable_args() -> Vec<&'static str> {
+    vec![
+        "enable",
+        "-n",
+        NS,
+        "sts/elasticsearch-logging-data",
+        "--storage-class",
+        "nfs-client",
+        "--size",
+        "1Gi",
+        "--repository",
+        REPO,
+    ]
+}
+
+fn webhook_ready(node: &Node) -> Option<()> {
+    (node.plugin(&["webhook", "status"]).0 == 0).then_some(())
+}
+
+fn scale_webhook(node: &Node, replicas: u32) {
+    node.kubectl_ok(&[
+        "scale",
+        "-n",
+        WEBHOOK_NS,
+        "deployment/logbackup-webhook",
+        &format!("--replicas={replicas}"),
+    ]);
+}
+
+fn es_pod(node: &Node) -> Option<Value> {
+    let pods = node.pods(NS, ES_PODS);
+    (pods.len() == 1 && ready(&pods[0])).then(|| pods[0].clone())
+}
+
+#[test]
+#[ignore = "needs the real node: scripts/real-node.sh run IMAGES -- cargo test --test node -- --ignored"]
+fn the_kubesphere_journey_runs_on_a_real_node() {
+    let node = Node::get();
+    let volume = node.dir.join("volumes/repository");
+
+    // 1. The webhook: a real Deployment, its pods running on the node as uid 65532, reading their
+    //    0440 Secret through fsGroup, serving the certificate the API server trusts.
+    node.plugin_ok(&["webhook", "install"]);
+    node.wait(
+        "`webhook status` says ready",
+        Duration::from_secs(240),
+        || webhook_ready(&node),
+    );
+    let pods = node.pods(WEBHOOK_NS, WEBHOOK_PODS);
+    assert_eq!(pods.len(), 2, "{pods:#?}");
+    for pod in &pods {
+        assert!(ready(pod), "{pod:#}");
+        assert_eq!(pod["status"]["phase"], "Running");
+        assert_eq!(pod["spec"]["nodeName"], "logbackup-node");
+    }
+
+    // 2. KubeSphere's Elasticsearch, the double in its place, running before anything is enabled.
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/node/kubesphere-double.yaml"
+    ))
+    .unwrap()
+    .replace("VOLUME_DIR", volume.to_str().unwrap());
+    node.apply(&fixture);
+    let before = node.wait("Elasticsearch is ready", Duration::from_secs(180), || {
+        es_pod(&node)
+    });
+    let before_uid = before["metadata"]["uid"].as_str().unwrap().to_owned();
+
+    // 3. Our webhook installed but not answering: the apply is refused, and the plugin names the
+    //    webhook as ours and says where to look, not "the API server failed".
+    scale_webhook(&node, 0);
+    node.wait(
+        "the webhook's pods are gone",
+        Duration::from_secs(120),
+        || node.pods(WEBHOOK_NS, WEBHOOK_PODS).is_empty().then_some(()),
+    );
+    let (code, out, err) = node.plugin(&enable_args());
+    assert_ne!(
+        code, 0,
+        "enable succeeded with no webhook answering:\n{err}\n{out}"
+    );
+    assert!(
+        err.contains("our admission webhook inject.logbackup.io")
+            && err.contains("kubectl logbackup webhook status"),
+        "{err}"
+    );
+    assert!(!err.contains("the API server failed"), "{err}");
+
+    // 4. The Deployment brings the pods back; the same command then goes through: the API server
+    //    injects through the webhook's Service, the rolling restart replaces the pod, the chown init
+    //    container makes the shared volume writable for Elasticsearch, the repository registers.
+    scale_webhook(&node, 2);
+    node.wait(
+        "`webhook status` says ready again",
+        Duration::from_secs(240),
+        || webhook_ready(&node),
+    );
+    node.plugin_ok(&enable_args());
+    let after = node.wait(
+        "the injected pod is ready",
+        Duration::from_secs(180),
+        || es_pod(&node),
+    );
+    assert_ne!(
+        after["metadata"]["uid"],
+        before_uid.as_str(),
+        "the pod was not restarted"
+    );
+    let init = &after["status"]["initContainerStatuses"];
+    let chown = init
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "logbackup-chown")
+        .unwrap_or_else(|| panic!("no chown init container ran: {init:#}"));
+    assert_eq!(chown["state"]["terminated"]["exitCode"], 0, "{chown:#}");
+    let pod_name = after["metadata"]["name"].as_str().unwrap();
+    let said = node.logs(NS, pod_name, "logbackup-chown");
+    assert!(said.contains("is owned by 1000:1000"), "{said}");
+    let meta = std::fs::metadata(&volume).unwrap();
+    assert_eq!(
+        meta.uid(),
+        ELASTICSEARCH_UID,
+        "the chown did not take effect"
+    );
+    // Registering verified the location by writing into it, as uid 1000: the chown's effect.
+    assert!(
+        volume.join(REPO).is_dir(),
+        "the repository directory was not created"
+    );
+
+    // 5. A scheduled snapshot, run now: the Job's pod runs the plugin from the image, in-cluster,
+    //    with its own ServiceAccount, and reaches Elasticsearch through its Service by name.
+    node.plugin_ok(&[
+        "schedule",
+        "create",
+        "nightly",
+        "-n",
+        NS,
+        "-r",
+        REPO,
+        "--cron",
+        "0 1 * * *",
+        "--keep-days",
+        "45",
+        "--preset",
+        "kubesphere",
+    ]);
+    let job = node.plugin_ok(&["schedule", "run-now", "nightly", "-n", NS]);
+    let job = job.trim();
+    wait_job(&node, job);
+    let latest = volume.join(REPO).join("index.latest");
+    assert!(latest.exists(), "no index.latest in the repository volume");
+    let snaps = std::fs::read_dir(volume.join(REPO))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("snap-"))
+        .count();
+    assert!(snaps >= 1, "no snapshot written into the volume");
+
+    // 7. Healthy.
+    node.plugin_ok(&["status", "-n", NS, "-r", REPO]);
+
+    // 8. Undone.
+    node.plugin_ok(&["schedule", "delete", "nightly", "-n", NS]);
+    node.plugin_ok(&["disable", "-n", NS, "sts/elasticsearch-logging-data"]);
+    node.plugin_ok(&["webhook", "uninstall"]);
+    node.wait(
+        "the webhook's namespace is gone",
+        Duration::from_secs(120),
+        || (node.kubectl(&["get", "namespace", WEBHOOK_NS]).0 != 0).then_some(()),
+    );
+}
+
+/// Waits for a Job to succeed; on failure, its pod's log is the message.
+fn wait_job(node: &Node, job: &str) {
+    let done = node.wait(
+        &format!("Job {job} finishes"),
+        Duration::from_secs(240),
+        || {
+            let j = node.get_json(&["get", "job", "-n", NS, job]);
+            let status = &j["status"];
+            let succeeded = status["succeeded"].as_u64().unwrap_or(0) > 0;
+            let failed = status["failed"].as_u64().unwrap_or(0) > 0;
+            (succeeded || failed).then_some(succeeded)
+        },
+    );
+    if !done {
+        let (_, log, _) = node.kubectl(&["logs", "-n", NS, &format!("job/{job}")]);
+        panic!("Job {job} failed:\n{log}");
+    }
+}
