@@ -177,10 +177,78 @@ fn the_kubesphere_journey_runs_on_a_real_node() {
         .count();
     assert!(snaps >= 1, "no snapshot written into the volume");
 
-    // 7. Healthy.
+    // 6. The restore test, as its CronJob's pod runs it: restores the newest snapshot under
+    //    another name, checks it, and records the proof that `status` reads.
+    node.plugin_ok(&[
+        "schedule",
+        "create",
+        "nightly",
+        "-n",
+        NS,
+        "-r",
+        REPO,
+        "--cron",
+        "0 1 * * *",
+        "--keep-days",
+        "45",
+        "--preset",
+        "kubesphere",
+        "--verify",
+        "daily",
+    ]);
+    let verify = job_from_cronjob(&node, "logbackup-nightly-verify", "verify-now");
+    wait_job(&node, &verify);
+
+    // 7. The off-site copy: the Job copies the repository to a real S3 server (moto), which the
+    //    pod reaches at the node's address.
+    let s3 = S3::start(&node);
+    node.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "offsite-s3",
+        "-n",
+        NS,
+        "--from-literal=AWS_ACCESS_KEY_ID=test",
+        "--from-literal=AWS_SECRET_ACCESS_KEY=test",
+    ]);
+    node.plugin_ok(&[
+        "schedule",
+        "create",
+        "nightly",
+        "-n",
+        NS,
+        "-r",
+        REPO,
+        "--cron",
+        "0 1 * * *",
+        "--keep-days",
+        "45",
+        "--preset",
+        "kubesphere",
+        "--verify",
+        "daily",
+        "--sync-to",
+        "s3://offsite/ks",
+        "--sync-claim",
+        "elasticsearch-logging-backup",
+        "--sync-secret",
+        "offsite-s3",
+        "--sync-endpoint",
+        &s3.url,
+    ]);
+    let job = node.plugin_ok(&["schedule", "run-now", "nightly", "-n", NS]);
+    wait_job(&node, job.trim());
+    let listing = s3.list("offsite", "ks/");
+    assert!(
+        listing.contains("ks/index.latest"),
+        "no copy in S3:\n{listing}"
+    );
+
+    // 8. Healthy: a fresh SUCCESS snapshot, a restore proof, the copy in step.
     node.plugin_ok(&["status", "-n", NS, "-r", REPO]);
 
-    // 8. Undone.
+    // 9. Undone.
     node.plugin_ok(&["schedule", "delete", "nightly", "-n", NS]);
     node.plugin_ok(&["disable", "-n", NS, "sts/elasticsearch-logging-data"]);
     node.plugin_ok(&["webhook", "uninstall"]);
@@ -207,5 +275,73 @@ fn wait_job(node: &Node, job: &str) {
     if !done {
         let (_, log, _) = node.kubectl(&["logs", "-n", NS, &format!("job/{job}")]);
         panic!("Job {job} failed:\n{log}");
+    }
+}
+
+/// Starts a Job from a CronJob's template now, as `kubectl create job --from=cronjob/...` does
+/// (which the 1.32 kubectl cannot do against a 1.20 server's batch/v1beta1 CronJob).
+fn job_from_cronjob(node: &Node, cronjob: &str, job: &str) -> String {
+    let cron = node.get_json(&["get", "cronjob", "-n", NS, cronjob]);
+    let template = &cron["spec"]["jobTemplate"];
+    let object = serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": job, "namespace": NS, "labels": template["metadata"]["labels"]},
+        "spec": template["spec"],
+    });
+    node.apply(&object.to_string());
+    job.to_owned()
+}
+
+/// moto, a real S3 server, on the node's address so that pods reach it; stopped on drop.
+struct S3 {
+    child: std::process::Child,
+    url: String,
+}
+
+impl S3 {
+    fn start(node: &Node) -> S3 {
+        let port = std::net::TcpListener::bind((node.ip.as_str(), 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = crate::cluster::command("moto_server")
+            .args(["-H", &node.ip, "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server (pip install 'moto[server]')");
+        let s3 = S3 {
+            child,
+            url: format!("http://{}:{port}", node.ip),
+        };
+        node.wait("moto answers", Duration::from_secs(30), || {
+            std::net::TcpStream::connect((node.ip.as_str(), port)).ok()
+        });
+        let status = crate::cluster::command("curl")
+            .args(["-sf", "-X", "PUT", &format!("{}/offsite", s3.url)])
+            .status()
+            .unwrap();
+        assert!(status.success(), "could not create the bucket");
+        s3
+    }
+
+    fn list(&self, bucket: &str, prefix: &str) -> String {
+        let out = crate::cluster::command("curl")
+            .args([
+                "-sf",
+                &format!("{}/{bucket}?list-type=2&prefix={prefix}", self.url),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -206,9 +206,13 @@ async fn admit(state: &Arc<AppState>, request: Request) -> Result<Vec<u8>, Reque
     // once the body is polled, so a client that asked for it gets the 413 without uploading.
     // A client that sends the body anyway has it read and dropped (constant memory) before the
     // 413, because closing on unread data makes the kernel send a reset instead of our answer.
+    // Over HTTP/2 the body is always read to its end (at the pace flow control allows, bounded by
+    // the request timeout): an answer sent over an unread body was lost to the stream's reset, and
+    // the client saw a closed stream with no 413.
     let declared = content_length(&parts.headers);
     if declared.is_some_and(|n| n > limit) {
-        if !expects_continue(&parts.headers) && declared.is_some_and(|n| n <= 4 * limit) {
+        let h2 = parts.version == axum::http::Version::HTTP_2;
+        if !expects_continue(&parts.headers) && (h2 || declared.is_some_and(|n| n <= 4 * limit)) {
             discard(body).await;
         }
         return Err(RequestError::TooLarge { limit });

@@ -443,6 +443,37 @@ async fn http2_is_negotiated_with_alpn_and_served() {
     assert!(decode_patch(&answer).is_some());
 }
 
+/// Far over the limit (more than four times it, where HTTP/1.1 answers and closes without reading),
+/// HTTP/2 still gets its 413, not a reset stream with no answer. curl is the client because it
+/// reported the reset (exit 92) where reqwest's client recovered the answer.
+#[test]
+fn http2_gets_413_for_a_body_far_over_the_limit() {
+    let ca = TestCa::new();
+    let webhook = Webhook::start(&ca, &["--max-body-bytes", "1048576"]);
+    let dir = TempDir::new("h2-large");
+    let (ca_file, body) = (dir.0.join("ca.crt"), dir.0.join("body.json"));
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    std::fs::write(&body, vec![b' '; 12 << 20]).unwrap();
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+        ])
+        .args(["-H", "content-type: application/json", "--cacert"])
+        .arg(&ca_file)
+        .arg("--data-binary")
+        .arg(format!("@{}", body.display()))
+        .arg(webhook.url("/mutate"))
+        .output()
+        .expect("curl (apt-get install curl)");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(said, "2 413", "curl exit {:?}", out.status.code());
+}
+
 #[test]
 fn refuses_to_start_without_a_usable_certificate_and_says_why() {
     let dir = TempDir::new("empty");
