@@ -37,7 +37,7 @@ busybox_root() { # dir: busybox and the applets the chown script and the tests' 
   for a in sh chown chmod stat id ls cat echo sleep mkdir rm mv seq test printf date tail head wc kill touch; do
     ln -sf busybox "$1/bin/$a"
   done
-  mkdir -p "$1/tmp" && chmod 1777 "$1/tmp"
+  mkdir -p "$1/tmp" "$1/etc" && chmod 1777 "$1/tmp"
 }
 
 say "es-double (static)"
@@ -48,7 +48,7 @@ trap 'rm -rf "$work"' EXIT
 root=$work/es/root
 busybox_root "$root"
 install -D -m 0755 "$target_dir/$target/release/es-double" "$root/usr/local/bin/es-double"
-mkdir -p "$root/usr/share/es-double" "$root/usr/share/elasticsearch"
+mkdir -p "$root/usr/share/es-double" "$root/usr/share/elasticsearch/data"
 cp -r "$api_root" "$root/usr/share/es-double/es-api"
 printf 'root:x:0:0:root:/root:/bin/sh\nelasticsearch:x:1000:1000::/usr/share/elasticsearch:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\nelasticsearch:x:1000:\n' > "$root/etc/group"

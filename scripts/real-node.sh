@@ -10,6 +10,7 @@
 #   scripts/real-node.sh run [IMAGE.tar ...] -- CMD ...
 #                                             up, run CMD with the node's environment, down (always)
 #   scripts/real-node.sh env                  print the environment the tests read (source it)
+#   scripts/real-node.sh restart NAME         stop a component (kubelet, containerd, ...) and start it again
 #
 # The tests read: LOGBACKUP_NODE_KUBECONFIG (cluster-admin), LOGBACKUP_NODE_IP (the node's address:
 # pods reach host services there), LOGBACKUP_NODE_DIR (state, logs, the hostPath volumes' root).
@@ -55,6 +56,7 @@ print_env() {
   echo "export LOGBACKUP_NODE_IP=$(cat "$STATE/node-ip" 2>/dev/null || node_ip)"
   echo "export LOGBACKUP_NODE_DIR=$STATE"
   echo "export LOGBACKUP_NODE_CONTAINERD=$SOCK"
+  echo "export LOGBACKUP_NODE_SCRIPT=$repo/scripts/real-node.sh"
 }
 
 # --- certificates (openssl; one CA signs everything) ---------------------------------------------
@@ -97,8 +99,20 @@ EOF
 
 start() { # name cmd...: a daemon in its own session, its log in $STATE/logs
   local name=$1; shift
-  setsid "$@" > "$STATE/logs/$name.log" 2>&1 < /dev/null &
+  setsid "$@" >> "$STATE/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$RUN/$name.pid"
+  printf '%q ' "$@" > "$RUN/$name.cmd"
+}
+
+restart() { # name: stop a component and start it again as it was started (the tests' faults)
+  local name=$1 pid
+  [ -f "$RUN/$name.cmd" ] || die "no component $name is running"
+  pid=$(cat "$RUN/$name.pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -9 "$pid" 2>/dev/null || true
+  eval "start $name $(cat "$RUN/$name.cmd")"
+  log "restarted $name"
 }
 
 wait_for() { # what seconds cmd...
@@ -280,6 +294,7 @@ up() {
     --kubelet-client-certificate="$pki/admin.crt" --kubelet-client-key="$pki/admin.key" \
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc \
+    --kubelet-preferred-address-types=InternalIP \
     --service-cluster-ip-range=$SERVICE_CIDR --authorization-mode=Node,RBAC --allow-privileged=true --v=0
   wait_for kube-apiserver 120 kc get --raw /readyz
 
@@ -300,7 +315,9 @@ up() {
 
   log "dnsmasq on $ip:53 (no upstream), kube-proxy, kubelet"
   touch "$STATE/dns/hosts"
-  start dnsmasq dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll --bind-interfaces \
+  # --local: every name is ours to answer (NXDOMAIN, not REFUSED, for what the hosts file lacks),
+  # so resolvers walking the search domains go on to the next one.
+  start dnsmasq dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll --bind-interfaces --local=/#/ \
     --listen-address="$ip" --port=53 --addn-hosts="$STATE/dns/hosts" --pid-file= --user=root --log-facility=-
   dns_feeder > "$STATE/logs/dns-feeder.log" 2>&1 &
   echo $! > "$RUN/dns-feeder.pid"
@@ -354,8 +371,16 @@ down() {
     [ -d "$h/kubepods" ] && find "$h/kubepods" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done
   if [ -f "$STATE/host/iptables" ]; then
+    # iptables-restore rewrites only the tables the saved file names, and a host with no rules
+    # saves none: empty every table first, then restore what was there.
+    for cmd in iptables ip6tables; do
+      for table in filter nat mangle raw; do
+        "$cmd" -t "$table" -F 2>/dev/null || true
+        "$cmd" -t "$table" -X 2>/dev/null || true
+      done
+    done
     iptables-restore < "$STATE/host/iptables" || log "could not restore iptables"
-    [ -s "$STATE/host/ip6tables" ] && { ip6tables-restore < "$STATE/host/ip6tables" || log "could not restore ip6tables"; }
+    if [ -s "$STATE/host/ip6tables" ]; then ip6tables-restore < "$STATE/host/ip6tables" || log "could not restore ip6tables"; fi
   fi
   if [ -f "$STATE/host/sysctl" ]; then
     while IFS= read -r kv; do sysctl -qw "$kv" 2>/dev/null || log "could not restore $kv"; done < "$STATE/host/sysctl"
@@ -367,6 +392,32 @@ down() {
   log "down: host restored"
 }
 
+host_fingerprint() (
+  # What `down` must put back: rules (without counters), the sysctls, links, routes, network
+  # namespaces, mounts and cgroups of ours. (A subshell: an empty rule set is not a failure.)
+  set +e +o pipefail
+  iptables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'
+  ip6tables-save 2>/dev/null | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'
+  for s in "${SYSCTLS[@]}"; do printf '%s=%s\n' "$s" "$(sysctl -n "$s" 2>/dev/null)"; done
+  ip -o link | awk '{print $2}'
+  ip route
+  ip netns list 2>/dev/null
+  grep -E " ($STATE|$RUN)" /proc/self/mounts || true
+  ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null || true
+  ls -d /var/log/pods /var/log/containers 2>/dev/null || true
+)
+
+finish() { # the EXIT trap of `run`: down, then prove the host is as it was
+  local rc=$? before=$1
+  down
+  if ! host_fingerprint | diff -u "$before" - >&2; then
+    log "error: the host is not as it was before up (the diff above)"
+    rc=1
+  fi
+  rm -f "$before"
+  exit "$rc"
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
@@ -374,12 +425,15 @@ case "$cmd" in
   down) down ;;
   env) print_env ;;
   import) import_images "$@" ;;
+  restart) restart "$@" ;;
   run)
     images=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do images+=("$1"); shift; done
     [ "${1:-}" = -- ] || die "usage: scripts/real-node.sh run [IMAGE.tar ...] -- CMD ..."
     shift
-    trap down EXIT
+    before=$(mktemp)
+    host_fingerprint > "$before"
+    trap 'finish "$before"' EXIT
     up "${images[@]}"
     eval "$(print_env)"
     "$@"

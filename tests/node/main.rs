@@ -13,4 +13,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod cluster;
+mod faults;
 mod journey;

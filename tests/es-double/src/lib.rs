@@ -297,6 +297,7 @@ async fn serve(
             };
             let reply = handlers::handle(&mut state, &ctx);
             disk::reconcile(&mut state);
+            pod::save(&state);
             let status = match &reply {
                 handlers::Reply::Json(s, _) | handlers::Reply::Text(s, _) => *s,
             };

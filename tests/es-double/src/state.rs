@@ -126,6 +126,8 @@ pub struct Behaviour {
     pub disk_layout: bool,
     /// Plugins installed per node name (`s3.rs`: `repository-s3` for S3 repositories before ES 8).
     pub node_plugins: BTreeMap<String, Vec<String>>,
+    /// Where the registrations are kept between runs (`pod.rs`: the pod's `path.data`).
+    pub repositories_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Behaviour {
@@ -143,6 +145,7 @@ impl Default for Behaviour {
             oss_build: false,
             disk_layout: false,
             node_plugins: BTreeMap::new(),
+            repositories_file: None,
         }
     }
 }

@@ -70,6 +70,13 @@ async fn main() -> std::process::ExitCode {
                 node_name: setting("node.name").or_else(|| setting("HOSTNAME")),
                 path_repo: setting("path.repo"),
                 seed_indices: args.seed_indices,
+                path_data: Some(
+                    setting("path.data")
+                        .unwrap_or_else(|| "/usr/share/elasticsearch/data".into())
+                        .into(),
+                )
+                .filter(|p: &std::path::PathBuf| p.is_dir()),
+                snapshot_seconds: setting("DOUBLE_SNAPSHOT_SECONDS").and_then(|s| s.parse().ok()),
             },
             es_double::time::now_ms(),
         );

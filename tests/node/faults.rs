@@ -1,0 +1,203 @@
+//! Faults on the real node, while a scheduled backup's Job runs: kubelet restarted (nothing lost,
+//! nothing reported twice), and the Elasticsearch pod killed in the middle of a snapshot (the run
+//! says it was not successful; the next run succeeds).
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cluster::{ready, Node};
+
+const NS: &str = "logbackup-faults";
+const REPO: &str = "ks";
+
+fn owned_dir(node: &Node, name: &str) -> String {
+    let dir = node.dir.join("volumes").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(1000), Some(1000)).unwrap();
+    dir.to_str().unwrap().to_owned()
+}
+
+fn es_ready(node: &Node) -> Option<String> {
+    let pods = node.pods(NS, "app=faults-es");
+    (pods.len() == 1 && ready(&pods[0]))
+        .then(|| pods[0]["metadata"]["uid"].as_str().unwrap().to_owned())
+}
+
+/// The Job's pods: (name, phase).
+fn job_pods(node: &Node, job: &str) -> Vec<(String, String)> {
+    node.get_json(&["get", "pods", "-n", NS, "-l", &format!("job-name={job}")])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["metadata"]["name"].as_str().unwrap().to_owned(),
+                p["status"]["phase"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until the Job's first pod has been running for `for_at_least`: its snapshot is under way.
+fn running_for(node: &Node, job: &str, for_at_least: Duration) {
+    let since = node.wait(
+        &format!("Job {job}'s pod runs"),
+        Duration::from_secs(120),
+        || {
+            job_pods(node, job)
+                .iter()
+                .any(|(_, phase)| phase == "Running")
+                .then(Instant::now)
+        },
+    );
+    std::thread::sleep(for_at_least.saturating_sub(since.elapsed()));
+}
+
+/// (succeeded, failed) once the Job has finished.
+fn finished(node: &Node, job: &str) -> (u64, u64) {
+    node.wait(
+        &format!("Job {job} finishes"),
+        Duration::from_secs(300),
+        || {
+            let j = node.get_json(&["get", "job", "-n", NS, job]);
+            let done = j["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter().any(|c| {
+                    (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True"
+                })
+            });
+            done.then(|| {
+                (
+                    j["status"]["succeeded"].as_u64().unwrap_or(0),
+                    j["status"]["failed"].as_u64().unwrap_or(0),
+                )
+            })
+        },
+    )
+}
+
+fn snapshots(node: &Node) -> Vec<Value> {
+    let out = node.plugin_ok(&["snapshot", "list", "-n", NS, "-r", REPO, "-o", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v.as_array()
+        .cloned()
+        .or_else(|| v["snapshots"].as_array().cloned())
+        .unwrap_or_else(|| panic!("snapshot list -o json: {out}"))
+}
+
+#[test]
+#[ignore = "needs the real node: scripts/real-node.sh run IMAGES -- cargo test --test node -- --ignored"]
+fn a_backup_job_survives_a_kubelet_restart_and_reports_an_elasticsearch_crash() {
+    let node = Node::get();
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/node/faults-double.yaml"
+    ))
+    .unwrap()
+    .replace("REPO_DIR", &owned_dir(&node, "faults-repo"))
+    .replace("DATA_DIR", &owned_dir(&node, "faults-data"));
+    node.apply(&fixture);
+    let es_uid = node.wait("Elasticsearch is ready", Duration::from_secs(180), || {
+        es_ready(&node)
+    });
+    node.plugin_ok(&[
+        "repo",
+        "register",
+        REPO,
+        "-n",
+        NS,
+        "--location",
+        "/usr/share/elasticsearch/backup/ks",
+    ]);
+    node.plugin_ok(&[
+        "schedule",
+        "create",
+        "faults",
+        "-n",
+        NS,
+        "-r",
+        REPO,
+        "--cron",
+        "0 1 * * *",
+        "--keep-days",
+        "7",
+        "--preset",
+        "kubesphere",
+    ]);
+
+    // kubelet restarted while the Job's pod waits for its snapshot: the pod goes on, the Job
+    // succeeds once, with one pod, and the repository holds exactly one snapshot.
+    let job = node
+        .plugin_ok(&["schedule", "run-now", "faults", "-n", NS])
+        .trim()
+        .to_owned();
+    running_for(&node, &job, Duration::from_secs(4));
+    let script = std::env::var("LOGBACKUP_NODE_SCRIPT").unwrap();
+    let restarted = crate::cluster::command("bash")
+        .args([script.as_str(), "restart", "kubelet"])
+        .status()
+        .unwrap();
+    assert!(restarted.success(), "could not restart kubelet");
+    assert_eq!(
+        finished(&node, &job),
+        (1, 0),
+        "Job {job} after a kubelet restart"
+    );
+    assert_eq!(
+        job_pods(&node, &job).len(),
+        1,
+        "the Job ran more than one pod"
+    );
+    let after_first = snapshots(&node);
+    assert_eq!(after_first.len(), 1, "{after_first:#?}");
+    assert_eq!(after_first[0]["state"], "SUCCESS", "{after_first:#?}");
+
+    // Elasticsearch killed in the middle of the next snapshot: that run says it was not successful.
+    let job = node
+        .plugin_ok(&["schedule", "run-now", "faults", "-n", NS])
+        .trim()
+        .to_owned();
+    running_for(&node, &job, Duration::from_secs(4));
+    node.kubectl_ok(&[
+        "delete",
+        "pod",
+        "-n",
+        NS,
+        "elasticsearch-0",
+        "--grace-period=0",
+        "--force",
+    ]);
+    let (_, failed) = finished(&node, &job);
+    assert!(
+        failed >= 1,
+        "no run of Job {job} failed after Elasticsearch was killed mid-snapshot"
+    );
+    let failed_pod = job_pods(&node, &job)
+        .into_iter()
+        .find(|(_, phase)| phase == "Failed")
+        .map(|(name, _)| name)
+        .unwrap_or_else(|| panic!("Job {job} has no failed pod"));
+    let log = node.kubectl(&["logs", "-n", NS, &failed_pod]).1;
+    assert!(
+        !log.contains("SUCCESS"),
+        "the interrupted run claimed success:\n{log}"
+    );
+    let new_uid = node.wait("Elasticsearch is back", Duration::from_secs(180), || {
+        es_ready(&node)
+    });
+    assert_ne!(new_uid, es_uid);
+
+    // The next run succeeds, and the interrupted snapshot is not listed as a success.
+    let job = node
+        .plugin_ok(&["schedule", "run-now", "faults", "-n", NS])
+        .trim()
+        .to_owned();
+    let (succeeded, _) = finished(&node, &job);
+    assert_eq!(succeeded, 1, "the run after the crash did not succeed");
+    let all = snapshots(&node);
+    let successes = all.iter().filter(|s| s["state"] == "SUCCESS").count();
+    assert!(successes >= 2, "{all:#?}");
+
+    node.plugin_ok(&["schedule", "delete", "faults", "-n", NS]);
+    node.kubectl_ok(&["delete", "namespace", NS, "--wait=false"]);
+}
