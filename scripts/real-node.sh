@@ -101,6 +101,7 @@ start() { # name cmd...: a daemon in its own session, its log in $STATE/logs
   local name=$1; shift
   setsid "$@" >> "$STATE/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$RUN/$name.pid"
+  disown  # `down` stops it; the shell need not report that
   printf '%q ' "$@" > "$RUN/$name.cmd"
 }
 
@@ -321,6 +322,7 @@ up() {
     --listen-address="$ip" --port=53 --addn-hosts="$STATE/dns/hosts" --pid-file= --user=root --log-facility=-
   dns_feeder > "$STATE/logs/dns-feeder.log" 2>&1 &
   echo $! > "$RUN/dns-feeder.pid"
+  disown
   start kube-proxy "$bin/kube-proxy" --kubeconfig="$STATE/admin.kubeconfig" --proxy-mode=iptables \
     --hostname-override="$NODE_NAME" --cluster-cidr=$POD_CIDR --masquerade-all \
     --conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 --conntrack-tcp-timeout-close-wait=0 \
