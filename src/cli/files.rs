@@ -80,9 +80,9 @@ pub struct CollectArgs {
     /// The kubelet's container logs, for the pods that asked for their stdout and stderr
     #[arg(long, value_name = "DIR")]
     pub pod_logs: Option<PathBuf>,
-    /// Seconds between passes
-    #[arg(long, default_value_t = 1, value_name = "SECONDS")]
-    pub interval: u64,
+    /// Time between passes (500ms, 1s, 1m)
+    #[arg(long, default_value = "1s", value_parser = parse_interval, value_name = "DURATION")]
+    pub interval: Duration,
     /// A rotated file unchanged this long is closed and compressed
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub idle_close: i64,
@@ -190,7 +190,7 @@ async fn collect(args: &CollectArgs) -> Result<ExitCode> {
     };
     let settings = Settings {
         node: args.node.clone(),
-        interval_seconds: args.interval,
+        interval_ms: args.interval.as_millis() as u64,
         idle_close_seconds: args.idle_close,
         skip_suffixes: args.skip_suffix.clone(),
     };
@@ -198,7 +198,7 @@ async fn collect(args: &CollectArgs) -> Result<ExitCode> {
     collector
         .prepare_root()
         .context("failed to prepare the node's log root")?;
-    let interval = Duration::from_secs(args.interval.max(1));
+    let interval = args.interval;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("failed to listen for SIGTERM")?;
     let mut previous_start: Option<Instant> = None;
@@ -364,4 +364,24 @@ fn status(args: &StatusArgs) -> Result<ExitCode> {
     })?;
     let healthy = health.iter().all(|h| h.state == HealthState::Ok);
     Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `500ms`, `1s`, `2m`: the pass interval.
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let (number, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 500ms, 1s or 2m"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        _ => return Err(format!("{s:?} is not a duration like 500ms, 1s or 2m")),
+    };
+    if d < Duration::from_millis(10) {
+        return Err("the interval must be at least 10ms".to_owned());
+    }
+    Ok(d)
 }

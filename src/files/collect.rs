@@ -43,7 +43,7 @@ pub struct Roots {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub node: String,
-    pub interval_seconds: u64,
+    pub interval_ms: u64,
     /// A rotated file unchanged this long is closed (compressed).
     pub idle_close_seconds: i64,
     /// File names ending so are not copied: compressed archives the application makes of files
@@ -447,7 +447,7 @@ impl Collector {
         Report {
             node: self.settings.node.clone(),
             finished_at: finished_at.to_string(),
-            interval_seconds: self.settings.interval_seconds,
+            interval_ms: self.settings.interval_ms,
             lag_ms,
             bytes_copied: pass.bytes_copied,
             files_tracked: self.checkpoint.files.len(),

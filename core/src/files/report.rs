@@ -14,8 +14,8 @@ pub struct Report {
     pub node: String,
     /// When the pass this report describes ended (RFC 3339).
     pub finished_at: String,
-    /// Seconds between passes.
-    pub interval_seconds: u64,
+    /// Milliseconds between passes.
+    pub interval_ms: u64,
     /// The worst age, in milliseconds, a byte written just after the previous pass began could
     /// have reached when this pass copied it: the time from that start to this pass's end.
     pub lag_ms: u64,
@@ -74,7 +74,7 @@ pub fn judge(report: &Report, now: jiff::Timestamp) -> Health {
         .finished_at
         .parse::<jiff::Timestamp>()
         .map_or(i64::MAX, |t| now.as_second() - t.as_second());
-    let limit = (report.interval_seconds as i64 * STALE_INTERVALS).max(STALE_MIN_SECONDS);
+    let limit = (report.interval_ms.div_ceil(1000) as i64 * STALE_INTERVALS).max(STALE_MIN_SECONDS);
     let finishing: Vec<String> = report
         .pods
         .iter()
@@ -130,7 +130,7 @@ mod tests {
         Report {
             node: "node-1".into(),
             finished_at: finished_at.into(),
-            interval_seconds: 1,
+            interval_ms: 1000,
             lag_ms: 1200,
             bytes_copied: 10,
             files_tracked: 2,
