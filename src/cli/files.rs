@@ -194,7 +194,8 @@ async fn collect(args: &CollectArgs) -> Result<ExitCode> {
         idle_close_seconds: args.idle_close,
         skip_suffixes: args.skip_suffix.clone(),
     };
-    let mut collector = Collector::open(roots, settings).context("failed to start the collector")?;
+    let mut collector =
+        Collector::open(roots, settings).context("failed to start the collector")?;
     collector
         .prepare_root()
         .context("failed to prepare the node's log root")?;
@@ -260,7 +261,17 @@ fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
             })
             .collect();
         render::table(
-            &["NAMESPACE", "WORKLOAD", "POD", "CONTAINER", "FILE", "STATE", "SIZE", "LAST WRITTEN", "PATH"],
+            &[
+                "NAMESPACE",
+                "WORKLOAD",
+                "POD",
+                "CONTAINER",
+                "FILE",
+                "STATE",
+                "SIZE",
+                "LAST WRITTEN",
+                "PATH",
+            ],
             &rows,
         )
     })?;
@@ -270,7 +281,9 @@ fn list(args: &ListArgs, global: &Global) -> Result<ExitCode> {
 fn get(args: &GetArgs, global: &Global) -> Result<ExitCode> {
     let files = archive::list(&args.archive.archive, &args.filter.filter(global))?;
     if files.is_empty() {
-        anyhow::bail!("no archived file matches; `kubectl logbackup files list` shows what there is");
+        anyhow::bail!(
+            "no archived file matches; `kubectl logbackup files list` shows what there is"
+        );
     }
     match &args.to {
         Some(dir) => {
@@ -305,7 +318,11 @@ fn prune(args: &PruneArgs, global: &Global) -> Result<ExitCode> {
         }
     }
     emit(&decisions, args.output.format(), |ds| {
-        let verb = if args.dry_run { "would delete" } else { "deleted" };
+        let verb = if args.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
         let rows: Vec<Vec<String>> = ds
             .iter()
             .map(|d| {
@@ -363,7 +380,11 @@ fn status(args: &StatusArgs) -> Result<ExitCode> {
         render::table(&["NODE", "STATE", "LAG", "PODS", "DETAIL"], &rows)
     })?;
     let healthy = health.iter().all(|h| h.state == HealthState::Ok);
-    Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `500ms`, `1s`, `2m`: the pass interval.

@@ -118,9 +118,13 @@ impl Collector {
         for pod in &pods {
             let finished = !self.roots.kubelet.join("pods").join(&pod.uid).exists();
             let id = format!("{}/{}", pod.namespace, pod.pod);
-            let result = self
-                .pod_pass(pod, finished, now, &mut pass)
-                .and_then(|()| if finished { self.remove_pod(pod) } else { Ok(()) });
+            let result = self.pod_pass(pod, finished, now, &mut pass).and_then(|()| {
+                if finished {
+                    self.remove_pod(pod)
+                } else {
+                    Ok(())
+                }
+            });
             match result {
                 Ok(()) if finished => {
                     pass.pods_removed.push(id);
@@ -278,7 +282,9 @@ impl Collector {
             (Step::Idle, _) => return Ok(index.map(|i| (i, observed))),
             (Step::Append { from }, Some(i)) => (i, from),
             (Step::Append { .. }, None) => return Ok(None),
-            (Step::Start { base }, _) => (self.start(pod, container, origin, &observed, base)?, base),
+            (Step::Start { base }, _) => {
+                (self.start(pod, container, origin, &observed, base)?, base)
+            }
             (Step::Restart, _) => {
                 // The copy so far is closed as it is; the file's new content is a new copy.
                 if let Some(i) = index {

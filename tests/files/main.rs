@@ -2,6 +2,7 @@
 //! kubelet and the injection lay them out, a real process writing and rotating files, the
 //! collector killed (SIGKILL) and restarted at random moments, the pod deleted mid-write.
 //! Every line must be in the archive exactly once.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod node;
 
@@ -14,7 +15,11 @@ use node::{Node, POD, UID};
 /// timestamp; panics on a line that is not whole.
 fn archived_lines(node: &Node) -> (BTreeMap<u64, u32>, Vec<u128>) {
     let out = node.plugin(&["files", "get", "-n", "shop", "--pod", POD]);
-    assert!(out.status.success(), "files get: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "files get: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut counts = BTreeMap::new();
     let mut times = Vec::new();
@@ -78,21 +83,30 @@ fn every_line_once_through_kills_restarts_rotations_and_the_pod_s_deletion() {
     node.pod_torn_down();
     let deadline = Instant::now() + Duration::from_secs(30);
     while node.pod_dir().exists() {
-        assert!(Instant::now() < deadline, "the finished pod's directory was never removed");
+        assert!(
+            Instant::now() < deadline,
+            "the finished pod's directory was never removed"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     collector.kill().unwrap();
     collector.wait().unwrap();
 
     let (counts, times) = archived_lines(&node);
-    assert!(kills >= 14 && rotated >= 3, "{kills} kills, {rotated} rotations");
+    assert!(
+        kills >= 14 && rotated >= 3,
+        "{kills} kills, {rotated} rotations"
+    );
     assert!(last > 10_000, "the writer wrote only {last} lines");
     assert_exactly_once(&counts, last);
     let last_100ms = times
         .iter()
         .filter(|t| **t + 100_000_000 >= killed_at)
         .count();
-    assert!(last_100ms > 0, "no line of the last 100 ms before the kill is archived");
+    assert!(
+        last_100ms > 0,
+        "no line of the last 100 ms before the kill is archived"
+    );
     // Everything of the finished pod is closed (compressed), and the checkpoint forgot it.
     let list = node.list_json();
     assert!(!list.is_empty());
@@ -129,20 +143,31 @@ fn a_pod_whose_collector_is_down_keeps_its_files_and_status_says_why() {
     node.append_lines(100, 100);
     node.pod_torn_down();
     std::thread::sleep(Duration::from_millis(200));
-    assert!(node.pod_dir().exists(), "nothing may be removed that was not copied");
+    assert!(
+        node.pod_dir().exists(),
+        "nothing may be removed that was not copied"
+    );
     // Time passes with no pass: the report is ten minutes old.
     node.age_report(600);
     let status = node.plugin(&["files", "status"]);
     assert_eq!(status.status.code(), Some(1));
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("stale") && text.contains("1 pod(s) wait"), "{text}");
+    assert!(
+        text.contains("stale") && text.contains("1 pod(s) wait"),
+        "{text}"
+    );
     // Back up: the final pass copies the rest and only then removes the pod's files.
     assert!(node.pass().status.success());
     assert!(!node.pod_dir().exists());
     let (counts, _) = archived_lines(&node);
     assert_exactly_once(&counts, 199);
     let status = node.plugin(&["files", "status", "-o", "json"]);
-    assert_eq!(status.status.code(), Some(0), "{}", String::from_utf8_lossy(&status.stdout));
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
 }
 
 #[test]
@@ -158,8 +183,14 @@ fn stdout_is_kept_for_marked_containers_and_links_are_not_followed() {
         .iter()
         .map(|f| f["name"]["file"].as_str().unwrap().to_owned())
         .collect();
-    assert!(!names.iter().any(|n| n.contains("stdout")), "unmarked: {names:?}");
-    assert!(!names.iter().any(|n| n.contains("secret")), "a link was followed: {names:?}");
+    assert!(
+        !names.iter().any(|n| n.contains("stdout")),
+        "unmarked: {names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.contains("secret")),
+        "a link was followed: {names:?}"
+    );
     node.mark_stdout();
     assert!(node.pass().status.success());
     let names: Vec<String> = node

@@ -115,10 +115,7 @@ impl Node {
 
     /// Appends numbered lines to app.log and waits for the writer to finish.
     pub fn append_lines(&self, start: u64, count: u64) {
-        let status = self
-            .writer(start, count as i64, 1_000_000)
-            .wait()
-            .unwrap();
+        let status = self.writer(start, count as i64, 1_000_000).wait().unwrap();
         assert!(status.success());
     }
 
@@ -150,7 +147,11 @@ impl Node {
 
     pub fn list_json(&self) -> Vec<serde_json::Value> {
         let out = self.plugin(&["files", "list", "-o", "json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
@@ -169,7 +170,11 @@ impl Node {
     }
 
     pub fn container_log(&self, name: &str, text: &str) {
-        std::fs::write(self.path(&format!("pods/shop_{POD}_{UID}/app/{name}")), text).unwrap();
+        std::fs::write(
+            self.path(&format!("pods/shop_{POD}_{UID}/app/{name}")),
+            text,
+        )
+        .unwrap();
     }
 
     /// The injection's marker: this container's stdout is kept.

@@ -101,7 +101,11 @@ impl Checkpoint {
         let archive = loop {
             let generation = self.next_generation;
             self.next_generation += 1;
-            let path = archive_path(pod, container, &ArchiveName::new(name, pod.uid8(), generation));
+            let path = archive_path(
+                pod,
+                container,
+                &ArchiveName::new(name, pod.uid8(), generation),
+            );
             if !taken(&path) {
                 break path;
             }
@@ -140,8 +144,8 @@ impl Checkpoint {
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<Self, CheckpointError> {
-        let checkpoint: Self =
-            serde_json::from_slice(bytes).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+        let checkpoint: Self = serde_json::from_slice(bytes)
+            .map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
         if checkpoint.version != VERSION {
             return Err(CheckpointError::Version(checkpoint.version));
         }
@@ -168,12 +172,34 @@ mod tests {
     #[test]
     fn new_copies_get_fresh_generations_and_skip_names_already_taken() {
         let mut c = Checkpoint::default();
-        let a = c.start(&pod(), "app", Origin::Files, 1, 10, "opt_logs/app.log", 0, |_| false);
-        assert_eq!(c.files[a].archive, "shop/web/web-1/app/opt_logs/app.log~26e825a2.1");
-        let b = c.start(&pod(), "app", Origin::Files, 1, 11, "opt_logs/app.log", 0, |p| {
-            p.ends_with(".2")
-        });
-        assert_eq!(c.files[b].archive, "shop/web/web-1/app/opt_logs/app.log~26e825a2.3");
+        let a = c.start(
+            &pod(),
+            "app",
+            Origin::Files,
+            1,
+            10,
+            "opt_logs/app.log",
+            0,
+            |_| false,
+        );
+        assert_eq!(
+            c.files[a].archive,
+            "shop/web/web-1/app/opt_logs/app.log~26e825a2.1"
+        );
+        let b = c.start(
+            &pod(),
+            "app",
+            Origin::Files,
+            1,
+            11,
+            "opt_logs/app.log",
+            0,
+            |p| p.ends_with(".2"),
+        );
+        assert_eq!(
+            c.files[b].archive,
+            "shop/web/web-1/app/opt_logs/app.log~26e825a2.3"
+        );
         assert_eq!(c.next_generation, 4);
     }
 
@@ -203,7 +229,16 @@ mod tests {
     #[test]
     fn a_checkpoint_round_trips_and_refuses_other_versions() {
         let mut c = Checkpoint::default();
-        c.start(&pod(), "app", Origin::Stdout, 1, 10, "stdout/0.log", 0, |_| false);
+        c.start(
+            &pod(),
+            "app",
+            Origin::Stdout,
+            1,
+            10,
+            "stdout/0.log",
+            0,
+            |_| false,
+        );
         assert_eq!(Checkpoint::from_json(&c.to_json()).unwrap(), c);
         let mut other = c.clone();
         other.version = 99;

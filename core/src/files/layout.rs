@@ -39,10 +39,7 @@ impl PodDir {
     /// a name without `_<uid>`).
     pub fn parse(namespace: &str, workload: &str, pod_and_uid: &str) -> Option<Self> {
         let (pod, uid) = pod_and_uid.rsplit_once('_')?;
-        if [namespace, workload, pod, uid]
-            .iter()
-            .any(|s| !is_name(s))
-        {
+        if [namespace, workload, pod, uid].iter().any(|s| !is_name(s)) {
             return None;
         }
         Some(Self {
@@ -269,7 +266,12 @@ mod tests {
     fn archived_paths_parse_and_skip_our_own_files() {
         let f = ArchivedFile::parse("shop/web/web-1/app/opt_logs/app.log~26e825a2.1.gz").unwrap();
         assert_eq!(
-            (f.namespace.as_str(), f.workload.as_str(), f.pod.as_str(), f.container.as_str()),
+            (
+                f.namespace.as_str(),
+                f.workload.as_str(),
+                f.pod.as_str(),
+                f.container.as_str()
+            ),
             ("shop", "web", "web-1", "app")
         );
         assert!(f.name.closed);

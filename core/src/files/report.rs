@@ -151,7 +151,10 @@ mod tests {
 
     #[test]
     fn a_fresh_report_without_errors_is_ok() {
-        let h = judge(&report("2026-12-06T10:00:00Z", &[]), at("2026-12-06T10:00:30Z"));
+        let h = judge(
+            &report("2026-12-06T10:00:00Z", &[]),
+            at("2026-12-06T10:00:30Z"),
+        );
         assert_eq!(h.state, HealthState::Ok);
         assert_eq!(h.pods_finishing, vec!["shop/web-1"]);
     }
@@ -168,7 +171,10 @@ mod tests {
 
     #[test]
     fn an_old_report_means_the_collector_is_down_and_its_pods_wait() {
-        let h = judge(&report("2026-12-06T10:00:00Z", &[]), at("2026-12-06T10:05:00Z"));
+        let h = judge(
+            &report("2026-12-06T10:00:00Z", &[]),
+            at("2026-12-06T10:05:00Z"),
+        );
         assert_eq!(h.state, HealthState::Stale);
         assert!(h.summary.contains("5m"), "{}", h.summary);
         assert!(h.summary.contains("1 pod(s) wait"), "{}", h.summary);

@@ -32,7 +32,10 @@ pub fn decide(files: &[Listed], now: i64, max_age_seconds: i64) -> Vec<Decision>
             let (delete, reason) = if age <= max_age_seconds {
                 (false, format!("{}d old, kept", age / 86_400))
             } else if !f.file.name.closed {
-                (false, "old but still open (its pod may still write to it), kept".to_owned())
+                (
+                    false,
+                    "old but still open (its pod may still write to it), kept".to_owned(),
+                )
             } else {
                 (true, format!("{}d old", age / 86_400))
             };
@@ -92,7 +95,10 @@ mod tests {
             listed("a/w/p/c/opt_logs/x.log~u.3.gz", now - 10 * day),
         ];
         let d = decide(&files, now, 30 * day);
-        assert_eq!(d.iter().map(|d| d.delete).collect::<Vec<_>>(), [true, false, false]);
+        assert_eq!(
+            d.iter().map(|d| d.delete).collect::<Vec<_>>(),
+            [true, false, false]
+        );
         assert!(d[1].reason.contains("still open"));
     }
 

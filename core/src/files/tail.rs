@@ -38,9 +38,13 @@ pub enum Known {
 pub enum Step {
     Idle,
     /// Append source bytes from `from` to the open copy.
-    Append { from: u64 },
+    Append {
+        from: u64,
+    },
     /// Start a new copy (a new generation) of the source from `base`, then append.
-    Start { base: u64 },
+    Start {
+        base: u64,
+    },
     /// The file was truncated: close the open copy as it is, then start a new one from 0.
     Restart,
 }
@@ -98,23 +102,35 @@ mod tests {
 
     #[test]
     fn appended_bytes_are_copied_from_the_copy_s_end() {
-        let known = Known::Open { base: 0, archived: 100 };
+        let known = Known::Open {
+            base: 0,
+            archived: 100,
+        };
         assert_eq!(decide(known, 150, true), Step::Append { from: 100 });
         assert_eq!(decide(known, 100, true), Step::Idle);
-        let later = Known::Open { base: 40, archived: 60 };
+        let later = Known::Open {
+            base: 40,
+            archived: 60,
+        };
         assert_eq!(decide(later, 150, true), Step::Append { from: 100 });
     }
 
     #[test]
     fn a_shrunk_file_was_truncated_not_appended() {
-        let known = Known::Open { base: 0, archived: 100 };
+        let known = Known::Open {
+            base: 0,
+            archived: 100,
+        };
         assert_eq!(decide(known, 10, true), Step::Restart);
         assert_eq!(decide(known, 0, true), Step::Restart);
     }
 
     #[test]
     fn a_truncated_file_that_grew_back_is_caught_by_its_tail() {
-        let known = Known::Open { base: 0, archived: 100 };
+        let known = Known::Open {
+            base: 0,
+            archived: 100,
+        };
         assert_eq!(decide(known, 500, false), Step::Restart);
     }
 
@@ -141,7 +157,10 @@ mod tests {
     fn the_tail_window_is_at_most_the_check_size_and_ends_at_the_offset() {
         assert_eq!(tail_window(0, 0), None);
         assert_eq!(tail_window(0, 10), Some((0, 10)));
-        assert_eq!(tail_window(50, 1000), Some((50 + 1000 - TAIL_CHECK, TAIL_CHECK)));
+        assert_eq!(
+            tail_window(50, 1000),
+            Some((50 + 1000 - TAIL_CHECK, TAIL_CHECK))
+        );
     }
 
     fn seen(name: &str, modified: i64) -> Observed {
@@ -157,10 +176,34 @@ mod tests {
     #[test]
     fn copies_close_when_their_file_goes_their_pod_ends_or_they_were_rotated_and_idle() {
         assert!(should_close("app.log", None, false, 0, 300));
-        assert!(should_close("app.log", Some(&seen("app.log", 0)), true, 0, 300));
-        assert!(!should_close("app.log", Some(&seen("app.log", 0)), false, 10_000, 300));
+        assert!(should_close(
+            "app.log",
+            Some(&seen("app.log", 0)),
+            true,
+            0,
+            300
+        ));
+        assert!(!should_close(
+            "app.log",
+            Some(&seen("app.log", 0)),
+            false,
+            10_000,
+            300
+        ));
         // Rotated away but still written (logback's rename happens before the last flush).
-        assert!(!should_close("app.log", Some(&seen("app.1.log", 900)), false, 1000, 300));
-        assert!(should_close("app.log", Some(&seen("app.1.log", 700)), false, 1000, 300));
+        assert!(!should_close(
+            "app.log",
+            Some(&seen("app.1.log", 900)),
+            false,
+            1000,
+            300
+        ));
+        assert!(should_close(
+            "app.log",
+            Some(&seen("app.1.log", 700)),
+            false,
+            1000,
+            300
+        ));
     }
 }
