@@ -62,3 +62,8 @@ pub const FILES_VOLUME_NAME: &str = "logbackup-files";
 pub const FILES_NAMESPACE_ENV: &str = "LOGBACKUP_POD_NAMESPACE";
 pub const FILES_POD_ENV: &str = "LOGBACKUP_POD_NAME";
 pub const FILES_UID_ENV: &str = "LOGBACKUP_POD_UID";
+/// Opt-in label on a workload (or a bare Pod) whose pod template names log directories: what the
+/// webhook's objectSelector matches, so that no other object in the cluster waits on the webhook.
+pub const FILES_LABEL: &str = "logbackup.io/files";
+/// Where a container whose stdout is kept sees the (empty) marker directory the kubelet makes.
+pub const STDOUT_MOUNT_PATH: &str = "/var/run/logbackup/stdout";
