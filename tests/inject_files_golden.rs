@@ -106,7 +106,11 @@ fn log_directory_goldens_are_current_idempotent_and_valid() {
         };
         let golden = sibling(case, ".injected.yaml");
         check_golden(&golden, output.as_deref(), &mut stale);
-        check_golden(&sibling(case, ".warnings.txt"), warnings.as_deref(), &mut stale);
+        check_golden(
+            &sibling(case, ".warnings.txt"),
+            warnings.as_deref(),
+            &mut stale,
+        );
         check_golden(&sibling(case, ".error.txt"), error.as_deref(), &mut stale);
         let Ok(plan) = result else { continue };
         if !matches!(plan.outcome, Outcome::Skipped(_)) {
@@ -128,7 +132,10 @@ fn log_directory_goldens_are_current_idempotent_and_valid() {
         stale.join("\n\n")
     );
     for kind in ["Deployment", "StatefulSet", "Job", "CronJob", "Pod"] {
-        assert!(kinds.contains(kind), "no fixture injects a {kind}: {kinds:?}");
+        assert!(
+            kinds.contains(kind),
+            "no fixture injects a {kind}: {kinds:?}"
+        );
     }
     test_support::kubernetes_validate::assert_valid("log-directory goldens", &injected_files);
 }
@@ -147,8 +154,17 @@ fn the_plugin_binary_writes_exactly_the_log_directory_goldens() {
             }
             Err(_) => {
                 let error = std::fs::read_to_string(sibling(&case, ".error.txt")).unwrap();
-                assert!(!out.success(), "{}: injected what the core refuses", case.display());
-                assert!(out.stderr.contains(error.trim()), "{}: {}", case.display(), out.stderr);
+                assert!(
+                    !out.success(),
+                    "{}: injected what the core refuses",
+                    case.display()
+                );
+                assert!(
+                    out.stderr.contains(error.trim()),
+                    "{}: {}",
+                    case.display(),
+                    out.stderr
+                );
             }
         }
         checked += 1;

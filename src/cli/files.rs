@@ -9,10 +9,14 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use logbackup::files::archive;
 use logbackup::files::collect::{Collector, Roots, Settings};
+use logbackup::k8s::webhook_objects;
 use logbackup::render;
+use logbackup::webhook_install::manifests::DEFAULT_NAMESPACE;
+use logbackup_core::files::install::{self, InstallOptions};
 use logbackup_core::files::report::{judge, HealthState};
 use logbackup_core::files::retention::{self, Filter};
 
+use super::connect::kube_client;
 use super::{emit, now, Global, OutputArgs};
 
 #[derive(Debug, Args)]
@@ -55,6 +59,50 @@ Example:
     Prune(PruneArgs),
     /// Each node's collector: its lag, the pods it holds, its errors. Exit 1 when one is unhealthy
     Status(StatusArgs),
+    /// Install (or update) the collector DaemonSet on every node
+    #[command(after_help = "\
+-n/--namespace is the collector's namespace (default logbackup-system); it needs the Pod Security
+level `privileged` (hostPath volumes), as do the namespaces of the workloads that keep log files.
+The archive goes on --claim, a ReadWriteMany PersistentVolumeClaim in that namespace, under --prefix.
+
+Examples:
+  kubectl logbackup files install --claim logs-backup --dry-run -o yaml
+  kubectl logbackup files install --claim logs-backup")]
+    Install(InstallArgs),
+    /// Remove the collector (the archive and the files still on the nodes stay)
+    Uninstall(UninstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The ReadWriteMany PersistentVolumeClaim the archive is written to
+    #[arg(long, value_name = "NAME")]
+    pub claim: String,
+    /// The archive's directory on the claim
+    #[arg(long, default_value = "files", value_name = "DIR")]
+    pub prefix: String,
+    /// The image holding the plugin binary
+    #[arg(long, default_value = logbackup_core::ids::IMAGE)]
+    pub image: String,
+    /// The kubelet's root directory on the nodes
+    #[arg(long, default_value = "/var/lib/kubelet", value_name = "DIR")]
+    pub kubelet_root: String,
+    /// Time between the collector's passes
+    #[arg(long, default_value = "1s", value_parser = parse_interval, value_name = "DURATION")]
+    pub interval: Duration,
+    /// Print the objects, change nothing (no cluster needed)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the objects as
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub output: Option<super::schedule::ManifestFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Show what would be deleted, delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -173,6 +221,8 @@ pub struct StatusArgs {
 
 pub async fn run(args: &FilesArgs, global: &Global) -> Result<ExitCode> {
     match &args.command {
+        FilesCommand::Install(a) => install(a, global).await,
+        FilesCommand::Uninstall(a) => uninstall(a, global).await,
         FilesCommand::Collect(a) => collect(a).await,
         FilesCommand::List(a) => list(a, global),
         FilesCommand::Get(a) => get(a, global),
@@ -405,4 +455,77 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
         return Err("the interval must be at least 10ms".to_owned());
     }
     Ok(d)
+}
+
+fn install_options(args: &InstallArgs, global: &Global) -> InstallOptions {
+    let mut o = InstallOptions::new(&collector_namespace(global), &args.claim);
+    o.prefix = args.prefix.clone();
+    o.image = args.image.clone();
+    o.kubelet_root = args.kubelet_root.clone();
+    o.interval = format!("{}ms", args.interval.as_millis());
+    o
+}
+
+/// -n/--namespace, else logbackup-system (the webhook's namespace), not the context's.
+fn collector_namespace(global: &Global) -> String {
+    global
+        .namespace
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned())
+}
+
+fn print_objects(
+    objects: &[serde_json::Value],
+    format: super::schedule::ManifestFormat,
+) -> Result<()> {
+    let text = match format {
+        super::schedule::ManifestFormat::Yaml => logbackup::manifest::to_yaml_stream(objects)?,
+        super::schedule::ManifestFormat::Json => {
+            format!("{}\n", serde_json::to_string_pretty(objects)?)
+        }
+    };
+    print!("{text}");
+    Ok(())
+}
+
+async fn install(args: &InstallArgs, global: &Global) -> Result<ExitCode> {
+    let objects = install::objects(&install_options(args, global));
+    if args.dry_run {
+        eprintln!("dry run: would apply {} objects", objects.len());
+        print_objects(
+            &objects,
+            args.output.unwrap_or(super::schedule::ManifestFormat::Yaml),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let client = kube_client(global).await?;
+    let applied = webhook_objects::apply_all(&client, &objects).await?;
+    for a in &applied {
+        eprintln!("applied {a}");
+    }
+    eprintln!(
+        "check with: kubectl -n {} rollout status daemonset/{}",
+        collector_namespace(global),
+        logbackup_core::ids::FILES_COLLECTOR
+    );
+    if let Some(format) = args.output {
+        print_objects(&objects, format)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn uninstall(args: &UninstallArgs, global: &Global) -> Result<ExitCode> {
+    let client = kube_client(global).await?;
+    let objects = install::objects(&InstallOptions::new(&collector_namespace(global), "unused"));
+    let gone = webhook_objects::delete_all(&client, &objects, args.dry_run).await?;
+    let prefix = if args.dry_run {
+        "dry run: would delete"
+    } else {
+        "deleted"
+    };
+    for d in &gone {
+        eprintln!("{prefix} {d}");
+    }
+    eprintln!("the archive, and the files of finished pods still on the nodes, stay; they wait for a collector");
+    Ok(ExitCode::SUCCESS)
 }

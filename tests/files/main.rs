@@ -200,3 +200,31 @@ fn stdout_is_kept_for_marked_containers_and_links_are_not_followed() {
         .collect();
     assert!(names.contains(&"stdout/0.log".to_owned()), "{names:?}");
 }
+
+#[test]
+fn the_collector_s_objects_validate_against_the_kubernetes_schema() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-logbackup"))
+        .args([
+            "files",
+            "install",
+            "--claim",
+            "logs-backup",
+            "--dry-run",
+            "-o",
+            "yaml",
+        ])
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("kind: DaemonSet") && text.contains("kind: ServiceAccount"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("collector.yaml");
+    std::fs::write(&file, &text).unwrap();
+    test_support::kubernetes_validate::assert_valid("the files collector's objects", &[file]);
+}

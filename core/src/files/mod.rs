@@ -13,6 +13,7 @@
 //! (device and inode) goes to which archived file.
 
 pub mod checkpoint;
+pub mod install;
 pub mod layout;
 pub mod report;
 pub mod retention;

@@ -39,11 +39,11 @@ pub enum InjectError {
         volume: String,
         path: String,
     },
-    #[error("failed to put the log directory {path} of {object} on the node: container {container} already mounts volume {volume} there; remove that mount (the files then live on the node's log root, which outlives the pod)")]
+    #[error("failed to put the log directory {path} of {object} on the node: {mount} is already there; remove that mount (the files then live on the node's log root, which outlives the pod)")]
     LogDirTaken {
         object: String,
-        container: String,
-        volume: String,
+        /// `container C mounts volume V`.
+        mount: String,
         path: String,
     },
     #[error("failed to give {object} its log directories: container {container} already sets the variable {name} otherwise; the directories' paths on the node are made from it, so rename yours")]

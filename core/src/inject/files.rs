@@ -23,9 +23,8 @@ use crate::files::layout::{dir_component, sub_path_expr, STDOUT_MARKER};
 pub fn template_path(api_version: &str, kind: &str) -> Option<&'static [&'static str]> {
     match (api_version, kind) {
         ("v1", "Pod") => Some(&[]),
-        ("apps/v1", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") | ("batch/v1", "Job") => {
-            Some(&["spec", "template"])
-        }
+        ("apps/v1", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+        | ("batch/v1", "Job") => Some(&["spec", "template"]),
         ("batch/v1", "CronJob") => Some(&["spec", "jobTemplate", "spec", "template"]),
         _ => None,
     }
@@ -42,17 +41,21 @@ pub struct LogDirs {
 
 impl LogDirs {
     /// Reads the pod template's annotations; `Ok(None)` when it names no log directory.
-    pub fn from_annotations(id: &str, annotations: Option<&Doc>) -> Result<Option<Self>, InjectError> {
+    pub fn from_annotations(
+        id: &str,
+        annotations: Option<&Doc>,
+    ) -> Result<Option<Self>, InjectError> {
         let get = |key: &str| annotations.and_then(|a| text(a, key));
         let Some(value) = get(LOG_DIRS_ANNOTATION) else {
             return Ok(None);
         };
-        let invalid = |key: &'static str, value: &str, reason: String| InjectError::InvalidSetting {
-            sts: id.to_owned(),
-            key,
-            value: value.to_owned(),
-            reason,
-        };
+        let invalid =
+            |key: &'static str, value: &str, reason: String| InjectError::InvalidSetting {
+                sts: id.to_owned(),
+                key,
+                value: value.to_owned(),
+                reason,
+            };
         let mut dirs: Vec<String> = Vec::new();
         for dir in value.split(',').map(str::trim).filter(|d| !d.is_empty()) {
             let dir = dir.trim_end_matches('/').to_owned();
@@ -148,7 +151,9 @@ pub fn plan_files(object: &Doc<'_>) -> Result<Plan, InjectError> {
         template = template.and_then(|t| field(t, key));
     }
     let template_meta = template.and_then(|t| field(t, "metadata"));
-    let Some(settings) = LogDirs::from_annotations(&id, template_meta.and_then(|m| field(m, "annotations")))? else {
+    let Some(settings) =
+        LogDirs::from_annotations(&id, template_meta.and_then(|m| field(m, "annotations")))?
+    else {
         let w = Warning::new(
             "no-log-dirs",
             format!("{id} is labelled {FILES_LABEL}={ENABLED} but its pod template has no {LOG_DIRS_ANNOTATION} annotation; nothing injected"),
@@ -238,7 +243,10 @@ impl<'a> Planner<'a> {
         });
         let volumes = self.pod_array("volumes");
         let parent = at(&self.pod_at, &["volumes"]);
-        match volumes.and_then(|v| v.iter().position(|v| text(v, "name") == Some(FILES_VOLUME_NAME))) {
+        match volumes.and_then(|v| {
+            v.iter()
+                .position(|v| text(v, "name") == Some(FILES_VOLUME_NAME))
+        }) {
             Some(i) => {
                 if let Some(v) = volumes.and_then(|v| v.get(i)) {
                     if !covers(v, &desired) {
@@ -295,8 +303,10 @@ impl<'a> Planner<'a> {
             }) {
                 return Err(InjectError::LogDirTaken {
                     object: self.id.to_owned(),
-                    container: name.to_owned(),
-                    volume: text(other, "name").unwrap_or_default().to_owned(),
+                    mount: format!(
+                        "container {name} mounts volume {}",
+                        text(other, "name").unwrap_or_default()
+                    ),
                     path: path.to_owned(),
                 });
             }
@@ -313,8 +323,12 @@ impl<'a> Planner<'a> {
         for &i in stale.iter().rev() {
             self.ops.remove(&at(&mounts_at, &[i]));
         }
-        for want in desired.iter().filter(|d| !list.iter().any(|m| covers(m, d))) {
-            self.ops.append(&mounts_at, mounts.is_some() || remaining > 0, want.clone());
+        for want in desired
+            .iter()
+            .filter(|d| !list.iter().any(|m| covers(m, d)))
+        {
+            self.ops
+                .append(&mounts_at, mounts.is_some() || remaining > 0, want.clone());
             remaining += 1;
         }
         if chosen {
@@ -323,7 +337,12 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
-    fn env(&mut self, base: &[String], container: &'a Doc<'a>, name: &str) -> Result<(), InjectError> {
+    fn env(
+        &mut self,
+        base: &[String],
+        container: &'a Doc<'a>,
+        name: &str,
+    ) -> Result<(), InjectError> {
         let env = field(container, "env").and_then(|e| e.as_array());
         let list = env.unwrap_or_default();
         let env_at = at(base, &["env"]);

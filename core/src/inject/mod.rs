@@ -94,7 +94,10 @@ pub fn plan_object(object: &Doc<'_>, options: &Options) -> Result<Plan, InjectEr
 
 /// [`plan_object`] applied to `object` in place: what `kubectl logbackup inject` does to each
 /// document.
-pub fn apply_object(object: &mut serde_json::Value, options: &Options) -> Result<Plan, InjectError> {
+pub fn apply_object(
+    object: &mut serde_json::Value,
+    options: &Options,
+) -> Result<Plan, InjectError> {
     let plan = plan_object(&Doc::from(&*object), options)?;
     json_patch::patch(object, &plan.patch).map_err(|e| {
         InjectError::NotAStatefulSet(format!(
