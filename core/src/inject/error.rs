@@ -39,7 +39,7 @@ pub enum InjectError {
         volume: String,
         path: String,
     },
-    #[error("failed to put the log directory {path} of {object} on the node: {mount} is already there; remove that mount (the files then live on the node's log root, which outlives the pod)")]
+    #[error("failed to put the log directory {path} of {object} on the node: {mount} there already; remove that mount (the files then live on the node's log root, which outlives the pod)")]
     LogDirTaken {
         object: String,
         /// `container C mounts volume V`.
