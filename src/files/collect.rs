@@ -55,6 +55,8 @@ pub struct Collector {
     roots: Roots,
     settings: Settings,
     checkpoint: Checkpoint,
+    /// The checkpoint as last written: a pass that changed nothing writes (and fsyncs) nothing.
+    saved: Vec<u8>,
 }
 
 /// What one pass did.
@@ -79,6 +81,7 @@ impl Collector {
         let collector = Self {
             roots,
             settings,
+            saved: checkpoint.to_json(),
             checkpoint,
         };
         collector.compress_closed()?;
@@ -89,9 +92,15 @@ impl Collector {
         &self.checkpoint
     }
 
-    fn save(&self) -> Result<(), FilesError> {
+    fn save(&mut self) -> Result<(), FilesError> {
+        let bytes = self.checkpoint.to_json();
+        if bytes == self.saved {
+            return Ok(());
+        }
         let path = checkpoint_path(&self.roots.archive, &self.settings.node);
-        disk::write_atomic(&path, &self.checkpoint.to_json())
+        disk::write_atomic(&path, &bytes)?;
+        self.saved = bytes;
+        Ok(())
     }
 
     fn compress_closed(&self) -> Result<(), FilesError> {
@@ -470,7 +479,8 @@ impl Collector {
             .join(&self.settings.node)
             .join("report.json");
         let bytes = serde_json::to_vec_pretty(report).unwrap_or_default();
-        disk::write_atomic(&path, &bytes)
+        // Replaced whole, but not fsynced: a report lost to a crash is written again next pass.
+        disk::write_replace(&path, &bytes)
     }
 
     /// Prepares the node's root: created if absent, mode 1777 so that pods running as any user

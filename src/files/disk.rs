@@ -23,6 +23,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FilesError> {
     sync_dir(dir)
 }
 
+/// Writes `bytes` to `path` through a temporary and a rename, without fsync: readers see a whole
+/// file, old or new, but a crash may lose the new one.
+pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<(), FilesError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(FilesError::io("create", dir))?;
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).map_err(FilesError::io("write", &tmp))?;
+    fs::rename(&tmp, path).map_err(FilesError::io("rename into place", path))
+}
+
 pub fn sync_dir(dir: &Path) -> Result<(), FilesError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
