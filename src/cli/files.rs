@@ -412,7 +412,9 @@ fn status(args: &StatusArgs) -> Result<ExitCode> {
             .iter()
             .map(|h| {
                 let mut why = h.summary.clone();
-                if !h.pods_finishing.is_empty() {
+                if h.state == HealthState::Stale && !h.pods.is_empty() {
+                    why.push_str(&format!(": {}", h.pods.join(", ")));
+                } else if !h.pods_finishing.is_empty() {
                     why.push_str(&format!("; finishing: {}", h.pods_finishing.join(", ")));
                 }
                 for e in &h.errors {

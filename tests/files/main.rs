@@ -156,6 +156,10 @@ fn a_pod_whose_collector_is_down_keeps_its_files_and_status_says_why() {
         text.contains("stale") && text.contains("1 pod(s) wait"),
         "{text}"
     );
+    assert!(
+        text.contains(&format!("shop/{POD}")),
+        "the waiting pod is named: {text}"
+    );
     // Back up: the final pass copies the rest and only then removes the pod's files.
     assert!(node.pass().status.success());
     assert!(!node.pod_dir().exists());

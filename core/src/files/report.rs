@@ -54,6 +54,8 @@ pub struct Health {
     pub since_seconds: i64,
     pub lag_ms: u64,
     pub pods_held: usize,
+    /// Every pod whose files are on the node (`namespace/pod`): what waits when it is stale.
+    pub pods: Vec<String>,
     pub pods_finishing: Vec<String>,
     pub errors: Vec<String>,
     /// One line for a person.
@@ -107,6 +109,11 @@ pub fn judge(report: &Report, now: jiff::Timestamp) -> Health {
         since_seconds: since,
         lag_ms: report.lag_ms,
         pods_held: report.pods.len(),
+        pods: report
+            .pods
+            .iter()
+            .map(|p| format!("{}/{}", p.namespace, p.pod))
+            .collect(),
         pods_finishing: finishing,
         errors: report.errors.clone(),
         summary,
@@ -178,6 +185,7 @@ mod tests {
         assert_eq!(h.state, HealthState::Stale);
         assert!(h.summary.contains("5m"), "{}", h.summary);
         assert!(h.summary.contains("1 pod(s) wait"), "{}", h.summary);
+        assert_eq!(h.pods, vec!["shop/web-1"]);
         let unreadable = judge(&report("yesterday", &[]), at("2026-12-06T10:05:00Z"));
         assert_eq!(unreadable.state, HealthState::Stale);
     }
