@@ -124,8 +124,28 @@ impl Collector {
             }
         };
         let present: HashSet<String> = pods.iter().map(|p| p.uid.clone()).collect();
+        // Without the kubelet's pods directory no pod can be known to be finished: a wrong
+        // --kubelet-root must not make every running pod's files look abandoned.
+        let kubelet_pods = self.roots.kubelet.join("pods");
+        let kubelet_known = kubelet_pods.is_dir();
+        if !kubelet_known {
+            pass.errors.push(format!(
+                "the kubelet's pods directory {} is missing; no pod is treated as finished and no pod's files are removed (check --kubelet-root and the collector's mounts)",
+                kubelet_pods.display()
+            ));
+        }
         for pod in &pods {
-            let finished = !self.roots.kubelet.join("pods").join(&pod.uid).exists();
+            let finished = match kubelet_known {
+                false => false,
+                true => match kubelet_let_go(&kubelet_pods, &pod.uid) {
+                    Ok(finished) => finished,
+                    Err(e) => {
+                        pass.errors
+                            .push(format!("{}/{}: {e}", pod.namespace, pod.pod));
+                        false
+                    }
+                },
+            };
             let id = format!("{}/{}", pod.namespace, pod.pod);
             let result = self.pod_pass(pod, finished, now, &mut pass).and_then(|()| {
                 if finished {
@@ -441,7 +461,8 @@ impl Collector {
                     }
                 }
             }
-            let finished = !self.roots.kubelet.join("pods").join(&pod.uid).exists();
+            let finished = self.roots.kubelet.join("pods").is_dir()
+                && kubelet_let_go(&self.roots.kubelet.join("pods"), &pod.uid)?;
             self.close_finished(pod, Origin::Stdout, &seen, finished, now)?;
         }
         // Container logs the kubelet has deleted: their copies are closed.
@@ -492,6 +513,18 @@ impl Collector {
         fs::create_dir_all(root).map_err(FilesError::io("create", root))?;
         fs::set_permissions(root, fs::Permissions::from_mode(0o1777))
             .map_err(FilesError::io("set the mode of", root))
+    }
+}
+
+/// Whether the kubelet has let a pod go: its `pods/<uid>` directory is gone, which the kubelet
+/// removes only after the pod's containers have stopped and its volumes are unmounted. Only
+/// "not found" counts; any other error is not taken as an answer.
+fn kubelet_let_go(kubelet_pods: &Path, uid: &str) -> Result<bool, FilesError> {
+    let dir = kubelet_pods.join(uid);
+    match fs::symlink_metadata(&dir) {
+        Ok(_) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(FilesError::io("look for the kubelet's pod directory", &dir)(e)),
     }
 }
 

@@ -232,3 +232,22 @@ fn the_collector_s_objects_validate_against_the_kubernetes_schema() {
     std::fs::write(&file, &text).unwrap();
     test_support::kubernetes_validate::assert_valid("the files collector's objects", &[file]);
 }
+
+#[test]
+fn without_the_kubelet_s_pods_directory_no_pod_is_finished_and_nothing_is_removed() {
+    let node = Node::new();
+    node.pod_starts();
+    node.append_lines(0, 20);
+    node.kubelet_root_missing();
+    let out = node.pass();
+    assert_eq!(out.status.code(), Some(1), "a pass with an error exits 1");
+    assert!(
+        node.pod_dir().exists(),
+        "a running pod's files were removed"
+    );
+    let (counts, _) = archived_lines(&node);
+    assert_exactly_once(&counts, 19);
+    let status = node.plugin(&["files", "status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("pods directory"), "{text}");
+}

@@ -189,3 +189,10 @@ impl Node {
         std::os::unix::fs::symlink(&secret, self.log_dir().join("secret.log")).unwrap();
     }
 }
+
+impl Node {
+    /// The collector pointed at a kubelet root that is not there (a wrong flag or mount).
+    pub fn kubelet_root_missing(&self) {
+        std::fs::remove_dir_all(self.path("kubelet")).unwrap();
+    }
+}
