@@ -59,6 +59,15 @@ Example:
     Prune(PruneArgs),
     /// Each node's collector: its lag, the pods it holds, its errors. Exit 1 when one is unhealthy
     Status(StatusArgs),
+    /// Copy the closed (compressed) archived files to S3 or another directory, incrementally
+    #[command(after_help = "\
+Closed files never change, so each is sent once; open ones are sent after they close. Run it
+again to resume after an interruption.
+
+Examples:
+  kubectl logbackup files push s3://log-archive/cluster-a --archive /mnt/repo/files
+  kubectl logbackup files push s3://logs/files --endpoint http://minio:9000 --archive /mnt/repo/files --dry-run")]
+    Push(PushArgs),
     /// Install (or update) the collector DaemonSet on every node
     #[command(after_help = "\
 -n/--namespace is the collector's namespace (default logbackup-system); it needs the Pod Security
@@ -96,6 +105,20 @@ pub struct InstallArgs {
     /// Print the objects as
     #[arg(short = 'o', long = "output", value_enum)]
     pub output: Option<super::schedule::ManifestFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Where to: s3://BUCKET/PREFIX, or a directory
+    #[arg(value_name = "DESTINATION")]
+    pub destination: String,
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
+    /// Show what would be sent, send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub s3: super::sync::S3Args,
 }
 
 #[derive(Debug, Args)]
@@ -221,6 +244,7 @@ pub struct StatusArgs {
 
 pub async fn run(args: &FilesArgs, global: &Global) -> Result<ExitCode> {
     match &args.command {
+        FilesCommand::Push(a) => push(a).await,
         FilesCommand::Install(a) => install(a, global).await,
         FilesCommand::Uninstall(a) => uninstall(a, global).await,
         FilesCommand::Collect(a) => collect(a).await,
@@ -529,5 +553,51 @@ async fn uninstall(args: &UninstallArgs, global: &Global) -> Result<ExitCode> {
         eprintln!("{prefix} {d}");
     }
     eprintln!("the archive, and the files of finished pods still on the nodes, stay; they wait for a collector");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn push(args: &PushArgs) -> Result<ExitCode> {
+    use logbackup::sync::store::{S3Options, Store};
+    use logbackup::sync::Location;
+    let destination = Location::parse(&args.destination)?;
+    let source = Store::open(
+        &Location::Dir(args.archive.archive.clone()),
+        &S3Options::default(),
+    )?;
+    let mut target = Store::open(&destination, &args.s3.options())?;
+    let listing = |objects: Vec<logbackup::sync::plan::Object>| -> Vec<(String, u64)> {
+        objects.into_iter().map(|o| (o.path, o.size)).collect()
+    };
+    let send = logbackup_core::files::push::to_send(
+        &listing(source.list().await?),
+        &listing(target.list().await?),
+    );
+    let bytes: u64 = send.iter().map(|(_, s)| s).sum();
+    if args.dry_run {
+        for (path, _) in &send {
+            println!("{path}");
+        }
+        eprintln!(
+            "dry run: would send {} file(s), {}",
+            send.len(),
+            logbackup::snapshot::human_bytes(bytes)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    target.prepare_for_writes()?;
+    let bar = super::progress_bar("files");
+    bar.set_length(send.len() as u64);
+    for (path, size) in &send {
+        target
+            .copy_from(&source, &logbackup::sync::plan::Object::new(path, *size))
+            .await?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "sent {} file(s), {} to {destination}",
+        send.len(),
+        logbackup::snapshot::human_bytes(bytes)
+    );
     Ok(ExitCode::SUCCESS)
 }

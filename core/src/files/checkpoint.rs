@@ -184,7 +184,7 @@ mod tests {
         );
         assert_eq!(
             c.files[a].archive,
-            "shop/web/web-1/app/opt_logs/app.log~26e825a2.1"
+            "shop/web/web-1/app/opt_logs/app.log@26e825a2.1"
         );
         let b = c.start(
             &pod(),
@@ -198,7 +198,7 @@ mod tests {
         );
         assert_eq!(
             c.files[b].archive,
-            "shop/web/web-1/app/opt_logs/app.log~26e825a2.3"
+            "shop/web/web-1/app/opt_logs/app.log@26e825a2.3"
         );
         assert_eq!(c.next_generation, 4);
     }

@@ -7,7 +7,7 @@
 //! (`subPathExpr`). The kubelet's own container logs are under
 //! `/var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log`.
 //!
-//! In the archive: `<namespace>/<workload>/<pod>/<container>/<dir>/<file>~<uid8>.<generation>`,
+//! In the archive: `<namespace>/<workload>/<pod>/<container>/<dir>/<file>@<uid8>.<generation>`,
 //! and `.gz` once the file is closed. `<uid8>` (the pod uid's first 8 characters) keeps two pods
 //! of the same name (a StatefulSet's pod recreated, on this node or another) apart; the
 //! generation keeps apart the files that once had the same name (`app.log` before and after a
@@ -106,7 +106,8 @@ pub fn dir_component(mount_path: &str) -> String {
     trimmed.replace('/', "_")
 }
 
-/// An archived file's name, parsed: `<relative>~<uid8>.<generation>[.gz]`.
+/// An archived file's name, parsed: `<relative>@<uid8>.<generation>[.gz]`. `@`, not `~`, which
+/// object stores' path rules (and so `files push`) would escape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArchiveName {
     /// The file's path below its container directory when first seen (`opt_logs/app.log`).
@@ -128,7 +129,7 @@ impl ArchiveName {
 
     /// The name as written (open: without `.gz`).
     pub fn render(&self) -> String {
-        let open = format!("{}~{}.{}", self.file, self.uid8, self.generation);
+        let open = format!("{}@{}.{}", self.file, self.uid8, self.generation);
         if self.closed {
             open + CLOSED_SUFFIX
         } else {
@@ -141,7 +142,7 @@ impl ArchiveName {
             Some(open) => (open, true),
             None => (name, false),
         };
-        let (file, tag) = open.rsplit_once('~')?;
+        let (file, tag) = open.rsplit_once('@')?;
         let (uid8, generation) = tag.split_once('.')?;
         if file.is_empty() || uid8.is_empty() {
             return None;
@@ -250,21 +251,21 @@ mod tests {
     #[test]
     fn archive_names_round_trip_open_and_closed() {
         let mut name = ArchiveName::new("opt_logs/app.log", "26e825a2", 3);
-        assert_eq!(name.render(), "opt_logs/app.log~26e825a2.3");
+        assert_eq!(name.render(), "opt_logs/app.log@26e825a2.3");
         assert_eq!(ArchiveName::parse(&name.render()), Some(name.clone()));
         name.closed = true;
-        assert_eq!(name.render(), "opt_logs/app.log~26e825a2.3.gz");
+        assert_eq!(name.render(), "opt_logs/app.log@26e825a2.3.gz");
         assert_eq!(ArchiveName::parse(&name.render()), Some(name));
-        // A file whose own name has a tilde keeps it.
-        let odd = ArchiveName::parse("a~b.log~abcd.1").unwrap();
-        assert_eq!(odd.file, "a~b.log");
+        // A file whose own name has an at sign keeps it.
+        let odd = ArchiveName::parse("a@b.log@abcd.1").unwrap();
+        assert_eq!(odd.file, "a@b.log");
         assert!(ArchiveName::parse("app.log").is_none());
-        assert!(ArchiveName::parse("app.log~x.notanumber").is_none());
+        assert!(ArchiveName::parse("app.log@x.notanumber").is_none());
     }
 
     #[test]
     fn archived_paths_parse_and_skip_our_own_files() {
-        let f = ArchivedFile::parse("shop/web/web-1/app/opt_logs/app.log~26e825a2.1.gz").unwrap();
+        let f = ArchivedFile::parse("shop/web/web-1/app/opt_logs/app.log@26e825a2.1.gz").unwrap();
         assert_eq!(
             (
                 f.namespace.as_str(),
@@ -276,7 +277,7 @@ mod tests {
         );
         assert!(f.name.closed);
         assert!(ArchivedFile::parse(".collectors/node-1/checkpoint.json").is_none());
-        assert!(ArchivedFile::parse("shop/web/web-1/app/opt_logs/app.log~2.1.gz.tmp").is_none());
+        assert!(ArchivedFile::parse("shop/web/web-1/app/opt_logs/app.log@2.1.gz.tmp").is_none());
     }
 
     #[test]

@@ -15,6 +15,7 @@
 pub mod checkpoint;
 pub mod install;
 pub mod layout;
+pub mod push;
 pub mod report;
 pub mod retention;
 pub mod tail;

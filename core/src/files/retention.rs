@@ -90,9 +90,9 @@ mod tests {
         let day = 86_400;
         let now = 100 * day;
         let files = [
-            listed("a/w/p/c/opt_logs/x.log~u.1.gz", now - 40 * day),
-            listed("a/w/p/c/opt_logs/x.log~u.2", now - 40 * day),
-            listed("a/w/p/c/opt_logs/x.log~u.3.gz", now - 10 * day),
+            listed("a/w/p/c/opt_logs/x.log@u.1.gz", now - 40 * day),
+            listed("a/w/p/c/opt_logs/x.log@u.2", now - 40 * day),
+            listed("a/w/p/c/opt_logs/x.log@u.3.gz", now - 10 * day),
         ];
         let d = decide(&files, now, 30 * day);
         assert_eq!(
@@ -104,7 +104,7 @@ mod tests {
 
     #[test]
     fn filters_match_every_field_given() {
-        let f = listed("shop/web/web-1/app/opt_logs/x.log~u.1.gz", 1000);
+        let f = listed("shop/web/web-1/app/opt_logs/x.log@u.1.gz", 1000);
         let mut filter = Filter {
             namespace: Some("shop".into()),
             pod: Some("web-1".into()),
