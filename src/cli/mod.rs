@@ -109,7 +109,7 @@ pub enum Command {
     Enable(enable::EnableArgs),
     /// Undo enable: remove the volume and labels (the claim and its snapshots stay)
     Disable(enable::DisableArgs),
-    /// The applications' own log files, copied off the nodes: collect, list, get, prune, status
+    /// The applications' own log files, copied off the nodes: collect, list, get, prune, status, push, install
     Files(files::FilesArgs),
 }
 
