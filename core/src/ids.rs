@@ -26,3 +26,8 @@ pub const WEBHOOK: &str = "logbackup-webhook";
 pub fn taken_by_metadata() -> serde_json::Value {
     serde_json::json!({ TAKEN_BY_KEY: PRODUCT })
 }
+
+/// The node directory the injected pods' log directories live in (a hostPath the collector owns).
+pub const FILES_ROOT: &str = "/var/lib/logbackup/files";
+/// The log-file collector's DaemonSet, ServiceAccount and RBAC objects.
+pub const FILES_COLLECTOR: &str = "logbackup-files";

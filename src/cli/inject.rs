@@ -15,8 +15,11 @@ use serde_json::Value;
 Reads Kubernetes manifests (multi-document YAML or JSON, `kind: List` too) and writes them back with the
 snapshot repository injected into every StatefulSet labelled logbackup.io/inject=enabled: a volume on
 the shared ReadWriteMany claim, its mount in the Elasticsearch container, path.repo, and an init
-container that chowns the repository. Other documents pass through unchanged. Injecting twice is the
-same as injecting once. Nothing is written if any labelled StatefulSet cannot be injected.
+container that chowns the repository. Workloads (Deployments, StatefulSets, DaemonSets, ReplicaSets,
+Jobs, CronJobs, bare Pods) labelled logbackup.io/files=enabled get the directories their pod template's
+logbackup.io/log-dirs annotation names mounted on the node's log root, for the files collector. Other
+documents pass through unchanged. Injecting twice is the same as injecting once. Nothing is written
+if any labelled object cannot be injected.
 
 Examples:
   kubectl get sts -n kubesphere-logging-system -o yaml | kubectl logbackup inject -f - | kubectl apply -f -
@@ -64,18 +67,21 @@ pub fn run(args: &InjectArgs) -> Result<ExitCode> {
     let mut report = Vec::new();
     let mut stale = Vec::new();
     manifest::for_each_object(&mut documents, &mut |doc: &mut Value| -> Result<()> {
-        if !manifest::is_kind(doc, "apps/v1", "StatefulSet") {
+        let text = |key: &str| doc.get(key).and_then(Value::as_str).unwrap_or_default();
+        if inject::template_path(text("apiVersion"), text("kind")).is_none() {
             if let Some(w) = inject::stale_api_version(doc) {
                 stale.push(w);
             }
             return Ok(());
         }
-        let name = doc
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("<unnamed>")
-            .to_owned();
-        let plan = inject::apply(doc, &options)?;
+        let name = format!(
+            "{} {}",
+            text("kind"),
+            doc.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("<unnamed>")
+        );
+        let plan = inject::apply_object(doc, &options)?;
         report.push((name, plan));
         Ok(())
     })?;
@@ -108,7 +114,7 @@ pub fn run(args: &InjectArgs) -> Result<ExitCode> {
             Outcome::Unchanged => "already injected",
             Outcome::Skipped(_) => continue,
         };
-        tracing::info!(statefulset = %name, outcome = what, "inject");
+        tracing::info!(object = %name, outcome = what, "inject");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -74,13 +74,15 @@ fn kind_attempt(verb: &'static str, object: &Value) -> Attempt {
     }
 }
 
-/// The API resource of each kind the webhook manifests hold, and whether it is namespaced.
+/// The API resource of each kind the webhook manifests (and the files collector's) hold, and
+/// whether it is namespaced.
 pub fn resource_of(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
     let (plural, namespaced) = match kind {
         "Namespace" => ("namespaces", false),
         "ServiceAccount" => ("serviceaccounts", true),
         "Service" => ("services", true),
         "Deployment" => ("deployments", true),
+        "DaemonSet" => ("daemonsets", true),
         "PodDisruptionBudget" => ("poddisruptionbudgets", true),
         "NetworkPolicy" => ("networkpolicies", true),
         "Secret" => ("secrets", true),

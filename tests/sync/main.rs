@@ -8,6 +8,7 @@ mod harness {
     pub use test_support::double::Run;
     test_support::plugin_double!();
 }
+mod files_push;
 mod moto;
 mod s3_repository;
 mod scheduled;

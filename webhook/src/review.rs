@@ -20,10 +20,10 @@ use crate::object::{self, Pruned};
 pub enum Verdict {
     /// Admitted; the core planned this outcome.
     Admitted(Outcome),
-    /// Admitted untouched without asking the core: not a CREATE/UPDATE of an apps/v1 StatefulSet
+    /// Admitted untouched without asking the core: not a CREATE/UPDATE of a kind it injects
     /// (a mis-scoped webhook rule must not break unrelated objects).
     Ignored,
-    /// The StatefulSet asked for injection and the core cannot inject it.
+    /// The object asked for injection and the core cannot inject it.
     Denied,
     /// An AdmissionReview envelope whose request could not be read.
     Invalid,
@@ -145,7 +145,7 @@ struct Head {
     name: String,
     namespace: Option<String>,
     operation: Operation,
-    /// A CREATE or UPDATE of an apps/v1 StatefulSet: the only requests whose object is read.
+    /// A CREATE or UPDATE of a kind the core injects: the only requests whose object is read.
     reviewable: bool,
 }
 
@@ -153,7 +153,7 @@ struct Head {
 enum Object<'a> {
     /// Absent or null.
     Missing,
-    /// Not a StatefulSet CREATE/UPDATE: never parsed.
+    /// Not a reviewable CREATE/UPDATE: never parsed.
     Unread,
     /// More values than the limit: never parsed.
     TooLarge { values: usize, limit: usize },
@@ -327,13 +327,22 @@ fn accept_parsed<'a>(request: Request<'a, Pruned<'a>>) -> Envelope<'a> {
     }
 }
 
-/// A CREATE or UPDATE of an apps/v1 StatefulSet (not a subresource): the only requests reviewed.
+/// A CREATE or UPDATE (not of a subresource) of an apps/v1 StatefulSet, or of a kind whose pod
+/// template can name log directories (a Pod only at CREATE: its volumes are fixed after): the
+/// only requests reviewed.
 fn reviewable<O>(request: &Request<O>) -> bool {
-    request.kind.group == "apps"
-        && request.kind.version == "v1"
-        && request.kind.kind == "StatefulSet"
+    let api_version = match request.kind.group.as_ref() {
+        "" => Cow::Borrowed(request.kind.version.as_ref()),
+        group => Cow::Owned(format!("{group}/{}", request.kind.version)),
+    };
+    let kind = request.kind.kind.as_ref();
+    let operations = match kind {
+        "Pod" => matches!(request.operation, Operation::Create),
+        _ => matches!(request.operation, Operation::Create | Operation::Update),
+    };
+    inject::template_path(&api_version, kind).is_some()
         && request.sub_resource.is_none()
-        && matches!(request.operation, Operation::Create | Operation::Update)
+        && operations
 }
 
 fn head(
@@ -494,13 +503,13 @@ fn decide_inner(req: &Head, object: Object, options: &Options) -> Reviewed {
         }
         Object::TooLarge { values, limit } => {
             return denied(format!(
-                "logbackup: the StatefulSet has about {values} JSON values, more than the webhook \
+                "logbackup: the object has about {values} JSON values, more than the webhook \
                  reviews (--max-object-values={limit}); it was not injected. Raise the limit (and \
                  the Deployment's memory limit with it) or inject it with kubectl logbackup inject"
             ));
         }
     };
-    match inject::plan_borrowed(&object, options) {
+    match inject::plan_object(&object, options) {
         Ok(plan) => {
             let codes = plan.warnings.iter().map(|w| w.code).collect();
             let verdict = Verdict::Admitted(plan.outcome);
@@ -711,9 +720,9 @@ mod tests {
         let mut v = review_of(Value::Null, "DELETE");
         assert_eq!(run(&v).verdict, Verdict::Ignored);
         v["request"]["operation"] = json!("CREATE");
-        v["request"]["kind"] = json!({"group": "", "version": "v1", "kind": "Pod"});
+        v["request"]["kind"] = json!({"group": "", "version": "v1", "kind": "ConfigMap"});
         v["request"]["object"] =
-            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p"}});
         let r = run(&v);
         let body = r.json();
         assert_eq!(r.verdict, Verdict::Ignored);

@@ -39,6 +39,19 @@ pub enum InjectError {
         volume: String,
         path: String,
     },
+    #[error("failed to put the log directory {path} of {object} on the node: {mount} there already; remove that mount (the files then live on the node's log root, which outlives the pod)")]
+    LogDirTaken {
+        object: String,
+        /// `container C mounts volume V`.
+        mount: String,
+        path: String,
+    },
+    #[error("failed to give {object} its log directories: container {container} already sets the variable {name} otherwise; the directories' paths on the node are made from it, so rename yours")]
+    EnvTaken {
+        object: String,
+        container: String,
+        name: String,
+    },
 }
 
 /// Something the operator should know about an injection that still went ahead (or was skipped).

@@ -48,3 +48,22 @@ pub const ROLE_SUFFIXES: &[&str] = &[
     "ml",
     "nodes",
 ];
+
+/// Log files: the pod-template annotation that opts a workload in, its value the directories
+/// inside the containers whose files are kept (comma-separated: `/opt/logs,/var/log/app`).
+pub const LOG_DIRS_ANNOTATION: &str = "logbackup.io/log-dirs";
+/// Which containers get the log directories (comma-separated names; default: every container).
+pub const LOG_CONTAINERS_ANNOTATION: &str = "logbackup.io/log-containers";
+/// `"true"` also keeps the containers' stdout and stderr (the kubelet's `/var/log/pods` files).
+pub const STDOUT_ANNOTATION: &str = "logbackup.io/stdout";
+/// The log files' hostPath volume in the pod.
+pub const FILES_VOLUME_NAME: &str = "logbackup-files";
+/// Downward-API variables the log directories' `subPathExpr` is built from.
+pub const FILES_NAMESPACE_ENV: &str = "LOGBACKUP_POD_NAMESPACE";
+pub const FILES_POD_ENV: &str = "LOGBACKUP_POD_NAME";
+pub const FILES_UID_ENV: &str = "LOGBACKUP_POD_UID";
+/// Opt-in label on a workload (or a bare Pod) whose pod template names log directories: what the
+/// webhook's objectSelector matches, so that no other object in the cluster waits on the webhook.
+pub const FILES_LABEL: &str = "logbackup.io/files";
+/// Where a container whose stdout is kept sees the (empty) marker directory the kubelet makes.
+pub const STDOUT_MOUNT_PATH: &str = "/var/run/logbackup/stdout";

@@ -7,6 +7,7 @@ pub(crate) mod desired;
 mod doc;
 mod error;
 mod family;
+pub mod files;
 pub mod keys;
 pub(crate) mod ops;
 mod plan;
@@ -19,6 +20,7 @@ pub use desired::{chown_script, InitContainer};
 pub use doc::Doc;
 pub use error::{InjectError, Warning};
 pub use family::Family;
+pub use files::{plan_files, template_path, LogDirs};
 pub use plan::{plan, plan_borrowed, Options, Outcome, Plan, Selection, SkipReason};
 pub use record::Record;
 pub use settings::{default_claim, valid_claim, valid_container, valid_path, Overrides};
@@ -68,4 +70,39 @@ pub fn stale_api_version(doc: &serde_json::Value) -> Option<Warning> {
             keys::ENABLED
         ),
     ))
+}
+
+/// Every injection, whatever the object: an Elasticsearch StatefulSet's snapshot repository
+/// ([`plan_borrowed`]), else a workload's log directories ([`plan_files`]). The one entry point
+/// of the webhook and of `kubectl logbackup inject`.
+pub fn plan_object(object: &Doc<'_>, options: &Options) -> Result<Plan, InjectError> {
+    let kind = doc::text(object, "kind");
+    let api_version = doc::text(object, "apiVersion");
+    if kind == Some("StatefulSet") && api_version == Some("apps/v1") {
+        let repository = plan_borrowed(object, options)?;
+        if !matches!(repository.outcome, Outcome::Skipped(_)) {
+            return Ok(repository);
+        }
+        let files = plan_files(object)?;
+        return Ok(match files.outcome {
+            Outcome::Skipped(_) if files.warnings.is_empty() => repository,
+            _ => files,
+        });
+    }
+    plan_files(object)
+}
+
+/// [`plan_object`] applied to `object` in place: what `kubectl logbackup inject` does to each
+/// document.
+pub fn apply_object(
+    object: &mut serde_json::Value,
+    options: &Options,
+) -> Result<Plan, InjectError> {
+    let plan = plan_object(&Doc::from(&*object), options)?;
+    json_patch::patch(object, &plan.patch).map_err(|e| {
+        InjectError::NotAStatefulSet(format!(
+            "internal error: the planned patch does not apply: {e}"
+        ))
+    })?;
+    Ok(plan)
 }
