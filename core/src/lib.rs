@@ -7,6 +7,7 @@
 
 pub mod enable;
 pub mod es;
+pub mod etcd;
 pub mod ids;
 pub mod inject;
 pub mod manifest;
