@@ -6,6 +6,7 @@
 pub use logbackup_core::{enable, inject, manifest, schedule, snapshot, webhook_install};
 
 pub mod es;
+pub mod etcd;
 pub mod k8s;
 pub mod render;
 pub mod sync;

@@ -4,6 +4,7 @@ mod backup;
 mod connect;
 mod coverage;
 mod enable;
+mod etcd;
 mod inject;
 mod proof_store;
 mod prune;
@@ -108,6 +109,8 @@ pub enum Command {
     Enable(enable::EnableArgs),
     /// Undo enable: remove the volume and labels (the claim and its snapshots stay)
     Disable(enable::DisableArgs),
+    /// Back up the control plane: etcd snapshots, certificates and manifests, with a restore drill
+    Etcd(etcd::EtcdArgs),
 }
 
 /// `-o`, for commands that print data.
@@ -271,6 +274,7 @@ fn run_async(command: &Command, global: &Global) -> anyhow::Result<ExitCode> {
             Command::Coverage(args) => coverage::run(args, global).await,
             Command::Enable(args) => enable::run_enable(args, global).await,
             Command::Disable(args) => enable::run_disable(args, global).await,
+            Command::Etcd(args) => etcd::run(args, global).await,
         }
     })
 }

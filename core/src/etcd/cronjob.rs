@@ -17,9 +17,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, HostPathVolumeSource, PersistentVolumeClaimVolumeSource,
-    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
-    SecurityContext, ServiceAccount, Toleration, Volume, VolumeMount,
+    Capabilities, Container, EnvVar, EnvVarSource, HostPathVolumeSource, ObjectFieldSelector,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    ResourceRequirements, SeccompProfile, SecurityContext, ServiceAccount, Toleration, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -67,7 +68,7 @@ impl EtcdCronJobPlan {
             "etcd",
             "save",
             "--scheduled",
-            "--repository",
+            "--repo",
             REPOSITORY_MOUNT,
             "--endpoints",
             &self.endpoint,
@@ -159,6 +160,18 @@ pub fn cron_job(plan: &EtcdCronJobPlan) -> CronJob {
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(vec![crate::ids::PLUGIN_PATH.into()]),
         args: Some(plan.args()),
+        // The snapshot is named after the node it was taken on.
+        env: Some(vec![EnvVar {
+            name: "NODE_NAME".into(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "spec.nodeName".into(),
+                    api_version: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]),
         volume_mounts: Some(vec![
             mount("pki", PKI_MOUNT, true),
             mount("manifests", MANIFESTS_MOUNT, true),
