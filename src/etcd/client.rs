@@ -170,6 +170,24 @@ struct SnapshotChunk {
     blob: String,
 }
 
+/// etcd's JSON gateway reaches etcd's gRPC server over TLS as a client, with etcd's own serving
+/// certificate; with --client-cert-auth that certificate must also allow client authentication
+/// (kubeadm's does). When it does not, every call fails with a 503 about a broken pipe, a closed
+/// connection or a bad certificate.
+fn gateway_hint(status: reqwest::StatusCode, message: &str) -> &'static str {
+    let m = message.to_lowercase();
+    if status == reqwest::StatusCode::SERVICE_UNAVAILABLE
+        && (m.contains("broken pipe")
+            || m.contains("bad certificate")
+            || m.contains("connection closed")
+            || m.contains("connection reset"))
+    {
+        ". etcd's API gateway could not reach etcd itself: with --client-cert-auth, etcd's serving certificate (--cert-file) must also allow client authentication (extended key usage clientAuth), as kubeadm's does"
+    } else {
+        ""
+    }
+}
+
 impl EtcdClient {
     pub fn new(c: &Connection) -> Result<Self, EtcdError> {
         let mut b = reqwest::Client::builder()
@@ -221,7 +239,12 @@ impl EtcdClient {
     fn classify(&self, e: reqwest::Error) -> EtcdError {
         let why = chain(&e);
         let lower = why.to_lowercase();
-        if lower.contains("certificate")
+        // etcd with --client-cert-auth ends a TLS 1.3 connection that brought no certificate (or
+        // one its CA did not sign) right after the handshake: the client sees it closed.
+        let closed = self.endpoint.starts_with("https://")
+            && (lower.contains("connection closed") || lower.contains("connection reset"));
+        if closed
+            || lower.contains("certificate")
             || lower.contains("tls")
             || lower.contains("handshake")
             || lower.contains("alert")
@@ -266,7 +289,10 @@ impl EtcdClient {
             return Err(EtcdError::Refused {
                 endpoint: self.endpoint.clone(),
                 call,
-                message: format!("{message} (HTTP {status})"),
+                message: format!(
+                    "{message} (HTTP {status}){}",
+                    gateway_hint(status, &message)
+                ),
             });
         }
         Ok(response)
