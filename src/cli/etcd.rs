@@ -609,9 +609,7 @@ async fn run_schedule(args: &ScheduleArgs, global: &Global) -> Result<ExitCode> 
     };
     let objects = cronjob::render(&plan)?;
     if args.dry_run {
-        for o in &objects {
-            print!("---\n{}", render::structured(o, render::Format::Yaml)?);
-        }
+        print!("{}", logbackup_core::manifest::to_yaml_stream(&objects)?);
         return Ok(ExitCode::SUCCESS);
     }
     let sa = cronjob::service_account(&plan);
