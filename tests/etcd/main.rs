@@ -1,6 +1,7 @@
 //! `etcd save`, `list`, `prune`, `verify` against a real etcd (Debian's etcd-server 3.4) with
 //! kubeadm's TLS layout, its real etcdctl beside it, and the faults an operator meets: etcd down,
 //! wrong certificates, a full disk, a truncated snapshot, a drill interrupted.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod cronjob;
 mod server;

@@ -39,6 +39,9 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>, String>> PageSource for F {
     }
 }
 
+/// A leaf element: key, value and flags.
+type LeafElement<'a> = (&'a [u8], &'a [u8], u32);
+
 /// A page's bytes, overflow pages included, or an inline bucket's page.
 struct Page {
     bytes: Vec<u8>,
@@ -57,14 +60,14 @@ impl Page {
         })
     }
     /// The last element's key (and value, on a leaf).
-    fn last_leaf(&self) -> Result<Option<(&[u8], &[u8], u32)>, BboltError> {
+    fn last_leaf(&self) -> Result<Option<LeafElement<'_>>, BboltError> {
         let n = self.count();
         if n == 0 {
             return Ok(None);
         }
         self.leaf(n - 1).map(Some)
     }
-    fn leaf(&self, i: usize) -> Result<(&[u8], &[u8], u32), BboltError> {
+    fn leaf(&self, i: usize) -> Result<LeafElement<'_>, BboltError> {
         let at = PAGE_HEADER + i * ELEMENT;
         let e = self.slice(at, ELEMENT)?;
         let (flags, pos, ksize, vsize) = (u32_at(e, 0), u32_at(e, 4), u32_at(e, 8), u32_at(e, 12));
