@@ -10,10 +10,10 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use jiff::SignedDuration;
 use logbackup::etcd::drill::{self, DrillOptions};
-use logbackup::etcd::save::{save, SaveOptions};
-use logbackup::etcd::{client, Connection, EtcdClient, Listed, Repo};
+use logbackup::etcd::save::SaveOptions;
+use logbackup::etcd::{client, Connection, EtcdClient, Listed, Target, TargetError};
 use logbackup::render;
-use logbackup_core::etcd::retention::{self, Entry, Policy};
+use logbackup_core::etcd::retention::Policy;
 use logbackup_core::etcd::{restore_plan, Origin};
 use logbackup_core::snapshot::human_bytes;
 
@@ -59,15 +59,22 @@ pub enum EtcdCommand {
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Repository")]
 pub struct RepoArgs {
-    /// The repository volume's root directory (an Elasticsearch fs repository's location);
-    /// snapshots go under its logbackup-etcd/ prefix, which Elasticsearch never reads or deletes
-    #[arg(long, env = "LOGBACKUP_ETCD_REPO", value_name = "DIR")]
-    pub repo: PathBuf,
+    /// The repository volume's root directory (an Elasticsearch fs repository's location), or
+    /// s3://BUCKET/PREFIX; snapshots go under its logbackup-etcd/ prefix, which Elasticsearch never
+    /// reads or deletes
+    #[arg(
+        long,
+        env = "LOGBACKUP_ETCD_REPO",
+        value_name = "DIR|s3://BUCKET/PREFIX"
+    )]
+    pub repo: String,
+    #[command(flatten)]
+    pub s3: super::sync::S3Args,
 }
 
 impl RepoArgs {
-    fn open(&self) -> Repo {
-        Repo::open(&self.repo)
+    fn open(&self) -> Result<Target> {
+        Ok(Target::open(&self.repo, &self.s3.options())?)
     }
 }
 
@@ -301,18 +308,18 @@ fn host_name() -> String {
 pub async fn run(args: &EtcdArgs, global: &Global) -> Result<ExitCode> {
     match &args.command {
         EtcdCommand::Save(a) => run_save(a).await,
-        EtcdCommand::List(a) => run_list(a),
-        EtcdCommand::Delete(a) => run_delete(a),
-        EtcdCommand::Prune(a) => run_prune(a),
+        EtcdCommand::List(a) => run_list(a).await,
+        EtcdCommand::Delete(a) => run_delete(a).await,
+        EtcdCommand::Prune(a) => run_prune(a).await,
         EtcdCommand::Verify(a) => run_verify(a).await,
-        EtcdCommand::RestorePlan(a) => run_restore_plan(a),
+        EtcdCommand::RestorePlan(a) => run_restore_plan(a).await,
         EtcdCommand::Schedule(a) => run_schedule(a, global).await,
     }
 }
 
 async fn run_save(args: &SaveArgs) -> Result<ExitCode> {
     let client = args.conn.client()?;
-    let repo = args.repo.open();
+    let target = args.repo.open()?;
     let origin = if args.scheduled {
         Origin::Scheduled
     } else {
@@ -326,11 +333,12 @@ async fn run_save(args: &SaveArgs) -> Result<ExitCode> {
         exclude_keys: args.exclude_keys,
     };
     let bar = super::progress_bar("bytes");
-    let record = save(&client, &repo, &options, now(), |done| {
-        bar.set_position(done)
-    })
-    .await
-    .with_context(|| format!("failed to save an etcd snapshot from {}", client.endpoint))?;
+    let record = target
+        .save(&client, &options, now(), &std::env::temp_dir(), |done| {
+            bar.set_position(done)
+        })
+        .await
+        .with_context(|| format!("failed to save an etcd snapshot from {}", client.endpoint))?;
     bar.finish_and_clear();
     eprintln!(
         "saved {} (revision {}, {} keys, {}) in {}",
@@ -338,19 +346,19 @@ async fn run_save(args: &SaveArgs) -> Result<ExitCode> {
         record.revision,
         record.total_keys,
         human_bytes(record.size),
-        repo.dir(&record.name).display()
+        target.describe(&record.name)
     );
     if let Some(keep) = args.keep {
-        let report = prune(
-            &repo,
-            Policy {
-                origin,
-                keep: Some(keep),
-                max_age: None,
-            },
-            false,
-        )?;
-        for d in report.iter().filter(|d| d.delete) {
+        let policy = Policy {
+            origin,
+            keep: Some(keep),
+            max_age: None,
+        };
+        let decisions = target
+            .prune(policy, now(), false)
+            .await
+            .map_err(refuse_retention)?;
+        for d in decisions.iter().filter(|d| d.delete) {
             eprintln!("deleted {} ({})", d.name, d.reason);
         }
     }
@@ -369,6 +377,14 @@ async fn run_save(args: &SaveArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A retention rule that would delete everything, or none at all, is refused (exit 3).
+fn refuse_retention(e: TargetError) -> anyhow::Error {
+    match e {
+        TargetError::Retention(r) => Refused(r.to_string()).into(),
+        other => other.into(),
+    }
+}
+
 fn verified(l: &Listed) -> String {
     match &l.verification {
         Some(v) if v.passed => format!("passed {}", v.verified_at.strftime("%Y-%m-%d %H:%M")),
@@ -377,8 +393,8 @@ fn verified(l: &Listed) -> String {
     }
 }
 
-fn run_list(args: &ListArgs) -> Result<ExitCode> {
-    let listed = args.repo.open().list()?;
+async fn run_list(args: &ListArgs) -> Result<ExitCode> {
+    let listed = args.repo.open()?.list().await?;
     emit(&listed, args.output.format(), |ls| {
         let rows: Vec<Vec<String>> = ls
             .iter()
@@ -394,17 +410,12 @@ fn run_list(args: &ListArgs) -> Result<ExitCode> {
                     verified(l),
                     l.state.to_string(),
                 ],
-                None => vec![
-                    l.name.clone(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    l.state.to_string(),
-                ],
+                None => {
+                    let mut row = vec![l.name.clone()];
+                    row.extend(std::iter::repeat_n("-".to_string(), 7));
+                    row.push(l.state.to_string());
+                    row
+                }
             })
             .collect();
         render::table(
@@ -425,14 +436,14 @@ fn run_list(args: &ListArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_delete(args: &DeleteArgs) -> Result<ExitCode> {
-    let repo = args.repo.open();
-    let known: Vec<String> = repo.list()?.into_iter().map(|l| l.name).collect();
+async fn run_delete(args: &DeleteArgs) -> Result<ExitCode> {
+    let target = args.repo.open()?;
+    let known: Vec<String> = target.list().await?.into_iter().map(|l| l.name).collect();
     // Every name is checked before the first is deleted.
     if let Some(missing) = args.names.iter().find(|n| !known.contains(n)) {
         return Err(Refused(format!(
             "no etcd snapshot named {missing} in {}; nothing was deleted",
-            repo.root.display()
+            args.repo.repo
         ))
         .into());
     }
@@ -440,49 +451,30 @@ fn run_delete(args: &DeleteArgs) -> Result<ExitCode> {
         if args.dry_run {
             eprintln!("would delete {name}");
         } else {
-            repo.delete(name)?;
+            target.delete(name).await?;
             eprintln!("deleted {name}");
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn prune(repo: &Repo, policy: Policy, dry_run: bool) -> Result<Vec<retention::Decision>> {
-    let entries: Vec<Entry> = repo
-        .list()?
-        .into_iter()
-        .filter_map(|l| {
-            l.record.map(|r| Entry {
-                name: l.name,
-                origin: r.origin,
-                taken_at: r.taken_at,
-            })
-        })
-        .collect();
-    let decisions = retention::plan(&entries, policy, now()).map_err(|e| Refused(e.to_string()))?;
-    if !dry_run {
-        for d in decisions.iter().filter(|d| d.delete) {
-            repo.delete(&d.name)?;
-        }
-    }
-    Ok(decisions)
-}
-
-fn run_prune(args: &PruneArgs) -> Result<ExitCode> {
+async fn run_prune(args: &PruneArgs) -> Result<ExitCode> {
     let origin = if args.scheduled {
         Origin::Scheduled
     } else {
         Origin::Manual
     };
-    let decisions = prune(
-        &args.repo.open(),
-        Policy {
-            origin,
-            keep: args.keep,
-            max_age: args.older_than,
-        },
-        args.dry_run,
-    )?;
+    let policy = Policy {
+        origin,
+        keep: args.keep,
+        max_age: args.older_than,
+    };
+    let decisions = args
+        .repo
+        .open()?
+        .prune(policy, now(), args.dry_run)
+        .await
+        .map_err(refuse_retention)?;
     let dry = args.dry_run;
     emit(&decisions, args.output.format(), |ds| {
         let rows: Vec<Vec<String>> = ds
@@ -502,8 +494,8 @@ fn run_prune(args: &PruneArgs) -> Result<ExitCode> {
 }
 
 async fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
-    let repo = args.repo.open();
-    let (record, _) = repo.find(args.name.as_deref())?;
+    let target = args.repo.open()?;
+    let (record, _) = target.find(args.name.as_deref()).await?;
     let options = DrillOptions {
         etcd: args.etcd.clone(),
         restore_tool: args
@@ -517,25 +509,25 @@ async fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
         "verifying {} (revision {}, {} keys)",
         record.name, record.revision, record.total_keys
     );
-    let drill = drill::verify(&repo, &record, &options, now, |stage| {
-        eprintln!("  {stage}")
-    });
-    // Ctrl-C drops the drill, whose guard stops the throwaway etcd and removes the scratch files.
+    let drill = target.verify(&record, &options, now, |stage| eprintln!("  {stage}"));
+    // Ctrl-C drops the drill, whose guards stop the throwaway etcd and remove the scratch files.
     let verdict = tokio::select! {
         v = drill => v.with_context(|| format!("failed to verify {}", record.name))?,
         _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted: the throwaway etcd was stopped and its scratch directory removed; {} was not verified", record.name),
     };
     let passed = verdict.passed;
     emit(&verdict, args.output.format(), |v| {
-        let mut out = String::new();
         match (&v.comparison, v.passed) {
-            (Some(c), true) => out.push_str(&format!(
-                "PASSED: {} restores: revision {}, {} keys in {} prefixes, as recorded (SHA-256 checked)\n",
-                v.snapshot, c.restored_revision, c.keys, c.prefixes
-            )),
-            _ => out.push_str(&format!("FAILED: {}: {}\n", v.snapshot, v.failure.as_deref().unwrap_or("unknown"))),
-        }
-        out
+        (Some(c), true) => format!(
+            "PASSED: {} restores: revision {}, {} keys in {} prefixes, as recorded (SHA-256 checked)\n",
+            v.snapshot, c.restored_revision, c.keys, c.prefixes
+        ),
+        _ => format!(
+            "FAILED: {}: {}\n",
+            v.snapshot,
+            v.failure.as_deref().unwrap_or("unknown")
+        ),
+    }
     })?;
     Ok(if passed {
         ExitCode::SUCCESS
@@ -544,17 +536,19 @@ async fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
     })
 }
 
-fn run_restore_plan(args: &RestorePlanArgs) -> Result<ExitCode> {
-    let repo = args.repo.open();
-    let (record, _) = repo.find(Some(&args.name))?;
+async fn run_restore_plan(args: &RestorePlanArgs) -> Result<ExitCode> {
+    let target = args.repo.open()?;
+    let (record, _) = target.find(Some(&args.name)).await?;
+    let default_dir = match &target {
+        Target::Dir(repo) => repo.dir(&record.name).display().to_string(),
+        // Copied down from the object store first.
+        Target::Remote(_) => format!("/root/{}", record.name),
+    };
     let layout = restore_plan::Layout {
         data_dir: args.data_dir.clone(),
         manifests_dir: args.manifests_dir.clone(),
         pki_dir: args.pki_dir.clone(),
-        snapshot_dir: args
-            .from
-            .clone()
-            .unwrap_or_else(|| repo.dir(&record.name).display().to_string()),
+        snapshot_dir: args.from.clone().unwrap_or(default_dir),
         restore_pki: args.restore_pki,
     };
     let stamp = now().strftime("%Y%m%dT%H%M%SZ").to_string();

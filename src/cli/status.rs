@@ -33,8 +33,12 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub sync: super::sync_to::StatusSyncArgs,
     /// Also judge the control plane's backup: the etcd snapshots under this repository directory
-    #[arg(long, env = "LOGBACKUP_ETCD_REPO", value_name = "DIR")]
-    pub etcd_repo: Option<std::path::PathBuf>,
+    #[arg(
+        long,
+        env = "LOGBACKUP_ETCD_REPO",
+        value_name = "DIR|s3://BUCKET/PREFIX"
+    )]
+    pub etcd_repo: Option<String>,
     /// With --etcd-repo: fail when the newest etcd snapshot is older than this (e.g. 90m, 26h, 2d)
     #[arg(long, default_value = "26h", value_name = "AGE", value_parser = super::etcd::parse_age)]
     pub max_etcd_age: jiff::SignedDuration,
@@ -75,10 +79,12 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
     .await?;
     let etcd = match &args.etcd_repo {
         Some(dir) => {
-            let repo = logbackup::etcd::Repo::open(dir);
-            let newest = match repo.find(None) {
+            let target = logbackup::etcd::Target::open(dir, &args.sync.s3.options())?;
+            let newest = match target.find(None).await {
                 Ok(found) => Some(found),
-                Err(logbackup::etcd::RepoError::Empty(_)) => None,
+                Err(logbackup::etcd::TargetError::Repo(logbackup::etcd::RepoError::Empty(_))) => {
+                    None
+                }
                 Err(e) => return Err(e.into()),
             };
             Some(logbackup_core::etcd::status::judge(

@@ -4,8 +4,11 @@
 
 pub mod client;
 pub mod drill;
+pub mod remote;
 pub mod repo;
 pub mod save;
+pub mod target;
 
 pub use client::{Connection, EtcdClient, EtcdError};
 pub use repo::{Listed, Repo, RepoError};
+pub use target::{Target, TargetError};

@@ -111,28 +111,7 @@ impl Repo {
         &self,
         name: Option<&str>,
     ) -> Result<(SnapshotRecord, Option<Verification>), RepoError> {
-        let listed = self.list()?;
-        let found = match name {
-            Some(n) => listed
-                .into_iter()
-                .find(|l| l.name == n && l.record.is_some()),
-            None => listed.into_iter().rev().find(|l| l.record.is_some()),
-        };
-        match (found, name) {
-            (
-                Some(Listed {
-                    record: Some(r),
-                    verification,
-                    ..
-                }),
-                _,
-            ) => Ok((r, verification)),
-            (_, Some(n)) => Err(RepoError::NotFound {
-                name: n.to_owned(),
-                root: self.root.display().to_string(),
-            }),
-            (_, None) => Err(RepoError::Empty(self.root.display().to_string())),
-        }
+        pick(self.list()?, name, &self.root.display().to_string())
     }
 
     pub fn delete(&self, name: &str) -> Result<(), RepoError> {
@@ -144,6 +123,35 @@ impl Repo {
             });
         }
         std::fs::remove_dir_all(&dir).map_err(io("delete", &dir))
+    }
+}
+
+/// A complete snapshot of `listed` by name, or the newest when `name` is None.
+pub fn pick(
+    listed: Vec<Listed>,
+    name: Option<&str>,
+    root: &str,
+) -> Result<(SnapshotRecord, Option<Verification>), RepoError> {
+    let found = match name {
+        Some(n) => listed
+            .into_iter()
+            .find(|l| l.name == n && l.record.is_some()),
+        None => listed.into_iter().rev().find(|l| l.record.is_some()),
+    };
+    match (found, name) {
+        (
+            Some(Listed {
+                record: Some(r),
+                verification,
+                ..
+            }),
+            _,
+        ) => Ok((r, verification)),
+        (_, Some(n)) => Err(RepoError::NotFound {
+            name: n.to_owned(),
+            root: root.to_owned(),
+        }),
+        (_, None) => Err(RepoError::Empty(root.to_owned())),
     }
 }
 

@@ -69,11 +69,17 @@ fn each_problem_makes_status_unhealthy_with_exit_1() {
 }
 
 /// A record as `etcd save` writes it, `age` old, with the drill's verdict when given.
-fn etcd_snapshot(repo: &std::path::Path, age: jiff::SignedDuration, passed: Option<bool>) -> String {
+fn etcd_snapshot(
+    repo: &std::path::Path,
+    age: jiff::SignedDuration,
+    passed: Option<bool>,
+) -> String {
     let taken = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap() - age;
     let name = format!(
         "etcd-manual-cp1-{}",
-        taken.to_zoned(jiff::tz::TimeZone::UTC).strftime("%Y%m%dT%H%M%SZ")
+        taken
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .strftime("%Y%m%dT%H%M%SZ")
     );
     let dir = repo.join("logbackup-etcd").join(&name);
     std::fs::create_dir_all(&dir).unwrap();
@@ -118,9 +124,17 @@ fn status_judges_the_newest_etcd_snapshot_by_age_and_restore_drill() {
         .stdout_has("etcd snapshot")
         .stdout_has("restore drill: passed");
     // Past --max-etcd-age.
-    env.run(&["status", "-r", REPO, "--etcd-repo", &r, "--max-etcd-age", "30m"])
-        .code(1)
-        .stdout_has("more than --max-etcd-age");
+    env.run(&[
+        "status",
+        "-r",
+        REPO,
+        "--etcd-repo",
+        &r,
+        "--max-etcd-age",
+        "30m",
+    ])
+    .code(1)
+    .stdout_has("more than --max-etcd-age");
     // A newer snapshot whose drill failed.
     etcd_snapshot(repo.path(), jiff::SignedDuration::from_mins(5), Some(false));
     env.run(&["status", "-r", REPO, "--etcd-repo", &r])
