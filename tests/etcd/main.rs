@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod cronjob;
+mod s3;
 mod server;
 
 use std::path::Path;
