@@ -21,8 +21,8 @@ use super::{emit, now, Global, OutputArgs, Refused};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-The group is named after what it backs up, as `etcdctl snapshot` and k3s's `etcd-snapshot` are:
-operators look for etcd when the control plane is what they lose.
+The group is named after what it backs up, as `etcdctl snapshot` and k3s's `etcd-snapshot`
+are: operators look for etcd when the control plane is what they lose.
 
 Examples, on a kubeadm control-plane node (certificates and endpoint default to kubeadm's):
   kubectl logbackup etcd save --repo /mnt/es-backup
@@ -115,16 +115,12 @@ impl EtcdConnArgs {
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-The snapshot is etcd's own (Maintenance.Snapshot, what `etcdctl snapshot save` does), never a copy of
-the data directory. Beside it: the certificates from --pki-dir (private keys included unless
---exclude-keys: whoever reads the repository can then impersonate the cluster's CA), the static pod
-manifests, and record.json (etcd version, revision, members, SHA-256, size, key counts by prefix).
-A snapshot is listed only once all of it is written.")]
+The snapshot is etcd's own (Maintenance.Snapshot, what `etcdctl snapshot save` does),
+never a copy of the data directory. Beside it: the certificates from --pki-dir (private
+keys included unless --exclude-keys: whoever reads the repository can then act as the
+cluster's CA), the static pod manifests, and record.json (etcd version, revision, members,
+SHA-256, size, key counts by prefix). A snapshot is listed only once all of it is written.")]
 pub struct SaveArgs {
-    #[command(flatten)]
-    pub repo: RepoArgs,
-    #[command(flatten)]
-    pub conn: EtcdConnArgs,
     /// This node's name, in the snapshot's name (default: the host name)
     #[arg(long, env = "NODE_NAME", value_name = "NAME")]
     pub node: Option<String>,
@@ -147,6 +143,10 @@ pub struct SaveArgs {
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
     #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub conn: EtcdConnArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -163,22 +163,21 @@ pub struct DeleteArgs {
     /// Snapshot names (as `etcd list` shows them)
     #[arg(required = true)]
     pub names: Vec<String>,
-    #[command(flatten)]
-    pub repo: RepoArgs,
     /// Say what would be deleted, delete nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub repo: RepoArgs,
 }
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Each origin has its own retention, as in k3s: pruning manual snapshots never deletes a scheduled one,
-and --scheduled never deletes a manual one. The newest snapshot of the origin is always kept.
+Each origin has its own retention, as in k3s: pruning manual snapshots never deletes a
+scheduled one, and --scheduled never deletes a manual one. The newest snapshot of the
+origin is always kept.
 
 Example: kubectl logbackup etcd prune --repo /mnt/es-backup --keep 5 --older-than 14d --dry-run")]
 pub struct PruneArgs {
-    #[command(flatten)]
-    pub repo: RepoArgs,
     /// Keep the newest N snapshots of the origin
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
@@ -192,21 +191,22 @@ pub struct PruneArgs {
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Checks the SHA-256 against the record and etcd's own checksum, restores the snapshot into a scratch
-data directory with etcdutl (or etcdctl 3.4), starts a throwaway etcd from it on free loopback ports,
-and compares its revision and the key count of every /registry/<resource>/ prefix with the record.
-The scratch directory and the etcd are removed on every way out, Ctrl-C included. The verdict is
-kept beside the snapshot (verification.json) for `etcd list` and `status`. Exit 1 when it fails.")]
+Checks the SHA-256 against the record and etcd's own checksum, restores the snapshot into
+a scratch data directory with etcdutl (or etcdctl 3.4), starts a throwaway etcd from it on
+free loopback ports, and compares its revision and the key count of every
+/registry/<resource>/ prefix with the record. The scratch directory and the etcd are
+removed on every way out, Ctrl-C included. The verdict is kept beside the snapshot
+(verification.json) for `etcd list` and `status`. Exit 1 when it fails.")]
 pub struct VerifyArgs {
     /// The snapshot (default: the newest)
     pub name: Option<String>,
-    #[command(flatten)]
-    pub repo: RepoArgs,
     /// The etcd binary for the throwaway server
     #[arg(long, default_value = "etcd", value_name = "PATH")]
     pub etcd: PathBuf,
@@ -217,14 +217,14 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DIR")]
     pub scratch_dir: Option<PathBuf>,
     #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct RestorePlanArgs {
     pub name: String,
-    #[command(flatten)]
-    pub repo: RepoArgs,
     /// etcd's data directory on the node
     #[arg(long, default_value = "/var/lib/etcd", value_name = "DIR")]
     pub data_dir: String,
@@ -239,16 +239,19 @@ pub struct RestorePlanArgs {
     #[arg(long)]
     pub restore_pki: bool,
     #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-The pod runs on a control-plane node (node selector and tolerations for the master and control-plane
-taints), on the host network to reach etcd on 127.0.0.1:2379, as uid 0 with every capability dropped
-(kubeadm's keys are root-only files), with read-only hostPath mounts of the certificate and manifest
-directories and the repository claim. hostNetwork and hostPath need a namespace whose Pod Security
-level is privileged.")]
+-n names the namespace of the repository claim, where the CronJob goes. The pod runs on a
+control-plane node (node selector and tolerations for the master and control-plane
+taints), on the host network to reach etcd on 127.0.0.1:2379, as uid 0 with every
+capability dropped (kubeadm's keys are root-only files), with read-only hostPath mounts of
+the certificate and manifest directories, and the repository claim. hostNetwork and
+hostPath need a namespace whose Pod Security level is privileged.")]
 pub struct ScheduleArgs {
     /// Schedule name (a DNS label)
     pub name: String,

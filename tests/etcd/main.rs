@@ -573,3 +573,28 @@ fn manual_and_scheduled_retention_never_touch_each_other() {
         plan.stdout
     );
 }
+
+/// etcd's JSON gateway dials etcd with etcd's own serving certificate; one that cannot
+/// authenticate a client (not kubeadm's) makes every call fail, and the error says why.
+#[test]
+fn a_serving_certificate_without_client_auth_is_explained() {
+    let etcd = Etcd::start_with(true, false);
+    let repo = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "etcd".to_string(),
+        "save".into(),
+        "--snapshot-only".into(),
+        "--node".into(),
+        "n1".into(),
+        "--repo".into(),
+        repo.path().display().to_string(),
+    ];
+    args.extend(etcd.conn_args());
+    let run = plugin().run(&args);
+    run.code(1);
+    assert!(
+        run.stderr.contains("extended key usage clientAuth"),
+        "{}",
+        run.stderr
+    );
+}

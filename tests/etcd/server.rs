@@ -34,6 +34,11 @@ pub fn new_ca(name: &str) -> Pair {
 
 /// A serving certificate for `names`, or a client certificate when `names` is empty.
 pub fn issue(ca: &Pair, cn: &str, names: &[&str]) -> Pair {
+    issue_with(ca, cn, names, true)
+}
+
+/// `issue`, choosing whether a serving certificate may also authenticate a client.
+pub fn issue_with(ca: &Pair, cn: &str, names: &[&str], serving_client_auth: bool) -> Pair {
     let issuer = Issuer::from_ca_cert_pem(&ca.0, KeyPair::from_pem(&ca.1).unwrap()).unwrap();
     let key = KeyPair::generate().unwrap();
     let mut params =
@@ -48,10 +53,11 @@ pub fn issue(ca: &Pair, cn: &str, names: &[&str]) -> Pair {
     params.extended_key_usages = if names.is_empty() {
         vec![ExtendedKeyUsagePurpose::ClientAuth]
     } else {
-        vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ]
+        let mut usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        if serving_client_auth {
+            usages.push(ExtendedKeyUsagePurpose::ClientAuth);
+        }
+        usages
     };
     let cert = params.signed_by(&key, &issuer).unwrap();
     (cert.pem(), key.serialize_pem())
@@ -74,6 +80,12 @@ pub struct Etcd {
 
 impl Etcd {
     pub fn start(tls: bool) -> Self {
+        Self::start_with(tls, true)
+    }
+
+    /// `serving_client_auth`: whether etcd's serving certificate also allows client
+    /// authentication, as kubeadm's does.
+    pub fn start_with(tls: bool, serving_client_auth: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let (client, peer) = (free_port(), free_port());
@@ -109,7 +121,7 @@ impl Etcd {
             write_pair(
                 &etcd_pki,
                 "server",
-                &issue(&ca, "cp1", &["127.0.0.1", "localhost"]),
+                &issue_with(&ca, "cp1", &["127.0.0.1", "localhost"], serving_client_auth),
             );
             write_pair(
                 &etcd_pki,

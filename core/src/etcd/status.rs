@@ -66,3 +66,60 @@ pub fn judge(
         problems,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::etcd::Origin;
+
+    fn record(at: &str) -> SnapshotRecord {
+        SnapshotRecord {
+            name: "etcd-manual-n-20261206T000000Z".into(),
+            origin: Origin::Manual,
+            node: "n".into(),
+            taken_at: at.parse().unwrap(),
+            endpoint: String::new(),
+            etcd_version: "3.5.16".into(),
+            cluster_id: String::new(),
+            member_id: String::new(),
+            revision: 1,
+            members: vec![],
+            sha256: String::new(),
+            size: 0,
+            keys: Default::default(),
+            total_keys: 0,
+            pki: None,
+            manifests: None,
+        }
+    }
+
+    fn verdict(passed: bool) -> Verification {
+        Verification {
+            snapshot: "x".into(),
+            verified_at: "2026-12-06T00:00:00Z".parse().unwrap(),
+            passed,
+            hash_ok: passed,
+            comparison: None,
+            etcd_version: None,
+            failure: (!passed).then(|| "the SHA-256 differs".to_owned()),
+        }
+    }
+
+    #[test]
+    fn healthy_only_when_fresh_and_not_failed() {
+        let now: Timestamp = "2026-12-06T02:00:00Z".parse().unwrap();
+        let max = SignedDuration::from_hours(3);
+        let r = record("2026-12-06T00:00:00Z");
+        let h = judge(Some((&r, Some(&verdict(true)))), max, now);
+        assert!(h.healthy && h.verification == "passed" && h.age_seconds == Some(7200));
+        assert!(
+            judge(Some((&r, None)), max, now).healthy,
+            "never verified is not a failure"
+        );
+        let failed = judge(Some((&r, Some(&verdict(false)))), max, now);
+        assert!(!failed.healthy && failed.problems[0].contains("the SHA-256 differs"));
+        let old = judge(Some((&r, None)), SignedDuration::from_hours(1), now);
+        assert!(!old.healthy && old.problems[0].contains("--max-etcd-age"));
+        assert!(!judge(None, max, now).healthy);
+    }
+}
