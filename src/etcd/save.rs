@@ -25,6 +25,8 @@ pub enum SaveError {
     Name(#[from] logbackup_core::etcd::naming::NameError),
     #[error("the snapshot etcd sent is damaged: {0}")]
     Damaged(String),
+    #[error("a snapshot named {0} is already there: one node's saves of one origin are at least a second apart")]
+    Exists(String),
     #[error("etcd compacted revision {revision} before its keys could be counted: run the save again (the snapshot itself was not kept)")]
     Compacted { revision: u64 },
 }
@@ -192,11 +194,23 @@ pub async fn save(
     let members = client.members().await?;
     let final_dir = repo.dir(&name.to_string());
     let dir = repo.dir(&format!("{name}{PARTIAL_SUFFIX}"));
+    if final_dir.exists() {
+        return Err(SaveError::Exists(name.to_string()));
+    }
     std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
     let mut guard = Unfinished(Some(dir.clone()));
 
     let snapshot_path = dir.join(SNAPSHOT_FILE);
-    let mut file = std::fs::File::create(&snapshot_path).map_err(io("create", &snapshot_path))?;
+    // Owner-only, as etcdctl writes it: the snapshot holds every Secret of the cluster.
+    let mut file = {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(&snapshot_path)
+            .map_err(io("create", &snapshot_path))?
+    };
     let mut hashes = Hashes::default();
     client
         .snapshot(|chunk| {

@@ -119,6 +119,12 @@ fn a_snapshot_holds_the_first_set_of_keys_and_not_the_second_key_for_key_by_pref
         .permissions()
         .mode();
     assert_eq!(key_mode & 0o777, 0o600);
+    let snapshot_mode = std::fs::metadata(&snapshot).unwrap().permissions().mode();
+    assert_eq!(
+        snapshot_mode & 0o777,
+        0o600,
+        "the snapshot holds every Secret"
+    );
     assert!(dir.join("pki/ca.crt").is_file() && dir.join("manifests/etcd.yaml").is_file());
 
     // After the save: new objects and a changed one.
