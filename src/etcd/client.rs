@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
 
+use logbackup_core::etcd::keys::{class_of, prefix_end, prefix_of, KeyCounts, OTHER_KEYS};
 use logbackup_core::etcd::record::Member;
 
 /// kubeadm's layout: the etcd CA and the client certificate kubeadm makes for health checks.
@@ -144,6 +145,8 @@ struct Kv {
 struct Range {
     #[serde(default)]
     header: Header,
+    #[serde(default, deserialize_with = "u64_text")]
+    count: u64,
     #[serde(default)]
     kvs: Vec<Kv>,
     #[serde(default)]
@@ -342,45 +345,85 @@ impl EtcdClient {
             .collect())
     }
 
-    /// Every key at `revision` (0: the current one), a page at a time, handed to `each`; returns
-    /// the revision the pages were read at.
-    pub async fn each_key(
-        &self,
-        revision: u64,
-        mut each: impl FnMut(&[u8]),
-    ) -> Result<u64, EtcdError> {
+    async fn range(&self, body: serde_json::Value) -> Result<Range, EtcdError> {
+        self.call("KV.Range", "/v3/kv/range", body).await
+    }
+
+    fn key_of(&self, kv: &Kv) -> Result<Vec<u8>, EtcdError> {
+        B64.decode(&kv.key).map_err(|e| EtcdError::Protocol {
+            endpoint: self.endpoint.clone(),
+            call: "KV.Range",
+            why: format!("a key is not base64: {e}"),
+        })
+    }
+
+    /// Keys by class at `revision` (0: the current one), and the revision read. One count-only
+    /// range per class (`/registry/<resource>/`): etcd counts, nothing is sent per key; keys
+    /// outside any class are paged through.
+    pub async fn count_by_prefix(&self, revision: u64) -> Result<(KeyCounts, u64), EtcdError> {
+        let mut counts = KeyCounts::new();
         let mut start: Vec<u8> = vec![0];
         let mut at = revision;
-        loop {
-            let mut body = serde_json::json!({
-                "key": B64.encode(&start),
-                "range_end": B64.encode([0u8]),
-                "keys_only": true,
-                "limit": PAGE,
-            });
+        let with_revision = |mut body: serde_json::Value, at: u64| {
             if at > 0 {
                 body["revision"] = serde_json::Value::from(at);
             }
-            let page: Range = self.call("KV.Range", "/v3/kv/range", body).await?;
+            body
+        };
+        let from = |start: &[u8], limit: u64| {
+            serde_json::json!({
+                "key": B64.encode(start),
+                "range_end": B64.encode([0u8]),
+                "keys_only": true,
+                "limit": limit,
+            })
+        };
+        loop {
+            let probe = self.range(with_revision(from(&start, 1), at)).await?;
             if at == 0 {
-                at = page.header.revision;
+                at = probe.header.revision;
             }
-            let mut last = None;
-            for kv in &page.kvs {
-                let key = B64.decode(&kv.key).map_err(|e| EtcdError::Protocol {
-                    endpoint: self.endpoint.clone(),
-                    call: "KV.Range",
-                    why: format!("a key is not base64: {e}"),
-                })?;
-                each(&key);
-                last = Some(key);
-            }
-            match last {
-                Some(mut key) if page.more => {
-                    key.push(0);
-                    start = key;
+            let Some(first) = probe.kvs.first() else {
+                return Ok((counts, at));
+            };
+            let first = self.key_of(first)?;
+            if let Some(class) = class_of(&first) {
+                let end = prefix_end(class);
+                let counted: Range = self
+                    .range(with_revision(
+                        serde_json::json!({
+                            "key": B64.encode(class),
+                            "range_end": B64.encode(&end),
+                            "count_only": true,
+                        }),
+                        at,
+                    ))
+                    .await?;
+                *counts.entry(prefix_of(&first)).or_insert(0) += counted.count;
+                if end == [0] {
+                    return Ok((counts, at));
                 }
-                _ => return Ok(at),
+                start = end;
+                continue;
+            }
+            // Keys outside any class, a page at a time, up to the next class.
+            let page = self.range(with_revision(from(&start, PAGE), at)).await?;
+            let mut next = None;
+            for kv in &page.kvs {
+                let key = self.key_of(kv)?;
+                if class_of(&key).is_some() {
+                    next = Some(key);
+                    break;
+                }
+                *counts.entry(OTHER_KEYS.to_owned()).or_insert(0) += 1;
+                let mut after = key;
+                after.push(0);
+                start = after;
+            }
+            match next {
+                Some(key) => start = key,
+                None if !page.more => return Ok((counts, at)),
+                None => {}
             }
         }
     }

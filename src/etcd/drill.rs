@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use logbackup_core::etcd::keys::{compare, count_into, KeyCounts};
+use logbackup_core::etcd::keys::compare;
 use logbackup_core::etcd::record::{
     SnapshotRecord, Verification, SNAPSHOT_FILE, VERIFICATION_FILE,
 };
@@ -245,11 +245,7 @@ async fn drill(
     verdict.etcd_version = Some(status.version.clone());
 
     say("counting keys by prefix in the restored copy");
-    let mut restored = KeyCounts::new();
-    let revision = match drill_client
-        .each_key(0, |k| count_into(&mut restored, [k]))
-        .await
-    {
+    let (restored, revision) = match drill_client.count_by_prefix(0).await {
         Ok(r) => r,
         Err(e) => {
             verdict.failure = Some(format!("cannot read the restored copy: {e}"));

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use logbackup_core::etcd::bbolt;
-use logbackup_core::etcd::keys::{count_into, KeyCounts};
 use logbackup_core::etcd::record::{
     Files, SnapshotRecord, MANIFESTS_DIR, PARTIAL_SUFFIX, PKI_DIR, RECORD_FILE, SNAPSHOT_FILE,
 };
@@ -232,9 +231,8 @@ pub async fn save(
     }
     let revision = file_revision(&snapshot_path)?;
 
-    let mut keys = KeyCounts::new();
-    client
-        .each_key(revision, |key| count_into(&mut keys, [key]))
+    let (keys, _) = client
+        .count_by_prefix(revision)
         .await
         .map_err(|e| match e {
             EtcdError::Refused { ref message, .. } if message.contains("compacted") => {

@@ -10,25 +10,45 @@ pub type KeyCounts = BTreeMap<String, u64>;
 
 const REGISTRY: &[u8] = b"/registry/";
 
-/// The prefix a key is counted under: `/registry/<resource>/` for the API server's keys (for a
-/// group's resources that is the group: `/registry/apiregistration.k8s.io/`), otherwise its first
-/// path segment (`/other/`), or `(no prefix)` for a key without one.
-pub fn prefix_of(key: &[u8]) -> String {
-    let (base, rest) = match key.strip_prefix(REGISTRY) {
-        Some(rest) => (REGISTRY, rest),
-        None => match key.strip_prefix(b"/") {
-            Some(rest) => (&b"/"[..], rest),
-            None => return "(no prefix)".to_owned(),
-        },
+/// Keys outside any class (no `/<segment>/` to count them under) are counted together.
+pub const OTHER_KEYS: &str = "(other keys)";
+
+/// The class a key is counted under, as a key prefix: `/registry/<resource>/` for the API
+/// server's keys (for a group's resources that is the group: `/registry/apiregistration.k8s.io/`),
+/// otherwise its first path segment (`/other/`). Every key that starts with a class belongs to it,
+/// so a class is counted with one range request. `None` for a key outside any class
+/// (`/registry/health`, `/registry/`, `plain`).
+pub fn class_of(key: &[u8]) -> Option<&[u8]> {
+    let base = if key.starts_with(REGISTRY) {
+        REGISTRY.len()
+    } else if key.starts_with(b"/") {
+        1
+    } else {
+        return None;
     };
-    match rest.iter().position(|b| *b == b'/') {
-        Some(end) => {
-            let mut p = base.to_vec();
-            p.extend_from_slice(&rest[..=end]);
-            String::from_utf8_lossy(&p).into_owned()
+    let end = key[base..].iter().position(|b| *b == b'/')?;
+    Some(&key[..base + end + 1])
+}
+
+/// The name a key is counted under: its class, or [`OTHER_KEYS`].
+pub fn prefix_of(key: &[u8]) -> String {
+    class_of(key).map_or_else(
+        || OTHER_KEYS.to_owned(),
+        |c| String::from_utf8_lossy(c).into_owned(),
+    )
+}
+
+/// The first key after every key that starts with `prefix` (etcd's `range_end` for a prefix).
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
         }
-        None => String::from_utf8_lossy(base).into_owned(),
     }
+    // All 0xff: every key from here on.
+    vec![0]
 }
 
 /// Adds keys to running counts (keys arrive a page at a time).
@@ -123,9 +143,21 @@ mod tests {
             prefix_of(b"/registry/apiregistration.k8s.io/apiservices/v1."),
             "/registry/apiregistration.k8s.io/"
         );
-        assert_eq!(prefix_of(b"/registry/health"), "/registry/");
+        assert_eq!(prefix_of(b"/registry/health"), OTHER_KEYS);
+        assert_eq!(prefix_of(b"/registry/"), OTHER_KEYS);
+        assert_eq!(prefix_of(b"/registry/pods/"), "/registry/pods/");
         assert_eq!(prefix_of(b"/bench/000001"), "/bench/");
-        assert_eq!(prefix_of(b"compact_rev_key"), "(no prefix)");
+        assert_eq!(prefix_of(b"compact_rev_key"), OTHER_KEYS);
+        assert_eq!(prefix_end(b"/registry/pods/"), b"/registry/pods0".to_vec());
+        assert_eq!(prefix_end(&[b'a', 0xff]), b"b".to_vec());
+        // Every key a class's range holds has that class.
+        for key in [
+            &b"/registry/pods/"[..],
+            b"/registry/pods/a/b",
+            b"/registry/pods//",
+        ] {
+            assert_eq!(class_of(key), Some(&b"/registry/pods/"[..]));
+        }
     }
 
     #[test]
