@@ -82,7 +82,7 @@ impl RepoArgs {
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "etcd connection")]
 pub struct EtcdConnArgs {
-    /// etcd's client URL
+    /// etcd's client URL: one member, as for `etcdctl snapshot save`
     #[arg(long, default_value = client::KUBEADM_ENDPOINT, value_name = "URL")]
     pub endpoints: String,
     /// CA certificate that signed etcd's serving certificate
@@ -101,6 +101,14 @@ pub struct EtcdConnArgs {
 
 impl EtcdConnArgs {
     fn client(&self) -> Result<EtcdClient> {
+        // As `etcdctl snapshot save`: a snapshot is one member's, so one endpoint.
+        if self.endpoints.contains(',') {
+            return Err(Refused(format!(
+                "--endpoints {}: give one endpoint, the member to take the snapshot from",
+                self.endpoints
+            ))
+            .into());
+        }
         let tls = !self.plaintext && !self.endpoints.starts_with("http://");
         let c = Connection {
             endpoint: self.endpoints.clone(),

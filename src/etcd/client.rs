@@ -1,5 +1,5 @@
-//! etcd's v3 API over its JSON gateway (`/v3/...` on the client port, served by every etcd since
-//! 3.3 and on by default): the same Maintenance, Cluster and KV calls `etcdctl` makes over gRPC,
+//! etcd's v3 API over its JSON gateway (`/v3/...` on the client port, served by etcd 3.4 and later,
+//! on by default): the same Maintenance, Cluster and KV calls `etcdctl` makes over gRPC,
 //! through the reqwest + rustls stack the plugin already has. No gRPC stack, no protoc, no
 //! `etcdctl` in the image.
 
@@ -18,7 +18,7 @@ pub const KUBEADM_CA: &str = "/etc/kubernetes/pki/etcd/ca.crt";
 pub const KUBEADM_CERT: &str = "/etc/kubernetes/pki/etcd/healthcheck-client.crt";
 pub const KUBEADM_KEY: &str = "/etc/kubernetes/pki/etcd/healthcheck-client.key";
 
-/// Keys per range request while counting: a page of 100,000 short keys is a few MiB of JSON.
+/// Keys per range request for keys outside any class (the classes are counted by etcd itself).
 const PAGE: u64 = 10_000;
 
 #[derive(Debug, thiserror::Error)]

@@ -320,6 +320,17 @@ fn etcd_down_is_said_plainly_and_leaves_nothing() {
         run.stderr
     );
     assert!(empty(&repo.path().join("logbackup-etcd")));
+    // A snapshot is one member's: a list of endpoints is refused before anything is tried.
+    let run = plugin().run(&[
+        "etcd",
+        "save",
+        "--repo",
+        &repo.path().display().to_string(),
+        "--endpoints",
+        "https://10.0.0.1:2379,https://10.0.0.2:2379",
+    ]);
+    run.code(3);
+    assert!(run.stderr.contains("give one endpoint"), "{}", run.stderr);
 }
 
 /// A tmpfs of 64 KiB as the repository: the snapshot (~1 MiB) cannot fit.
