@@ -144,6 +144,9 @@ pub struct SaveArgs {
     /// Leave the private keys (*.key) out of the copied certificates
     #[arg(long)]
     pub exclude_keys: bool,
+    /// Keep the snapshot gzip-compressed (snapshot.db.gz; the record keeps the plain file's hash)
+    #[arg(long)]
+    pub compress: bool,
     /// Mark the snapshot as the schedule's (its own retention; what the CronJob passes)
     #[arg(long)]
     pub scheduled: bool,
@@ -277,6 +280,9 @@ pub struct ScheduleArgs {
     pub keep: usize,
     #[arg(long)]
     pub exclude_keys: bool,
+    /// Keep the snapshots gzip-compressed
+    #[arg(long)]
+    pub compress: bool,
     #[arg(long, default_value = client::KUBEADM_ENDPOINT, value_name = "URL")]
     pub endpoints: String,
     #[arg(long, default_value = "/etc/kubernetes/pki", value_name = "DIR")]
@@ -342,6 +348,7 @@ async fn run_save(args: &SaveArgs) -> Result<ExitCode> {
         pki_dir: (!args.snapshot_only).then(|| args.pki_dir.clone()),
         manifests_dir: (!args.snapshot_only).then(|| args.manifests_dir.clone()),
         exclude_keys: args.exclude_keys,
+        compress: args.compress,
     };
     let bar = super::progress_bar("bytes");
     let record = target
@@ -610,6 +617,7 @@ async fn run_schedule(args: &ScheduleArgs, global: &Global) -> Result<ExitCode> 
         endpoint: args.endpoints.clone(),
         keep: args.keep,
         exclude_keys: args.exclude_keys,
+        compress: args.compress,
         server_minor: served.minor,
     };
     let objects = cronjob::render(&plan)?;

@@ -69,6 +69,27 @@ impl Drop for Scratch {
     }
 }
 
+/// Decompresses `gz` into `plain` and hashes the plain snapshot as it is written.
+fn gunzip(gz: &Path, plain: &Path) -> Result<(String, bool, u64), RepoError> {
+    use std::io::{Read, Write};
+    let input = std::fs::File::open(gz).map_err(io("open", gz))?;
+    let mut decoder = flate2::read::GzDecoder::new(std::io::BufReader::new(input));
+    let mut out = super::save::create_private(plain)?;
+    let mut hashes = Hashes::default();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = decoder.read(&mut buf).map_err(io("decompress", gz))?;
+        if n == 0 {
+            break;
+        }
+        hashes.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(io("write", plain))?;
+    }
+    let size = hashes.size;
+    let (sha, trailer_ok) = hashes.finish();
+    Ok((sha, trailer_ok, size))
+}
+
 fn free_port() -> Result<u16, RepoError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -92,7 +113,6 @@ pub async fn verify(
     mut say: impl FnMut(&str),
 ) -> Result<Verification, DrillError> {
     let dir = repo.dir(&record.name);
-    let snapshot = dir.join(SNAPSHOT_FILE);
     let mut verdict = Verification {
         snapshot: record.name.clone(),
         verified_at: now(),
@@ -103,34 +123,6 @@ pub async fn verify(
         failure: None,
     };
 
-    say("checking the snapshot's SHA-256");
-    let (sha, trailer_ok, size) = Hashes::of_file(&snapshot)?;
-    if sha != record.sha256 {
-        verdict.failure = Some(format!(
-            "the snapshot's SHA-256 is {sha} ({size} bytes), the record says {} ({} bytes): the file changed or was cut after it was saved",
-            record.sha256, record.size
-        ));
-    } else if !trailer_ok {
-        verdict.failure = Some(format!(
-            "the snapshot's SHA-256 {sha} matches its record, but etcd's own checksum in its last 32 bytes does not match the database"
-        ));
-    } else {
-        verdict.hash_ok = true;
-        drill(record, &snapshot, options, &mut verdict, &mut say).await?;
-    }
-    verdict.passed = verdict.failure.is_none();
-    verdict.verified_at = now();
-    write_json(&dir.join(VERIFICATION_FILE), &verdict)?;
-    Ok(verdict)
-}
-
-async fn drill(
-    record: &SnapshotRecord,
-    snapshot: &Path,
-    options: &DrillOptions,
-    verdict: &mut Verification,
-    say: &mut impl FnMut(&str),
-) -> Result<(), DrillError> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -144,6 +136,62 @@ async fn drill(
         dir: scratch_dir.clone(),
         etcd: None,
     };
+
+    say("checking the snapshot's SHA-256");
+    let stored = dir.join(record.stored_file());
+    let hashed = if record.compressed {
+        let plain = scratch_dir.join(SNAPSHOT_FILE);
+        gunzip(&stored, &plain).map(|h| (plain, h))
+    } else {
+        Hashes::of_file(&stored).map(|h| (stored.clone(), h))
+    };
+    match hashed {
+        Err(e) => {
+            verdict.failure = Some(format!(
+                "cannot read the snapshot ({e}): the file changed or was cut after it was saved, whose SHA-256 the record says is {}",
+                record.sha256
+            ));
+        }
+        Ok((_, (sha, _, size))) if sha != record.sha256 => {
+            verdict.failure = Some(format!(
+                "the snapshot's SHA-256 is {sha} ({size} bytes), the record says {} ({} bytes): the file changed or was cut after it was saved",
+                record.sha256, record.size
+            ));
+        }
+        Ok((_, (sha, false, _))) => {
+            verdict.failure = Some(format!(
+                "the snapshot's SHA-256 {sha} matches its record, but etcd's own checksum in its last 32 bytes does not match the database"
+            ));
+        }
+        Ok((snapshot, _)) => {
+            verdict.hash_ok = true;
+            drill(
+                record,
+                &snapshot,
+                options,
+                &mut verdict,
+                &mut say,
+                &mut scratch,
+            )
+            .await?;
+        }
+    }
+    drop(scratch);
+    verdict.passed = verdict.failure.is_none();
+    verdict.verified_at = now();
+    write_json(&dir.join(VERIFICATION_FILE), &verdict)?;
+    Ok(verdict)
+}
+
+async fn drill(
+    record: &SnapshotRecord,
+    snapshot: &Path,
+    options: &DrillOptions,
+    verdict: &mut Verification,
+    say: &mut impl FnMut(&str),
+    scratch: &mut Scratch,
+) -> Result<(), DrillError> {
+    let scratch_dir = scratch.dir.clone();
     let data = scratch_dir.join("data");
     let (client_port, peer_port) = (free_port()?, free_port()?);
     let peer = format!("http://127.0.0.1:{peer_port}");
@@ -260,6 +308,5 @@ async fn drill(
         ));
     }
     verdict.comparison = Some(comparison);
-    drop(scratch);
     Ok(())
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use logbackup_core::etcd::record::{
-    SnapshotRecord, Verification, RECORD_FILE, SNAPSHOT_FILE, VERIFICATION_FILE,
+    SnapshotRecord, Verification, COMPRESSED_FILE, RECORD_FILE, SNAPSHOT_FILE, VERIFICATION_FILE,
 };
 use logbackup_core::etcd::SnapshotName;
 use logbackup_core::ids::ETCD_PREFIX;
@@ -149,7 +149,10 @@ impl Remote {
             .list_under(&format!("{ETCD_PREFIX}/{name}/"))
             .await?
         {
-            if object.path.ends_with(SNAPSHOT_FILE) || object.path.ends_with(RECORD_FILE) {
+            if object.path.ends_with(SNAPSHOT_FILE)
+                || object.path.ends_with(COMPRESSED_FILE)
+                || object.path.ends_with(RECORD_FILE)
+            {
                 local.copy_from(&self.store, &object).await?;
             }
         }

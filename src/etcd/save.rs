@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use logbackup_core::etcd::bbolt;
 use logbackup_core::etcd::record::{
-    Files, SnapshotRecord, MANIFESTS_DIR, PARTIAL_SUFFIX, PKI_DIR, RECORD_FILE, SNAPSHOT_FILE,
+    Files, SnapshotRecord, COMPRESSED_FILE, MANIFESTS_DIR, PARTIAL_SUFFIX, PKI_DIR, RECORD_FILE,
+    SNAPSHOT_FILE,
 };
 use logbackup_core::etcd::{Origin, SnapshotName};
 
@@ -37,6 +38,8 @@ pub struct SaveOptions {
     pub pki_dir: Option<PathBuf>,
     pub manifests_dir: Option<PathBuf>,
     pub exclude_keys: bool,
+    /// Keep the snapshot gzip-compressed.
+    pub compress: bool,
 }
 
 /// SHA-256 of the whole file, and of all but its last 32 bytes (etcd's own checksum of the
@@ -169,6 +172,28 @@ fn copy_tree(from: &Path, to: &Path, exclude_keys: bool) -> Result<Files, RepoEr
     Ok(files)
 }
 
+/// Creates `path` for writing, owner-only: a snapshot holds every Secret of the cluster.
+pub fn create_private(path: &Path) -> Result<std::fs::File, RepoError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(io("create", path))
+}
+
+/// gzip-compresses `raw` into `gz` (flushed to disk), removes `raw`, and returns `gz`'s size.
+fn compress(raw: &Path, gz: &Path) -> Result<u64, RepoError> {
+    let mut input = std::fs::File::open(raw).map_err(io("open", raw))?;
+    let mut encoder =
+        flate2::write::GzEncoder::new(create_private(gz)?, flate2::Compression::default());
+    std::io::copy(&mut input, &mut encoder).map_err(io("compress into", gz))?;
+    let file = encoder.finish().map_err(io("compress into", gz))?;
+    file.sync_all().map_err(io("write", gz))?;
+    let size = file.metadata().map_err(io("inspect", gz))?.len();
+    std::fs::remove_file(raw).map_err(io("remove", raw))?;
+    Ok(size)
+}
+
 /// Removes an unfinished snapshot directory unless the save completed.
 struct Unfinished(Option<PathBuf>);
 
@@ -200,16 +225,8 @@ pub async fn save(
     let mut guard = Unfinished(Some(dir.clone()));
 
     let snapshot_path = dir.join(SNAPSHOT_FILE);
-    // Owner-only, as etcdctl writes it: the snapshot holds every Secret of the cluster.
-    let mut file = {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        options
-            .open(&snapshot_path)
-            .map_err(io("create", &snapshot_path))?
-    };
+    // Owner-only, as etcdctl writes it.
+    let mut file = create_private(&snapshot_path)?;
     let mut hashes = Hashes::default();
     client
         .snapshot(|chunk| {
@@ -230,6 +247,11 @@ pub async fn save(
         )));
     }
     let revision = file_revision(&snapshot_path)?;
+    let stored_size = if options.compress {
+        Some(compress(&snapshot_path, &dir.join(COMPRESSED_FILE))?)
+    } else {
+        None
+    };
 
     let (keys, _) = client
         .count_by_prefix(revision)
@@ -266,6 +288,8 @@ pub async fn save(
         keys,
         pki,
         manifests,
+        compressed: options.compress,
+        stored_size,
     };
     write_json(&dir.join(RECORD_FILE), &record)?;
     sync_dir(&dir)?;

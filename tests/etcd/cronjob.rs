@@ -16,6 +16,7 @@ fn plan(minor: u32) -> EtcdCronJobPlan {
         endpoint: "https://127.0.0.1:2379".into(),
         keep: 24,
         exclude_keys: true,
+        compress: true,
         server_minor: minor,
     }
 }

@@ -658,3 +658,74 @@ fn key_counts_by_class_agree_with_every_key_listed() {
     assert_eq!(expected["(other keys)"], 6, "{expected:?}");
     assert_eq!(expected["/registry/pods/"], 41);
 }
+
+/// `--compress`: the repository holds snapshot.db.gz only, the drill decompresses it into its
+/// scratch directory and checks the plain file's hash; a cut compressed file fails naming it.
+#[test]
+fn a_compressed_snapshot_restores_and_a_cut_one_fails_naming_the_hash() {
+    let etcd = Etcd::start(false);
+    etcd.put_all(&keys("/registry/pods/a/p-", 300), &"x".repeat(300));
+    let repo = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let run = save(
+        &etcd,
+        repo.path(),
+        &["--node", "n1", "--snapshot-only", "--compress"],
+    );
+    run.ok();
+    let record = run.json();
+    let name = record["name"].as_str().unwrap();
+    let dir = repo.path().join("logbackup-etcd").join(name);
+    assert!(!dir.join("snapshot.db").exists());
+    let gz = dir.join("snapshot.db.gz");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&gz).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let stored = std::fs::metadata(&gz).unwrap().len();
+    assert_eq!(record["stored_size"], stored);
+    assert!(
+        stored * 3 < record["size"].as_u64().unwrap(),
+        "{stored} of {}",
+        record["size"]
+    );
+    // The plain file, as gunzip gives it, is the one etcdctl reads the same revision from.
+    let plain = scratch.path().join("plain.db");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("gunzip -c {} > {}", gz.display(), plain.display()))
+        .status()
+        .unwrap();
+    assert!(out.success());
+    let status = std::process::Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["snapshot", "status", "-w", "json"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["revision"], record["revision"]);
+    std::fs::remove_file(&plain).unwrap();
+
+    let run = verify(repo.path(), Some(name), scratch.path());
+    run.ok();
+    assert_eq!(run.json()["comparison"]["keys"], 300);
+    assert!(empty(scratch.path()));
+
+    let size = std::fs::metadata(&gz).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&gz)
+        .unwrap()
+        .set_len(size / 2)
+        .unwrap();
+    let run = verify(repo.path(), Some(name), scratch.path());
+    run.code(1);
+    let failure = run.json()["failure"].as_str().unwrap().to_owned();
+    assert!(
+        failure.contains(record["sha256"].as_str().unwrap()),
+        "{failure}"
+    );
+    assert!(empty(scratch.path()));
+}

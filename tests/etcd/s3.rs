@@ -88,7 +88,8 @@ fn snapshots_go_straight_to_s3_with_their_record_last_and_the_drill_reads_them_b
         .trailing(["--endpoint", moto.endpoint.as_str()]);
 
     let mut saved = Vec::new();
-    for node in ["n1", "n2"] {
+    // The first compressed: the drill downloads and decompresses it.
+    for (node, compress) in [("n1", "--compress"), ("n2", "--snapshot-only")] {
         let run = plugin.run(&[
             "etcd",
             "save",
@@ -102,6 +103,7 @@ fn snapshots_go_straight_to_s3_with_their_record_last_and_the_drill_reads_them_b
             &etcd.path("pki").display().to_string(),
             "--manifests-dir",
             &etcd.path("manifests").display().to_string(),
+            compress,
             "-o",
             "json",
         ]);
@@ -116,7 +118,7 @@ fn snapshots_go_straight_to_s3_with_their_record_last_and_the_drill_reads_them_b
         ),
     );
     for file in [
-        "snapshot.db",
+        "snapshot.db.gz",
         "record.json",
         "pki/ca.crt",
         "manifests/etcd.yaml",

@@ -57,6 +57,7 @@ pub struct EtcdCronJobPlan {
     pub endpoint: String,
     pub keep: usize,
     pub exclude_keys: bool,
+    pub compress: bool,
     /// The API server's minor version: the node label and the `timeZone` field depend on it.
     pub server_minor: u32,
 }
@@ -84,6 +85,9 @@ impl EtcdCronJobPlan {
         a.push(self.keep.to_string());
         if self.exclude_keys {
             a.push("--exclude-keys".into());
+        }
+        if self.compress {
+            a.push("--compress".into());
         }
         a
     }
@@ -314,6 +318,7 @@ mod tests {
             endpoint: "https://127.0.0.1:2379".into(),
             keep: 24,
             exclude_keys: false,
+            compress: true,
             server_minor: minor,
         }
     }
@@ -364,6 +369,7 @@ mod tests {
         assert_eq!(objects[1]["spec"]["timeZone"], "UTC");
         let args = pod["containers"][0]["args"].as_array().unwrap();
         assert!(args.iter().any(|a| a == "--scheduled"));
+        assert!(args.iter().any(|a| a == "--compress"));
     }
 
     #[test]

@@ -12,6 +12,8 @@ use super::keys::{Comparison, KeyCounts};
 use super::Origin;
 
 pub const SNAPSHOT_FILE: &str = "snapshot.db";
+/// The snapshot gzip-compressed (`save --compress`), in place of `SNAPSHOT_FILE`.
+pub const COMPRESSED_FILE: &str = "snapshot.db.gz";
 pub const RECORD_FILE: &str = "record.json";
 pub const VERIFICATION_FILE: &str = "verification.json";
 pub const PKI_DIR: &str = "pki";
@@ -61,6 +63,23 @@ pub struct SnapshotRecord {
     pub total_keys: u64,
     pub pki: Option<Files>,
     pub manifests: Option<Files>,
+    /// Kept gzip-compressed as `COMPRESSED_FILE`; `sha256` and `size` are the snapshot's own.
+    #[serde(default)]
+    pub compressed: bool,
+    /// The compressed file's size, when compressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_size: Option<u64>,
+}
+
+impl SnapshotRecord {
+    /// The file the repository holds for this snapshot.
+    pub fn stored_file(&self) -> &'static str {
+        if self.compressed {
+            COMPRESSED_FILE
+        } else {
+            SNAPSHOT_FILE
+        }
+    }
 }
 
 /// The restore drill's verdict, written as `verification.json` beside the record.
@@ -110,6 +129,8 @@ mod tests {
                 keys_excluded: true,
             }),
             manifests: None,
+            compressed: false,
+            stored_size: None,
         };
         let text = serde_json::to_string(&record).unwrap();
         assert!(text.contains(r#""origin":"manual""#), "{text}");

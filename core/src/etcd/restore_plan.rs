@@ -35,6 +35,7 @@ fn restore_tool(version: &str) -> &'static str {
 
 pub fn plan(record: &SnapshotRecord, layout: &Layout, stamp: &str) -> Vec<Step> {
     let snapshot = format!("{}/{}", layout.snapshot_dir, super::record::SNAPSHOT_FILE);
+    let compressed = format!("{}/{}", layout.snapshot_dir, super::record::COMPRESSED_FILE);
     let stopped = format!("{}.stopped-{stamp}", layout.manifests_dir);
     let aside = format!("{}.before-restore-{stamp}", layout.data_dir);
     let me = record.members.iter().find(|m| m.name == record.node);
@@ -57,12 +58,20 @@ pub fn plan(record: &SnapshotRecord, layout: &Layout, stamp: &str) -> Vec<Step> 
             .collect::<Vec<_>>()
             .join(",")
     };
-    let mut steps = vec![
-        Step {
-            title: "Prove the snapshot restores".into(),
-            why: "a restore drill on a scratch etcd, before the real one is touched".into(),
-            commands: vec![format!("kubectl logbackup etcd verify {}", record.name)],
-        },
+    let mut steps = vec![Step {
+        title: "Prove the snapshot restores".into(),
+        why: "a restore drill on a scratch etcd, before the real one is touched".into(),
+        commands: vec![format!("kubectl logbackup etcd verify {}", record.name)],
+    }];
+    if record.compressed {
+        steps.push(Step {
+            title: "Decompress the snapshot".into(),
+            why: "it was saved with --compress; the checksum and the restore read the plain file"
+                .into(),
+            commands: vec![format!("gunzip -k {compressed}")],
+        });
+    }
+    steps.extend([
         Step {
             title: "Check the snapshot's checksum".into(),
             why: "the file must be the one recorded at save time".into(),
@@ -92,7 +101,7 @@ pub fn plan(record: &SnapshotRecord, layout: &Layout, stamp: &str) -> Vec<Step> 
                 record.node
             )],
         },
-    ];
+    ]);
     if layout.restore_pki {
         let mut commands = vec![
             format!(
@@ -168,6 +177,8 @@ mod tests {
                 keys_excluded: true,
             }),
             manifests: None,
+            compressed: false,
+            stored_size: None,
         }
     }
 
@@ -208,7 +219,9 @@ mod tests {
 
     #[test]
     fn etcd_3_4_restores_with_etcdctl_and_certificates_come_back_when_asked() {
-        let steps = plan(&record("3.4.23", 3), &layout(true), "s");
+        let mut r = record("3.4.23", 3);
+        r.compressed = true;
+        let steps = plan(&r, &layout(true), "s");
         let text: Vec<String> = steps.iter().flat_map(|s| s.commands.clone()).collect();
         assert!(text
             .iter()
@@ -217,5 +230,10 @@ mod tests {
             .contains("cp -a /root/etcd-manual-cp1-20261206T083005Z/pki/. /etc/kubernetes/pki/")));
         assert!(text.iter().any(|c| c.contains("--exclude-keys")));
         assert!(steps.last().unwrap().title.contains("other 2 members"));
+        let gunzip = text
+            .iter()
+            .position(|c| c.starts_with("gunzip -k"))
+            .unwrap();
+        assert!(gunzip < text.iter().position(|c| c.contains("sha256sum")).unwrap());
     }
 }

@@ -90,6 +90,8 @@ mod tests {
             total_keys: 0,
             pki: None,
             manifests: None,
+            compressed: false,
+            stored_size: None,
         }
     }
 
