@@ -72,10 +72,13 @@ for run in $(seq 1 "$RUNS"); do
   rm -rf "$WORK/repo" "$WORK/ctl.db" "$WORK/restored"
   measure "etcdctl snapshot save" etcdctl --endpoints "$URL" snapshot save "$WORK/ctl.db"
   measure "kubectl-logbackup etcd save" "$PLUGIN" etcd save --repo "$WORK/repo" --endpoints "$URL" --snapshot-only --node bench -o json
+  rm -rf "$WORK/repo-gz"
+  measure "kubectl-logbackup etcd save --compress" "$PLUGIN" etcd save --repo "$WORK/repo-gz" --endpoints "$URL" --snapshot-only --node bench --compress -o json
   measure "etcdctl snapshot status" etcdctl snapshot status -w json "$WORK/ctl.db"
   measure "etcdctl snapshot restore (drill's first half)" etcdctl snapshot restore "$WORK/ctl.db" --data-dir "$WORK/restored" \
     --name drill --initial-cluster "drill=http://127.0.0.1:1" --initial-advertise-peer-urls "http://127.0.0.1:1"
   measure "kubectl-logbackup etcd verify (whole drill)" "$PLUGIN" etcd verify --repo "$WORK/repo" --scratch-dir "$WORK" -o json
 done
 size=$(stat -c %s "$WORK/ctl.db")
-echo "snapshot: $size bytes; record: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["total_keys"], "keys at revision", r["revision"])' "$(ls -d "$WORK"/repo/logbackup-etcd/*/)record.json")"
+gz=$(stat -c %s "$(ls -d "$WORK"/repo-gz/logbackup-etcd/*/)snapshot.db.gz")
+echo "snapshot: $size bytes ($gz compressed); record: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["total_keys"], "keys at revision", r["revision"])' "$(ls -d "$WORK"/repo/logbackup-etcd/*/)record.json")"
