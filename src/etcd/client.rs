@@ -244,8 +244,12 @@ impl EtcdClient {
         let lower = why.to_lowercase();
         // etcd with --client-cert-auth ends a TLS 1.3 connection that brought no certificate (or
         // one its CA did not sign) right after the handshake: the client sees it closed.
+        // Depending on timing the client sees a closed stream, a reset or a broken pipe.
         let closed = self.endpoint.starts_with("https://")
-            && (lower.contains("connection closed") || lower.contains("connection reset"));
+            && (lower.contains("connection closed")
+                || lower.contains("connection reset")
+                || lower.contains("broken pipe")
+                || lower.contains("stream closed"));
         if closed
             || lower.contains("certificate")
             || lower.contains("tls")
