@@ -7,6 +7,7 @@ pub use logbackup_core::{enable, inject, manifest, schedule, snapshot, webhook_i
 
 pub mod es;
 pub mod files;
+pub mod etcd;
 pub mod k8s;
 pub mod render;
 pub mod sync;

@@ -31,3 +31,16 @@ pub fn taken_by_metadata() -> serde_json::Value {
 pub const FILES_ROOT: &str = "/var/lib/logbackup/files";
 /// The log-file collector's DaemonSet, ServiceAccount and RBAC objects.
 pub const FILES_COLLECTOR: &str = "logbackup-files";
+/// The repository's top-level prefix for control-plane backups. Elasticsearch's `fs` and `s3`
+/// repositories own only `index-N`, `index.latest`, `snap-*`, `meta-*`, `incompatible-snapshots`
+/// and `indices/` at their root; a directory of another name is neither read nor deleted by them.
+pub const ETCD_PREFIX: &str = "logbackup-etcd";
+
+/// `app.kubernetes.io/component`, and our value for the etcd snapshot CronJob.
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+pub const ETCD_COMPONENT: &str = "etcd-snapshot";
+
+/// kubeadm's control-plane node labels and taints (same keys): `master` until 1.24, `control-plane`
+/// from 1.20.
+pub const MASTER_ROLE_LABEL: &str = "node-role.kubernetes.io/master";
+pub const CONTROL_PLANE_ROLE_LABEL: &str = "node-role.kubernetes.io/control-plane";

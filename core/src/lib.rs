@@ -8,6 +8,7 @@
 pub mod enable;
 pub mod es;
 pub mod files;
+pub mod etcd;
 pub mod ids;
 pub mod inject;
 pub mod manifest;

@@ -5,6 +5,7 @@ mod connect;
 mod coverage;
 mod enable;
 mod files;
+mod etcd;
 mod inject;
 mod proof_store;
 mod prune;
@@ -111,6 +112,8 @@ pub enum Command {
     Disable(enable::DisableArgs),
     /// The applications' own log files, copied off the nodes: collect, list, get, prune, status, push, install
     Files(files::FilesArgs),
+    /// Back up the control plane: etcd snapshots, certificates and manifests, with a restore drill
+    Etcd(etcd::EtcdArgs),
 }
 
 /// `-o`, for commands that print data.
@@ -275,6 +278,7 @@ fn run_async(command: &Command, global: &Global) -> anyhow::Result<ExitCode> {
             Command::Enable(args) => enable::run_enable(args, global).await,
             Command::Disable(args) => enable::run_disable(args, global).await,
             Command::Files(args) => files::run(args, global).await,
+            Command::Etcd(args) => etcd::run(args, global).await,
         }
     })
 }

@@ -32,10 +32,29 @@ pub struct StatusArgs {
     pub proofs: ProofHistoryArgs,
     #[command(flatten)]
     pub sync: super::sync_to::StatusSyncArgs,
+    /// Also judge the control plane's backup: the etcd snapshots under this repository directory
+    #[arg(
+        long,
+        env = "LOGBACKUP_ETCD_REPO",
+        value_name = "DIR|s3://BUCKET/PREFIX"
+    )]
+    pub etcd_repo: Option<String>,
+    /// With --etcd-repo: fail when the newest etcd snapshot is older than this (e.g. 90m, 26h, 2d)
+    #[arg(long, default_value = "26h", value_name = "AGE", value_parser = super::etcd::parse_age)]
+    pub max_etcd_age: jiff::SignedDuration,
     #[command(flatten)]
     pub es: EsArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// The report, with the control plane's backup beside it when asked for.
+#[derive(serde::Serialize)]
+struct WithEtcd<'a, T> {
+    #[serde(flatten)]
+    report: &'a T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    etcd: Option<logbackup_core::etcd::status::EtcdHealth>,
 }
 
 pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
@@ -58,8 +77,31 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
         &mut say(None),
     )
     .await?;
-    let healthy = report.healthy();
-    emit(&report, args.output.format(), |r| {
+    let etcd = match &args.etcd_repo {
+        Some(dir) => {
+            let target = logbackup::etcd::Target::open(dir, &args.sync.s3.options())?;
+            let newest = match target.find(None).await {
+                Ok(found) => Some(found),
+                Err(logbackup::etcd::TargetError::Repo(logbackup::etcd::RepoError::Empty(_))) => {
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            };
+            Some(logbackup_core::etcd::status::judge(
+                newest.as_ref().map(|(r, v)| (r, v.as_ref())),
+                args.max_etcd_age,
+                now(),
+            ))
+        }
+        None => None,
+    };
+    let healthy = report.healthy() && etcd.as_ref().is_none_or(|e| e.healthy);
+    let combined = WithEtcd {
+        report: &report,
+        etcd,
+    };
+    emit(&combined, args.output.format(), |c| {
+        let r = c.report;
         let mut out = format!(
             "{} ({}), repository {}: {}\n\n",
             r.version,
@@ -92,6 +134,7 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
                     s.message.clone(),
                 ]
             }))
+            .chain(c.etcd.iter().map(etcd_row))
             .collect();
         out.push_str(&render::table(&["result", "check", "detail"], &rows));
         out.push('\n');
@@ -126,4 +169,28 @@ pub async fn run(args: &StatusArgs, global: &Global) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The control plane's line in the table.
+fn etcd_row(e: &logbackup_core::etcd::status::EtcdHealth) -> Vec<String> {
+    let detail = match (&e.newest, e.age_seconds) {
+        (Some(name), Some(age)) => {
+            let mut d = format!(
+                "newest {name}, {} ago, restore drill: {}",
+                proof::age_text(age.saturating_mul(1000)),
+                e.verification
+            );
+            for p in &e.problems {
+                d.push_str("; ");
+                d.push_str(p);
+            }
+            d
+        }
+        _ => e.problems.join("; "),
+    };
+    vec![
+        if e.healthy { "ok" } else { "FAIL" }.to_string(),
+        "etcd snapshot".to_string(),
+        detail,
+    ]
 }

@@ -159,6 +159,26 @@ impl Store {
             .collect())
     }
 
+    /// The objects under `prefix` only (`dir/`), for callers that own one corner of a store.
+    pub async fn list_under(&self, prefix: &str) -> Result<Vec<Object>, SyncError> {
+        let Some(store) = &self.store else {
+            return Ok(Vec::new());
+        };
+        let metas: Vec<_> = store
+            .list(Some(&StorePath::from(prefix)))
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(format!("listing {prefix} in {}", self.location), e))?;
+        Ok(metas
+            .into_iter()
+            .map(|m| Object {
+                path: m.location.to_string(),
+                size: m.size,
+                checksum: None,
+            })
+            .collect())
+    }
+
     /// A whole (small) file, or `None` when it is not there.
     pub async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, SyncError> {
         let Some(store) = &self.store else {

@@ -12,6 +12,7 @@ mod tier;
 
 mod enable;
 mod errors;
+mod etcd;
 mod proofs;
 mod render;
 mod schedule;

@@ -30,6 +30,7 @@ pub struct Tier {
     pub dir: tempfile::TempDir,
     pub kubeconfig: PathBuf,
     pub server: String,
+    pub etcd_url: String,
     children: Vec<(&'static str, Child)>,
     kubelet: Option<tokio::task::JoinHandle<()>>,
     /// Issues certificates the API server trusts (tests sign their users' with it).
@@ -132,6 +133,7 @@ impl Tier {
         let mut tier = Tier {
             kubeconfig: d.join("kubeconfig"),
             server: String::new(),
+            etcd_url: String::new(),
             kubelet: None,
             ca: ca.clone(),
             children: Vec::new(),
@@ -147,6 +149,7 @@ impl Tier {
 
         let (client, peer) = (free_port(), free_port());
         let etcd_url = format!("http://127.0.0.1:{client}");
+        tier.etcd_url = etcd_url.clone();
         let peer_url = format!("http://127.0.0.1:{peer}");
         tier.spawn(
             "etcd",
