@@ -6,8 +6,8 @@
 pub use logbackup_core::{enable, inject, manifest, schedule, snapshot, webhook_install};
 
 pub mod es;
-pub mod files;
 pub mod etcd;
+pub mod files;
 pub mod k8s;
 pub mod render;
 pub mod sync;

@@ -7,8 +7,8 @@
 
 pub mod enable;
 pub mod es;
-pub mod files;
 pub mod etcd;
+pub mod files;
 pub mod ids;
 pub mod inject;
 pub mod manifest;
