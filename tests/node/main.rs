@@ -14,5 +14,4 @@
 
 mod cluster;
 mod faults;
-mod files;
 mod journey;
