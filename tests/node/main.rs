@@ -14,4 +14,5 @@
 
 mod cluster;
 mod faults;
+mod files;
 mod journey;
