@@ -201,3 +201,42 @@ fn a_backup_job_survives_a_kubelet_restart_and_reports_an_elasticsearch_crash() 
     node.plugin_ok(&["schedule", "delete", "faults", "-n", NS]);
     node.kubectl_ok(&["delete", "namespace", NS, "--wait=false"]);
 }
+
+/// A namespace being deleted answers 403 like a missing permission; the plugin tells the two apart.
+#[test]
+#[ignore = "needs the real node: scripts/real-node.sh run IMAGES -- cargo test --test node -- --ignored"]
+fn a_namespace_being_deleted_is_not_called_missing_rbac() {
+    let node = Node::get();
+    let ns = "logbackup-doomed";
+    node.kubectl_ok(&["create", "namespace", ns]);
+    // A finalizer keeps the namespace Terminating for as long as the test needs.
+    node.apply(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hold\n  namespace: {ns}\n  finalizers: [logbackup.test/hold]\n"
+    ));
+    node.kubectl_ok(&["delete", "namespace", ns, "--wait=false"]);
+    node.wait(
+        "the namespace is Terminating",
+        Duration::from_secs(60),
+        || {
+            let v = node.get_json(&["get", "namespace", ns]);
+            (v["status"]["phase"] == "Terminating").then_some(())
+        },
+    );
+    let (code, out, err) = node.plugin(&["webhook", "install", "-n", ns]);
+    node.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "hold",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(&format!("namespace {ns} is being deleted")),
+        "{err}"
+    );
+    assert!(!err.contains("auth can-i"), "{err}");
+}
