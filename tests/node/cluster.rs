@@ -134,6 +134,26 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Waits until the Job is Complete or Failed: (pods succeeded, pods failed).
+    pub fn job_finished(&self, ns: &str, job: &str, timeout: Duration) -> (u64, u64) {
+        self.wait(&format!("Job {ns}/{job} finishes"), timeout, || {
+            let j = self.get_json(&["get", "job", "-n", ns, job]);
+            let done = j["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter().any(|c| {
+                    (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True"
+                })
+            });
+            done.then(|| {
+                (
+                    j["status"]["succeeded"].as_u64().unwrap_or(0),
+                    j["status"]["failed"].as_u64().unwrap_or(0),
+                )
+            })
+        })
+    }
+}
+
 pub fn ready(pod: &Value) -> bool {
     pod["status"]["conditions"].as_array().is_some_and(|c| {
         c.iter()

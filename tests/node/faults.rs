@@ -56,24 +56,7 @@ fn running_for(node: &Node, job: &str, for_at_least: Duration) {
 
 /// (succeeded, failed) once the Job has finished.
 fn finished(node: &Node, job: &str) -> (u64, u64) {
-    node.wait(
-        &format!("Job {job} finishes"),
-        Duration::from_secs(300),
-        || {
-            let j = node.get_json(&["get", "job", "-n", NS, job]);
-            let done = j["status"]["conditions"].as_array().is_some_and(|c| {
-                c.iter().any(|c| {
-                    (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True"
-                })
-            });
-            done.then(|| {
-                (
-                    j["status"]["succeeded"].as_u64().unwrap_or(0),
-                    j["status"]["failed"].as_u64().unwrap_or(0),
-                )
-            })
-        },
-    )
+    node.job_finished(NS, job, Duration::from_secs(300))
 }
 
 fn snapshots(node: &Node) -> Vec<Value> {

@@ -144,5 +144,10 @@ fn every_line_a_deleted_pod_wrote_is_archived_once() {
     node.kubectl_ok(&["delete", "namespace", NS, "--wait=false"]);
     node.kubectl_ok(&["delete", "pvc", "-n", COLLECTOR_NS, "files-archive"]);
     node.plugin_ok(&["webhook", "uninstall"]);
+    node.wait(
+        "the collector's namespace is gone",
+        Duration::from_secs(120),
+        || (node.kubectl(&["get", "namespace", COLLECTOR_NS]).0 != 0).then_some(()),
+    );
     let _ = std::fs::remove_dir_all("/var/lib/logbackup");
 }

@@ -154,24 +154,9 @@ fn the_kubesphere_journey_runs_on_a_real_node() {
 
     // 5. A scheduled snapshot, run now: the Job's pod runs the plugin from the image, in-cluster,
     //    with its own ServiceAccount, and reaches Elasticsearch through its Service by name.
-    node.plugin_ok(&[
-        "schedule",
-        "create",
-        "nightly",
-        "-n",
-        NS,
-        "-r",
-        REPO,
-        "--cron",
-        "0 1 * * *",
-        "--keep-days",
-        "45",
-        "--preset",
-        "kubesphere",
-    ]);
+    create_nightly(&node, &[]);
     let job = node.plugin_ok(&["schedule", "run-now", "nightly", "-n", NS]);
-    let job = job.trim();
-    wait_job(&node, job);
+    wait_job(&node, job.trim());
     let latest = volume.join(REPO).join("index.latest");
     assert!(latest.exists(), "no index.latest in the repository volume");
     let snaps = std::fs::read_dir(volume.join(REPO))
@@ -183,23 +168,7 @@ fn the_kubesphere_journey_runs_on_a_real_node() {
 
     // 6. The restore test, as its CronJob's pod runs it: restores the newest snapshot under
     //    another name, checks it, and records the proof that `status` reads.
-    node.plugin_ok(&[
-        "schedule",
-        "create",
-        "nightly",
-        "-n",
-        NS,
-        "-r",
-        REPO,
-        "--cron",
-        "0 1 * * *",
-        "--keep-days",
-        "45",
-        "--preset",
-        "kubesphere",
-        "--verify",
-        "daily",
-    ]);
+    create_nightly(&node, &["--verify", "daily"]);
     let verify = job_from_cronjob(&node, "logbackup-nightly-verify", "verify-now");
     wait_job(&node, &verify);
 
@@ -216,31 +185,21 @@ fn the_kubesphere_journey_runs_on_a_real_node() {
         "--from-literal=AWS_ACCESS_KEY_ID=test",
         "--from-literal=AWS_SECRET_ACCESS_KEY=test",
     ]);
-    node.plugin_ok(&[
-        "schedule",
-        "create",
-        "nightly",
-        "-n",
-        NS,
-        "-r",
-        REPO,
-        "--cron",
-        "0 1 * * *",
-        "--keep-days",
-        "45",
-        "--preset",
-        "kubesphere",
-        "--verify",
-        "daily",
-        "--sync-to",
-        "s3://offsite/ks",
-        "--sync-claim",
-        "elasticsearch-logging-backup",
-        "--sync-secret",
-        "offsite-s3",
-        "--sync-endpoint",
-        &s3.url,
-    ]);
+    create_nightly(
+        &node,
+        &[
+            "--verify",
+            "daily",
+            "--sync-to",
+            "s3://offsite/ks",
+            "--sync-claim",
+            "elasticsearch-logging-backup",
+            "--sync-secret",
+            "offsite-s3",
+            "--sync-endpoint",
+            &s3.url,
+        ],
+    );
     let job = node.plugin_ok(&["schedule", "run-now", "nightly", "-n", NS]);
     wait_job(&node, job.trim());
     let listing = s3.list("offsite", "ks/");
@@ -265,21 +224,32 @@ fn the_kubesphere_journey_runs_on_a_real_node() {
 
 /// Waits for a Job to succeed; on failure, its pod's log is the message.
 fn wait_job(node: &Node, job: &str) {
-    let done = node.wait(
-        &format!("Job {job} finishes"),
-        Duration::from_secs(240),
-        || {
-            let j = node.get_json(&["get", "job", "-n", NS, job]);
-            let status = &j["status"];
-            let succeeded = status["succeeded"].as_u64().unwrap_or(0) > 0;
-            let failed = status["failed"].as_u64().unwrap_or(0) > 0;
-            (succeeded || failed).then_some(succeeded)
-        },
-    );
-    if !done {
+    let (succeeded, _) = node.job_finished(NS, job, Duration::from_secs(240));
+    if succeeded == 0 {
         let (_, log, _) = node.kubectl(&["logs", "-n", NS, &format!("job/{job}")]);
         panic!("Job {job} failed:\n{log}");
     }
+}
+
+/// `schedule create nightly` as the README's journey writes it, with `extra` flags.
+fn create_nightly(node: &Node, extra: &[&str]) {
+    let mut args = vec![
+        "schedule",
+        "create",
+        "nightly",
+        "-n",
+        NS,
+        "-r",
+        REPO,
+        "--cron",
+        "0 1 * * *",
+        "--keep-days",
+        "45",
+        "--preset",
+        "kubesphere",
+    ];
+    args.extend_from_slice(extra);
+    node.plugin_ok(&args);
 }
 
 /// Starts a Job from a CronJob's template now, as `kubectl create job --from=cronjob/...` does
