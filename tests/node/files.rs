@@ -1,7 +1,8 @@
 //! The application's own log files, on the real node: the webhook mounts the pod's log directory on
-//! the collector's hostPath, the collector DaemonSet (from the image) copies what is appended, it is
-//! killed and comes back mid-run, the application's pod is deleted while it writes, and the archive
-//! holds every line it wrote exactly once, the last ones included.
+//! the collector's hostPath, the collector DaemonSet (from the image) copies what is appended, the
+//! application's container restarts, the collector is killed and comes back mid-run, the
+//! application's pod is deleted while it writes, and the archive holds every line it wrote exactly
+//! once, the last ones included.
 
 use std::time::Duration;
 
@@ -63,9 +64,20 @@ fn every_line_a_deleted_pod_wrote_is_archived_once() {
         let pods = node.pods(NS, "logbackup.io/files=enabled");
         (pods.len() == 1 && ready(&pods[0])).then_some(())
     });
+    // The container exits once and is restarted in the same pod, on the same directory.
+    node.wait(
+        "the writer's container restarted",
+        Duration::from_secs(120),
+        || {
+            let pods = node.pods(NS, "logbackup.io/files=enabled");
+            let restarts =
+                pods.first()?["status"]["containerStatuses"][0]["restartCount"].as_u64()?;
+            (restarts >= 1 && ready(&pods[0])).then_some(())
+        },
+    );
     // The webhook put the log directory on the collector's root: the node sees the lines.
     node.wait("lines appear on the node", Duration::from_secs(60), || {
-        highest_on_node().filter(|n| *n > 1000)
+        highest_on_node().filter(|n| *n > 3000)
     });
 
     // The collector killed and replaced by its DaemonSet while the application writes on.
