@@ -203,11 +203,10 @@ impl K8sError {
                     .to_owned(),
             ),
             Problem::Api { code: 403, message, .. } if message.contains(NAMESPACE_TERMINATING) => {
+                let ns = a.namespace.as_deref().map(|ns| format!(" {ns}")).unwrap_or_default();
                 Some(format!(
-                    "the namespace{} is being deleted, so nothing new can be created in it: wait until \
-                     `kubectl get namespace{}` says it is gone, then create it again (or use another namespace)",
-                    a.namespace.as_deref().map(|ns| format!(" {ns}")).unwrap_or_default(),
-                    a.namespace.as_deref().map(|ns| format!(" {ns}")).unwrap_or_default(),
+                    "the namespace{ns} is being deleted, so nothing new can be created in it: wait until \
+                     `kubectl get namespace{ns}` says it is gone, then create it again (or use another namespace)"
                 ))
             }
             Problem::Api { code: 403, .. } => Some(format!(

@@ -2,7 +2,7 @@
 //! double as a server, for the benchmark and for trying the plugin or Curator by hand.
 //!
 //! `es-double --pod`: the double as the container of an Elasticsearch pod on the real node (its image
-//! is built by scripts/build-es-double-image.sh). Like the official images it takes its settings from
+//! is built by scripts/build-test-images.sh). Like the official images it takes its settings from
 //! dotted environment variables (`path.repo`, `node.name`), listens on every address on 9200, keeps
 //! the `fs` repository on disk under `path.repo`, and refuses to register a location it cannot write,
 //! so the chown init container is proven by its effect.
