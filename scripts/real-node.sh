@@ -8,7 +8,8 @@
 #   scripts/real-node.sh import IMAGE.tar ... import more images into the running node
 #   scripts/real-node.sh down                 stop everything, restore sysctls, iptables, links, mounts
 #   scripts/real-node.sh run [IMAGE.tar ...] -- CMD ...
-#                                             up, run CMD with the node's environment, down (always)
+#                                             up, run CMD with the node's environment, down (always);
+#                                             a second `run` on the machine waits for the first
 #   scripts/real-node.sh env                  print the environment the tests read (source it)
 #   scripts/real-node.sh restart NAME         stop a component (kubelet, containerd, ...) and start it again
 #
@@ -429,6 +430,12 @@ case "$cmd" in
   import) import_images "$@" ;;
   restart) restart "$@" ;;
   run)
+    # One node per machine (fixed ports and state directories): a second `run` waits for the first.
+    exec 9>/run/logbackup-node.lock
+    if ! flock -n 9; then
+      log "another real node is running; waiting for it to finish"
+      flock 9
+    fi
     images=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do images+=("$1"); shift; done
     [ "${1:-}" = -- ] || die "usage: scripts/real-node.sh run [IMAGE.tar ...] -- CMD ..."
