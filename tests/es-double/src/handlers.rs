@@ -96,7 +96,7 @@ pub fn handle(state: &mut State, ctx: &Ctx) -> Reply {
         "indices.update_aliases" => ok(),
         "nodes.info" => nodes_info(state, ctx),
         "nodes.stats" => nodes_stats(state, ctx),
-        "cluster.health" => cluster_health(state),
+        "cluster.health" => cluster_health(state, ctx),
         // Extras outside shared/es-api (Config::restart_extras).
         "cluster.put_settings" => put_cluster_settings(state, ctx),
         "indices.flush" => flush(state),
@@ -1262,7 +1262,16 @@ fn nodes_stats(state: &State, ctx: &Ctx) -> Reply {
     )
 }
 
-fn cluster_health(state: &State) -> Reply {
+/// Green, or yellow in a cluster of pods while a node that was in it is gone (its shard copies are
+/// unassigned). A `wait_for_status` not reached (the wait itself is in `lib`) answers 408 with
+/// `timed_out`, as Elasticsearch does.
+fn cluster_health(state: &State, ctx: &Ctx) -> Reply {
+    let status = crate::peers::status(state.peers.as_ref());
+    let timed_out = ctx
+        .query
+        .get("wait_for_status")
+        .is_some_and(|wanted| !crate::peers::satisfies(status, wanted));
+    let unassigned = if status == "green" { 0 } else { 1 };
     let data = state
         .nodes
         .iter()
@@ -1274,15 +1283,22 @@ fn cluster_health(state: &State) -> Reply {
         .filter(|i| i.open)
         .map(|i| i.shards)
         .sum();
+    // One replica per primary: while a node is gone, the replicas it held are unassigned.
+    let replicas = primaries * (1 - unassigned);
+    let percent = if primaries == 0 {
+        100.0
+    } else {
+        100.0 * f64::from(primaries + replicas) / f64::from(primaries * 2)
+    };
     Reply::Json(
-        200,
+        if timed_out { 408 } else { 200 },
         json!({
-            "cluster_name": state.cluster_name, "status": "green", "timed_out": false,
+            "cluster_name": state.cluster_name, "status": status, "timed_out": timed_out,
             "number_of_nodes": state.nodes.len(), "number_of_data_nodes": data,
-            "active_primary_shards": primaries, "active_shards": primaries * 2,
-            "relocating_shards": 0, "initializing_shards": 0, "unassigned_shards": 0, "unassigned_primary_shards": 0,
+            "active_primary_shards": primaries, "active_shards": primaries + replicas,
+            "relocating_shards": 0, "initializing_shards": 0, "unassigned_shards": primaries - replicas, "unassigned_primary_shards": 0,
             "delayed_unassigned_shards": 0, "number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0,
-            "task_max_waiting_in_queue_millis": 0, "active_shards_percent_as_number": 100.0
+            "task_max_waiting_in_queue_millis": 0, "active_shards_percent_as_number": percent
         }),
     )
 }

@@ -19,11 +19,13 @@
 //! tests; `documents` says what they answer. `listing` serves `GET _snapshot` with `verbose`,
 //! pagination and the per-snapshot metadata-read cost model (`State::metadata_reads`).
 
+pub mod discovery;
 pub mod disk;
 pub mod documents;
 pub mod errors;
 pub mod handlers;
 pub mod listing;
+pub mod peers;
 pub mod pod;
 pub mod policies;
 pub mod s3;
@@ -112,6 +114,10 @@ impl Running {
     /// The state, to set up a scenario or check the result.
     pub fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.shared.state)
+    }
+    /// Joins the pods at `seed_hosts` (see `peers`); `State::peers` must be set.
+    pub fn discover(&self, seed_hosts: Vec<String>, port: u16) {
+        tokio::spawn(discovery::run(self.shared.clone(), seed_hosts, port));
     }
 }
 
@@ -229,8 +235,14 @@ async fn serve(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     method: Method,
     uri: Uri,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
+    if lock(&shared.state).peers.is_some() {
+        if let Some(answer) = as_cluster_member(&shared, &method, &uri, &headers, &body).await {
+            return answer;
+        }
+    }
     let query: Vec<(String, String)> = uri
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
@@ -357,6 +369,95 @@ async fn serve(
         );
     }
     response
+}
+
+/// In a cluster of pods: who this node is, or the master's answer when this node is not the
+/// master, or 503 before a master is known. `None`: answer here. A health request that waits for
+/// a status waits here, as Elasticsearch waits server-side.
+async fn as_cluster_member(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &axum::http::HeaderMap,
+    body: &Bytes,
+) -> Option<Response> {
+    let route = {
+        let state = lock(&shared.state);
+        let p = state.peers.as_ref()?;
+        if uri.path() == peers::NODE_PATH {
+            return Some(json_response(200, &peers::describe(&p.me)));
+        }
+        p.route()
+    };
+    let no_master = || {
+        let body = errors::envelope(
+            503,
+            "master_not_discovered_exception",
+            "no master node is known to this node yet",
+        );
+        Some(json_response(503, &body))
+    };
+    match route {
+        peers::Route::NoMaster => no_master(),
+        peers::Route::Forward(master) => {
+            let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+            let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+            let limit = std::time::Duration::from_secs(120);
+            match discovery::request(master, method.as_str(), target, content_type, body, limit)
+                .await
+            {
+                Ok(answer) => {
+                    let mut r = (code(answer.status), answer.body).into_response();
+                    if let Some(ct) = answer
+                        .content_type
+                        .and_then(|c| HeaderValue::from_str(&c).ok())
+                    {
+                        r.headers_mut().insert("content-type", ct);
+                    }
+                    Some(r)
+                }
+                // The master went away between two discovery passes.
+                Err(_) => no_master(),
+            }
+        }
+        peers::Route::Local => {
+            if uri.path() == "/_cluster/health" {
+                wait_for_status(shared, uri).await;
+            }
+            None
+        }
+    }
+}
+
+async fn wait_for_status(shared: &Shared, uri: &Uri) {
+    let query: HashMap<String, String> = uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let Some(wanted) = query.get("wait_for_status") else {
+        return;
+    };
+    let timeout = query
+        .get("timeout")
+        .and_then(|t| time::parse_duration_ms(t))
+        .unwrap_or(30_000);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(timeout);
+    loop {
+        let status = peers::status(lock(&shared.state).peers.as_ref());
+        if peers::satisfies(status, wanted) || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+fn json_response(status: u16, value: &Value) -> Response {
+    let mut r = (code(status), value.to_string()).into_response();
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
+    r
 }
 
 /// Known spec bugs accepted as anything (README caveat 2).

@@ -171,6 +171,8 @@ pub struct State {
     /// The cost model: per-snapshot metadata blobs (`snap-UUID.dat`) the master would have read
     /// from the repository to answer so far (see `listing`).
     pub metadata_reads: u64,
+    /// When the double runs as one of several pods (`peers`): the cluster as this node sees it.
+    pub peers: Option<crate::peers::Peers>,
 }
 
 pub const GB: u64 = 1024 * 1024 * 1024;
@@ -202,6 +204,7 @@ impl Default for State {
             next_id: 1,
             cluster_settings: Map::new(),
             metadata_reads: 0,
+            peers: None,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! is built by scripts/build-test-images.sh). Like the official images it takes its settings from
 //! dotted environment variables (`path.repo`, `node.name`), listens on every address on 9200, keeps
 //! the `fs` repository on disk under `path.repo`, and refuses to register a location it cannot write,
-//! so the chown init container is proven by its effect.
+//! so the chown init container is proven by its effect. With `discovery.seed_hosts` the pods make
+//! one cluster (see `es_double::peers`).
 
 use clap::{Parser, ValueEnum};
 use es_double::{Config, Flavour, State};
@@ -60,6 +61,7 @@ async fn main() -> std::process::ExitCode {
     }
     let mut state = State::default();
     let mut listen = format!("127.0.0.1:{}", args.port);
+    let mut seed_hosts = Vec::new();
     if args.pod {
         config.restart_extras = true;
         config.search_extras = true;
@@ -81,6 +83,21 @@ async fn main() -> std::process::ExitCode {
             es_double::time::now_ms(),
         );
         listen = format!("0.0.0.0:{}", args.port);
+        // Several pods make one cluster when they name each other, as Elasticsearch 7 does.
+        seed_hosts = setting("discovery.seed_hosts")
+            .map(|v| {
+                v.split(',')
+                    .map(|h| h.trim().to_string())
+                    .filter(|h| !h.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(me) = state.nodes.first().filter(|_| !seed_hosts.is_empty()) {
+            state.peers = Some(es_double::peers::Peers::new(
+                me.clone(),
+                es_double::time::now_ms(),
+            ));
+        }
     }
     if args.seed_snapshots > 0 {
         state.seed_snapshots(
@@ -98,6 +115,9 @@ async fn main() -> std::process::ExitCode {
         }
     };
     println!("listening on {}", running.url());
+    if !seed_hosts.is_empty() {
+        running.discover(seed_hosts, args.port);
+    }
     stopped().await;
     // What the benchmark reads back: requests answered and the modelled metadata reads.
     let state = running.state();

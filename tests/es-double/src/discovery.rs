@@ -1,0 +1,168 @@
+//! The network side of `peers`: a discovery pass every second over `discovery.seed_hosts`, and the
+//! forwarding of requests to the master.
+//!
+//! The HTTP client is a few lines of HTTP/1.0 over a TCP stream rather than a client crate: the
+//! double talks only to its own kind, on the pod network, and HTTP/1.0 lets the close of the
+//! connection end every answer.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::peers::{self, Member, Route};
+use crate::state::Repository;
+use crate::{lock, pod, Shared};
+
+const PASS_EVERY: Duration = Duration::from_secs(1);
+const ASK_PEER_FOR: Duration = Duration::from_secs(2);
+
+/// Runs discovery passes until the process ends.
+pub(crate) async fn run(shared: Arc<Shared>, seed_hosts: Vec<String>, port: u16) {
+    loop {
+        let members = pass(&seed_hosts, port).await;
+        let route = {
+            let mut state = lock(&shared.state);
+            let Some(p) = state.peers.as_mut() else {
+                return;
+            };
+            p.update(members);
+            let (live, route) = (p.live(), p.route());
+            state.nodes = live;
+            route
+        };
+        if let Route::Forward(master) = route {
+            copy_registrations(&shared, master).await;
+        }
+        tokio::time::sleep(PASS_EVERY).await;
+    }
+}
+
+/// Every node that answers at the seed hosts' addresses now.
+async fn pass(seed_hosts: &[String], port: u16) -> Vec<Member> {
+    let mut addrs = BTreeSet::new();
+    for seed in seed_hosts {
+        let (host, seed_port) = match seed.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() => (h, p.parse().unwrap_or(port)),
+            _ => (seed.as_str(), port),
+        };
+        // A name with no ready pod behind it yet does not resolve: that is an empty answer.
+        if let Ok(found) = tokio::net::lookup_host((host, seed_port)).await {
+            addrs.extend(found);
+        }
+    }
+    let mut members = Vec::new();
+    for addr in addrs {
+        let Ok(answer) = request(addr, "GET", peers::NODE_PATH, None, &[], ASK_PEER_FOR).await
+        else {
+            continue;
+        };
+        let value = serde_json::from_slice(&answer.body).unwrap_or_default();
+        if let Some(member) = peers::parse(&value, addr).filter(|_| answer.status == 200) {
+            members.push(member);
+        }
+    }
+    members
+}
+
+/// Keeps the master's repository registrations, as Elasticsearch replicates its cluster state, so
+/// that this node knows them if it becomes master.
+async fn copy_registrations(shared: &Shared, master: SocketAddr) {
+    let Ok(answer) = request(master, "GET", "/_snapshot", None, &[], ASK_PEER_FOR).await else {
+        return;
+    };
+    let Ok(serde_json::Value::Object(found)) = serde_json::from_slice(&answer.body) else {
+        return;
+    };
+    if answer.status != 200 {
+        return;
+    }
+    let repositories = found
+        .into_iter()
+        .filter_map(|(name, r)| {
+            let kind = r["type"].as_str()?.to_string();
+            let settings = r["settings"].as_object().cloned().unwrap_or_default();
+            Some((name, Repository { kind, settings }))
+        })
+        .collect();
+    let mut state = lock(&shared.state);
+    state.repositories = repositories;
+    pod::save(&state);
+}
+
+pub(crate) struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// One HTTP/1.0 exchange with a peer.
+pub(crate) async fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+    limit: Duration,
+) -> std::io::Result<Answer> {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        let mut head = format!(
+            "{method} {target} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if let Some(ct) = content_type {
+            head.push_str(&format!("Content-Type: {ct}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body).await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        parse_response(&raw)
+    };
+    tokio::time::timeout(limit, exchange)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "peer did not answer"))?
+}
+
+fn parse_response(raw: &[u8]) -> std::io::Result<Answer> {
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP answer");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(bad)?;
+    let head = std::str::from_utf8(&raw[..split]).map_err(|_| bad())?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    let content_type = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.trim().to_string());
+    Ok(Answer {
+        status,
+        content_type,
+        body: raw[split + 4..].to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_read_as_status_type_and_body() {
+        let raw = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+        let a = parse_response(raw).expect("parses");
+        assert_eq!(a.status, 408);
+        assert_eq!(a.content_type.as_deref(), Some("application/json"));
+        assert_eq!(a.body, b"{}");
+        assert!(parse_response(b"garbage").is_err());
+    }
+}
