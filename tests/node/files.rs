@@ -2,7 +2,9 @@
 //! the collector's hostPath, the collector DaemonSet (from the image) copies what is appended, the
 //! application's container restarts, the collector is killed and comes back mid-run, the
 //! application's pod is deleted while it writes, and the archive holds every line it wrote exactly
-//! once, the last ones included.
+//! once, the last ones included. Then the collector is down while a second pod writes and is
+//! deleted: its files wait on the node, `files status` says why, and the collector's return
+//! archives them.
 
 use std::time::Duration;
 
@@ -112,45 +114,14 @@ fn every_line_a_deleted_pod_wrote_is_archived_once() {
     );
 
     let archive = archive_volume.join("files");
-    let out = node.plugin_ok(&[
-        "files",
-        "get",
-        "--archive",
-        archive.to_str().unwrap(),
-        "-n",
-        NS,
-        "--pod",
-        "writer",
-    ]);
-    let mut lines: Vec<u64> = out
-        .lines()
-        .map(|l| {
-            l.trim()
-                .parse()
-                .unwrap_or_else(|_| panic!("not a line number: {l:?}"))
-        })
-        .collect();
-    let count = lines.len();
-    lines.sort_unstable();
-    lines.dedup();
-    assert_eq!(
-        lines.len(),
-        count,
-        "{} lines archived twice",
-        count - lines.len()
-    );
-    let last = *lines.last().unwrap();
-    assert_eq!(
-        lines.len() as u64,
-        last + 1,
-        "lines missing: {} of 0..={last} archived",
-        lines.len()
-    );
+    let last = archived_once(&node, &archive, "writer");
     // Written after the delete was asked for: the grace period's lines, up to the kill.
     assert!(
         last > before_delete,
         "the archive ends at {last}, the node had {before_delete} before the delete"
     );
+
+    collector_down_then_back(&node, &archive, &fixture);
 
     node.plugin_ok(&["files", "uninstall"]);
     node.kubectl_ok(&["delete", "namespace", NS, "--wait=false"]);
@@ -162,4 +133,130 @@ fn every_line_a_deleted_pod_wrote_is_archived_once() {
         || (node.kubectl(&["get", "namespace", COLLECTOR_NS]).0 != 0).then_some(()),
     );
     let _ = std::fs::remove_dir_all("/var/lib/logbackup");
+}
+
+/// Lines on the node in one pod's files: how many files, and the highest line number.
+fn on_node(pod: &str) -> (usize, Option<u64>) {
+    let files = format!("$(find {LOG_ROOT}/{NS} -type f -path '*/{pod}_*')");
+    let out = crate::cluster::command("sh")
+        .args([
+            "-c",
+            &format!("echo {files} | wc -w; cat {files} 2>/dev/null | sort -n | tail -1"),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    let count = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    (count, lines.next().and_then(|l| l.trim().parse().ok()))
+}
+
+/// The archive's lines of one pod, checked to be 0..=last, each once; returns `last`.
+fn archived_once(node: &Node, archive: &std::path::Path, pod: &str) -> u64 {
+    let archive = archive.to_str().unwrap();
+    let out = node.plugin_ok(&["files", "get", "--archive", archive, "-n", NS, "--pod", pod]);
+    let mut lines: Vec<u64> = out.lines().map(|l| l.trim().parse().unwrap()).collect();
+    let count = lines.len();
+    lines.sort_unstable();
+    lines.dedup();
+    assert_eq!(
+        lines.len(),
+        count,
+        "{pod}: {} lines archived twice",
+        count - lines.len()
+    );
+    let last = *lines.last().unwrap();
+    assert_eq!(
+        lines.len() as u64,
+        last + 1,
+        "{pod}: lines missing below {last}"
+    );
+    last
+}
+
+fn collector_down_then_back(node: &Node, archive: &std::path::Path, fixture: &str) {
+    const LATE: &str = "late-writer";
+    let daemonset = ["-n", COLLECTOR_NS, "daemonset/logbackup-files"];
+    let patch = |value: &str| {
+        let json = format!(r#"{{"spec":{{"template":{{"spec":{{"nodeSelector":{value}}}}}}}}}"#);
+        let mut args = vec!["patch"];
+        args.extend(daemonset);
+        args.extend(["--type=merge", "-p", &json]);
+        node.kubectl_ok(&args);
+    };
+    // Down: no node matches the collector's selector any more.
+    patch(r#"{"logbackup.io/nowhere":"true"}"#);
+    node.wait("the collector is gone", Duration::from_secs(120), || {
+        node.pods(COLLECTOR_NS, COLLECTOR).is_empty().then_some(())
+    });
+
+    // A second writer runs, writes, and is deleted while no collector runs.
+    let pod = fixture
+        .split("\n---\n")
+        .find(|doc| doc.contains("kind: Pod"))
+        .unwrap()
+        .replace("name: writer", &format!("name: {LATE}"));
+    node.apply(&pod);
+    node.wait(
+        "the late writer's lines on the node",
+        Duration::from_secs(180),
+        || on_node(LATE).1.filter(|n| *n > 1000),
+    );
+    node.kubectl_ok(&["delete", "pod", "-n", NS, LATE, "--wait=true"]);
+    let (files, highest) = on_node(LATE);
+    assert!(
+        files > 0,
+        "the deleted pod's files were removed with no collector to copy them"
+    );
+    let highest = highest.unwrap();
+
+    // `files status` names the stale collector and exits 1 (at least a minute without a report).
+    let archive_arg = archive.to_str().unwrap();
+    let stale = node.wait(
+        "`files status` to call the collector stale",
+        Duration::from_secs(180),
+        || {
+            let (code, out, _) =
+                node.plugin(&["files", "status", "--archive", archive_arg, "-o", "json"]);
+            let health: serde_json::Value = serde_json::from_str(&out).ok()?;
+            (code == 1 && health[0]["state"] == "stale").then_some(health)
+        },
+    );
+    let summary = stale[0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("wait on the node until its collector runs again"),
+        "{stale:#}"
+    );
+    assert_eq!(
+        on_node(LATE).0,
+        files,
+        "files went while the collector was down"
+    );
+
+    // Back: its first pass archives the late writer's files, then removes them from the node.
+    patch("null");
+    node.wait(
+        "the late writer's files archived and removed",
+        Duration::from_secs(240),
+        || (on_node(LATE).0 == 0).then_some(()),
+    );
+    let last = archived_once(node, archive, LATE);
+    assert_eq!(
+        last, highest,
+        "the archive ends at {last}, the node's files at {highest}"
+    );
+    node.wait(
+        "`files status` healthy again",
+        Duration::from_secs(60),
+        || {
+            (node
+                .plugin(&["files", "status", "--archive", archive_arg])
+                .0
+                == 0)
+                .then_some(())
+        },
+    );
 }

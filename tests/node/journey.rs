@@ -13,6 +13,8 @@ const WEBHOOK_NS: &str = "logbackup-system";
 const WEBHOOK_PODS: &str = "app.kubernetes.io/name=logbackup-webhook";
 const ES_PODS: &str = "app=elasticsearch,component=data";
 const REPO: &str = "ks-log-snapshots";
+/// The double's pods: one cluster of two nodes (the fixture says how they find each other).
+const ES_REPLICAS: usize = 2;
 /// `kubectl-logbackup` in the image runs as this user (the manifests say so; the image's passwd names it).
 const ELASTICSEARCH_UID: u32 = 1000;
 
@@ -45,9 +47,48 @@ fn scale_webhook(node: &Node, replicas: u32) {
     ]);
 }
 
-fn es_pod(node: &Node) -> Option<Value> {
+/// The double's two pods, both ready.
+fn es_pods(node: &Node) -> Option<Vec<Value>> {
     let pods = node.pods(NS, ES_PODS);
-    (pods.len() == 1 && ready(&pods[0])).then(|| pods[0].clone())
+    (pods.len() == ES_REPLICAS && pods.iter().all(ready)).then_some(pods)
+}
+
+fn uids(pods: &[Value]) -> Vec<String> {
+    pods.iter()
+        .map(|p| p["metadata"]["uid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Elasticsearch's answer at `path`, through its Service (the API server's service proxy).
+fn es_get(node: &Node, path: &str) -> Value {
+    let proxy =
+        format!("/api/v1/namespaces/{NS}/services/elasticsearch-logging-data:9200/proxy{path}");
+    let out = node.kubectl_ok(&["get", "--raw", &proxy]);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{path}: {e}: {out}"))
+}
+
+/// The cluster the pods make: every pod is a node of it, and it is green.
+fn one_green_cluster(node: &Node, pods: &[Value]) {
+    let mut names: Vec<&str> = pods
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    for _ in 0..ES_REPLICAS {
+        // Each call may land on another pod: every one answers for the whole cluster.
+        let nodes = es_get(node, "/_nodes/settings");
+        let mut listed: Vec<&str> = nodes["nodes"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n["name"].as_str().unwrap())
+            .collect();
+        listed.sort();
+        assert_eq!(listed, names, "{nodes:#}");
+        let health = es_get(node, "/_cluster/health");
+        assert_eq!(health["status"], "green", "{health:#}");
+        assert_eq!(health["number_of_nodes"], ES_REPLICAS, "{health:#}");
+    }
 }
 
 #[test]
@@ -81,9 +122,10 @@ fn the_kubesphere_journey_runs_on_a_real_node() {
     .replace("VOLUME_DIR", volume.to_str().unwrap());
     node.apply(&fixture);
     let before = node.wait("Elasticsearch is ready", Duration::from_secs(180), || {
-        es_pod(&node)
+        es_pods(&node)
     });
-    let before_uid = before["metadata"]["uid"].as_str().unwrap().to_owned();
+    one_green_cluster(&node, &before);
+    let before_uids = uids(&before);
 
     // 3. Our webhook installed but not answering: the apply is refused, and the plugin names the
     //    webhook as ours and says where to look, not "the API server failed".
@@ -120,26 +162,34 @@ fn the_kubesphere_journey_runs_on_a_real_node() {
     );
     node.plugin_ok(&enable_args());
     let after = node.wait(
-        "the injected pod is ready",
+        "the injected pods are ready",
         Duration::from_secs(180),
-        || es_pod(&node),
+        || es_pods(&node),
     );
-    assert_ne!(
-        after["metadata"]["uid"],
-        before_uid.as_str(),
-        "the pod was not restarted"
-    );
-    let init = &after["status"]["initContainerStatuses"];
-    let chown = init
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "logbackup-chown")
-        .unwrap_or_else(|| panic!("no chown init container ran: {init:#}"));
-    assert_eq!(chown["state"]["terminated"]["exitCode"], 0, "{chown:#}");
-    let pod_name = after["metadata"]["name"].as_str().unwrap();
-    let said = node.logs(NS, pod_name, "logbackup-chown");
-    assert!(said.contains("is owned by 1000:1000"), "{said}");
+    for uid in uids(&after) {
+        assert!(
+            !before_uids.contains(&uid),
+            "a pod was not restarted: {before_uids:?}"
+        );
+    }
+    // The rolling restart waited for each pod to rejoin and the cluster to be green again.
+    one_green_cluster(&node, &after);
+    for pod in &after {
+        let init = &pod["status"]["initContainerStatuses"];
+        let chown = init
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "logbackup-chown")
+            .unwrap_or_else(|| panic!("no chown init container ran: {init:#}"));
+        assert_eq!(chown["state"]["terminated"]["exitCode"], 0, "{chown:#}");
+        let said = node.logs(
+            NS,
+            pod["metadata"]["name"].as_str().unwrap(),
+            "logbackup-chown",
+        );
+        assert!(said.contains("is owned by 1000:1000"), "{said}");
+    }
     let meta = std::fs::metadata(&volume).unwrap();
     assert_eq!(
         meta.uid(),

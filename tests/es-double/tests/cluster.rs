@@ -83,7 +83,9 @@ fn pods_find_each_other_share_the_masters_state_and_survive_its_loss() {
     });
 
     drop(a);
-    until("the master's loss to be seen", || node_names(&b) == ["es-1"]);
+    until("the master's loss to be seen", || {
+        node_names(&b) == ["es-1"]
+    });
     let (status, health) = b.call(
         "GET",
         "/_cluster/health?wait_for_status=green&timeout=1s",
