@@ -31,6 +31,8 @@ pub fn taken_by_metadata() -> serde_json::Value {
 pub const FILES_ROOT: &str = "/var/lib/logbackup/files";
 /// The log-file collector's DaemonSet, ServiceAccount and RBAC objects.
 pub const FILES_COLLECTOR: &str = "logbackup-files";
+/// The CronJob that copies the closed log files to S3.
+pub const FILES_PUSH: &str = "logbackup-files-push";
 /// The repository's top-level prefix for control-plane backups. Elasticsearch's `fs` and `s3`
 /// repositories own only `index-N`, `index.latest`, `snap-*`, `meta-*`, `incompatible-snapshots`
 /// and `indices/` at their root; a directory of another name is neither read nor deleted by them.

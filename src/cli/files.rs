@@ -74,9 +74,13 @@ Examples:
 level `privileged` (hostPath volumes), as do the namespaces of the workloads that keep log files.
 The archive goes on --claim, a ReadWriteMany PersistentVolumeClaim in that namespace, under --prefix.
 
+With --push-to, a CronJob in the same namespace also copies the closed files to S3 on
+--push-schedule (what `files push` does), with the AWS_* keys of --push-secret as its environment.
+
 Examples:
   kubectl logbackup files install --claim logs-backup --dry-run -o yaml
-  kubectl logbackup files install --claim logs-backup")]
+  kubectl logbackup files install --claim logs-backup
+  kubectl logbackup files install --claim logs-backup --push-to s3://log-archive/cluster-a --push-secret offsite-s3")]
     Install(InstallArgs),
     /// Remove the collector (the archive and the files still on the nodes stay)
     Uninstall(UninstallArgs),
@@ -105,6 +109,33 @@ pub struct InstallArgs {
     /// Print the objects as
     #[arg(short = 'o', long = "output", value_enum)]
     pub output: Option<super::schedule::ManifestFormat>,
+    #[command(flatten)]
+    pub push: InstallPushArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Copy to S3 on a schedule")]
+pub struct InstallPushArgs {
+    /// Also copy the closed files to s3://BUCKET/PREFIX, from a CronJob
+    #[arg(long, value_name = "URL")]
+    pub push_to: Option<String>,
+    /// When the CronJob runs (cron, the controller's time zone)
+    #[arg(
+        long,
+        default_value = "*/15 * * * *",
+        value_name = "CRON",
+        requires = "push_to"
+    )]
+    pub push_schedule: String,
+    /// A Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (any AWS_* key), given to the CronJob
+    #[arg(long, value_name = "NAME", requires = "push_to")]
+    pub push_secret: Option<String>,
+    /// S3-compatible endpoint (MinIO, Ceph RGW); path-style addressing with it
+    #[arg(long, value_name = "URL", requires = "push_to")]
+    pub push_endpoint: Option<String>,
+    /// The bucket's region (default us-east-1)
+    #[arg(long, value_name = "REGION", requires = "push_to")]
+    pub push_region: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -492,6 +523,34 @@ fn install_options(args: &InstallArgs, global: &Global) -> InstallOptions {
     o
 }
 
+/// The push CronJob's options; `api_version` is the cluster's CronJob version.
+fn push_options(args: &InstallPushArgs, api_version: &str) -> Result<Option<install::PushOptions>> {
+    let Some(destination) = &args.push_to else {
+        return Ok(None);
+    };
+    let location = logbackup::sync::Location::parse(destination)
+        .with_context(|| format!("--push-to {destination}"))?;
+    if !matches!(location, logbackup::sync::Location::S3 { .. }) {
+        anyhow::bail!(
+            "--push-to {destination}: the CronJob pushes to s3://BUCKET/PREFIX only (to copy to a directory, run `kubectl logbackup files push DIR` where it is mounted)"
+        );
+    }
+    let mut flags = Vec::new();
+    if let Some(endpoint) = &args.push_endpoint {
+        flags.extend(["--endpoint".to_owned(), endpoint.clone()]);
+    }
+    if let Some(region) = &args.push_region {
+        flags.extend(["--region".to_owned(), region.clone()]);
+    }
+    Ok(Some(install::PushOptions {
+        destination: destination.clone(),
+        schedule: args.push_schedule.clone(),
+        secret: args.push_secret.clone(),
+        flags,
+        api_version: api_version.to_owned(),
+    }))
+}
+
 /// -n/--namespace, else logbackup-system (the webhook's namespace), not the context's.
 fn collector_namespace(global: &Global) -> String {
     global
@@ -515,8 +574,11 @@ fn print_objects(
 }
 
 async fn install(args: &InstallArgs, global: &Global) -> Result<ExitCode> {
-    let objects = install::objects(&install_options(args, global));
+    let mut options = install_options(args, global);
     if args.dry_run {
+        // No cluster to ask: the current CronJob version (1.20 and older serve batch/v1beta1).
+        options.push = push_options(&args.push, "batch/v1")?;
+        let objects = install::objects(&options);
         eprintln!("dry run: would apply {} objects", objects.len());
         print_objects(
             &objects,
@@ -525,6 +587,14 @@ async fn install(args: &InstallArgs, global: &Global) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let client = kube_client(global).await?;
+    if args.push.push_to.is_some() {
+        let chosen = client.served().await?.cronjob()?;
+        if let Some(note) = chosen.note {
+            eprintln!("note: {note}");
+        }
+        options.push = push_options(&args.push, chosen.api_version)?;
+    }
+    let objects = install::objects(&options);
     let applied = webhook_objects::apply_all(&client, &objects).await?;
     for a in &applied {
         eprintln!("applied {a}");
@@ -542,7 +612,18 @@ async fn install(args: &InstallArgs, global: &Global) -> Result<ExitCode> {
 
 async fn uninstall(args: &UninstallArgs, global: &Global) -> Result<ExitCode> {
     let client = kube_client(global).await?;
-    let objects = install::objects(&InstallOptions::new(&collector_namespace(global), "unused"));
+    let mut options = InstallOptions::new(&collector_namespace(global), "unused");
+    // The push CronJob too, if there is one, under the version the cluster serves it at.
+    let api_version = client.served().await?.cronjob()?.api_version;
+    let push = InstallPushArgs {
+        push_to: Some("s3://unused".to_owned()),
+        push_schedule: String::new(),
+        push_secret: None,
+        push_endpoint: None,
+        push_region: None,
+    };
+    options.push = push_options(&push, api_version)?;
+    let objects = install::objects(&options);
     let gone = webhook_objects::delete_all(&client, &objects, args.dry_run).await?;
     let prefix = if args.dry_run {
         "dry run: would delete"

@@ -2,9 +2,9 @@
 //! the collector's hostPath, the collector DaemonSet (from the image) copies what is appended, the
 //! application's container restarts, the collector is killed and comes back mid-run, the
 //! application's pod is deleted while it writes, and the archive holds every line it wrote exactly
-//! once, the last ones included. Then the collector is down while a second pod writes and is
-//! deleted: its files wait on the node, `files status` says why, and the collector's return
-//! archives them.
+//! once, the last ones included, and its stdout from the kubelet's files. Then the collector is down
+//! while a second pod, non-root, writes and is deleted: its files wait on the node, `files status`
+//! says why, and the collector's return archives them.
 
 use std::time::Duration;
 
@@ -114,14 +114,29 @@ fn every_line_a_deleted_pod_wrote_is_archived_once() {
     );
 
     let archive = archive_volume.join("files");
-    let last = archived_once(&node, &archive, "writer");
+    let writer = archived_once(&node, &archive, "writer");
+    let last = writer.last;
+    // Its stdout too, from the kubelet's files of both runs of the container: every batch from the
+    // first, once each, in order, past the restart at 3,000. (The kubelet deletes these files with
+    // the pod, so the last lines printed before the delete are not guaranteed; see docs/files.md.)
+    let batches = &writer.batches;
+    let expected: Vec<u64> = (0..batches.len() as u64).map(|b| b * 10).collect();
+    assert_eq!(
+        batches, &expected,
+        "stdout batches not each once and in order"
+    );
+    assert!(
+        batches.last().is_some_and(|b| *b >= 3000),
+        "stdout of the restarted container is missing: {:?}",
+        batches.last()
+    );
     // Written after the delete was asked for: the grace period's lines, up to the kill.
     assert!(
         last > before_delete,
         "the archive ends at {last}, the node had {before_delete} before the delete"
     );
 
-    collector_down_then_back(&node, &archive, &fixture);
+    collector_down_then_back(&node, &archive);
 
     node.plugin_ok(&["files", "uninstall"]);
     node.kubectl_ok(&["delete", "namespace", NS, "--wait=false"]);
@@ -154,11 +169,57 @@ fn on_node(pod: &str) -> (usize, Option<u64>) {
     (count, lines.next().and_then(|l| l.trim().parse().ok()))
 }
 
-/// The archive's lines of one pod, checked to be 0..=last, each once; returns `last`.
-fn archived_once(node: &Node, archive: &std::path::Path, pod: &str) -> u64 {
-    let archive = archive.to_str().unwrap();
-    let out = node.plugin_ok(&["files", "get", "--archive", archive, "-n", NS, "--pod", pod]);
-    let mut lines: Vec<u64> = out.lines().map(|l| l.trim().parse().unwrap()).collect();
+/// What the archive holds of one pod, copied out with `files get --to`: the line numbers of its
+/// files (checked to be 0..=last, each once) and the batch numbers its stdout printed, in order.
+struct Archived {
+    last: u64,
+    batches: Vec<u64>,
+}
+
+fn archived_once(node: &Node, archive: &std::path::Path, pod: &str) -> Archived {
+    let to = node.dir.join(format!("files-get-{pod}"));
+    let _ = std::fs::remove_dir_all(&to);
+    node.plugin_ok(&[
+        "files",
+        "get",
+        "--archive",
+        archive.to_str().unwrap(),
+        "-n",
+        NS,
+        "--pod",
+        pod,
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    let (mut lines, mut stdout) = (Vec::new(), Vec::new());
+    let mut files = vec![to.clone()];
+    let mut kept = Vec::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            kept.push(path);
+        }
+    }
+    kept.sort();
+    for path in kept {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let shown = path.display().to_string();
+        if shown.contains("/opt_logs/") {
+            lines.extend(text.lines().map(|l| {
+                l.trim()
+                    .parse::<u64>()
+                    .unwrap_or_else(|_| panic!("{shown}: not a line number: {l:?}"))
+            }));
+        } else if shown.contains("/stdout/") {
+            // The kubelet's CRI format: `<time> stdout F batch N`.
+            stdout.extend(
+                text.lines()
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()),
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&to);
     let count = lines.len();
     lines.sort_unstable();
     lines.dedup();
@@ -168,16 +229,21 @@ fn archived_once(node: &Node, archive: &std::path::Path, pod: &str) -> u64 {
         "{pod}: {} lines archived twice",
         count - lines.len()
     );
-    let last = *lines.last().unwrap();
+    let last = *lines
+        .last()
+        .unwrap_or_else(|| panic!("{pod}: nothing archived"));
     assert_eq!(
         lines.len() as u64,
         last + 1,
         "{pod}: lines missing below {last}"
     );
-    last
+    Archived {
+        last,
+        batches: stdout,
+    }
 }
 
-fn collector_down_then_back(node: &Node, archive: &std::path::Path, fixture: &str) {
+fn collector_down_then_back(node: &Node, archive: &std::path::Path) {
     const LATE: &str = "late-writer";
     let daemonset = ["-n", COLLECTOR_NS, "daemonset/logbackup-files"];
     let patch = |value: &str| {
@@ -193,12 +259,12 @@ fn collector_down_then_back(node: &Node, archive: &std::path::Path, fixture: &st
         node.pods(COLLECTOR_NS, COLLECTOR).is_empty().then_some(())
     });
 
-    // A second writer runs, writes, and is deleted while no collector runs.
-    let pod = fixture
-        .split("\n---\n")
-        .find(|doc| doc.contains("kind: Pod"))
-        .unwrap()
-        .replace("name: writer", &format!("name: {LATE}"));
+    // A second writer, as uid 1000, runs, writes, and is deleted while no collector runs.
+    let pod = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/node/files-late-writer.yaml"
+    ))
+    .unwrap();
     node.apply(&pod);
     node.wait(
         "the late writer's lines on the node",
@@ -243,7 +309,7 @@ fn collector_down_then_back(node: &Node, archive: &std::path::Path, fixture: &st
         Duration::from_secs(240),
         || (on_node(LATE).0 == 0).then_some(()),
     );
-    let last = archived_once(node, archive, LATE);
+    let last = archived_once(node, archive, LATE).last;
     assert_eq!(
         last, highest,
         "the archive ends at {last}, the node's files at {highest}"

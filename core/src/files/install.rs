@@ -16,12 +16,16 @@
 //!   (namespace, workload, pod, uid) is in the paths the injection made, and whether a pod can
 //!   still write is the kubelet's pod directory, not the API's view of the pod (which can be gone
 //!   while containers still run, after a forced delete, or say Running after its volumes went).
+//!
+//! With a push destination, a CronJob copies the closed files to S3 with `files push`, the
+//! existing sync code: one pod for the whole archive rather than one per node, since the archive
+//! is shared; it reads the claim read-only as uid 65532, with no capability and no API access.
 
 use serde_json::{json, Value};
 
 use crate::ids::{
-    FILES_COLLECTOR, FILES_ROOT, IMAGE, MANAGED_BY_LABEL, NAME_LABEL, PART_OF_LABEL, PLUGIN_PATH,
-    PRODUCT,
+    FILES_COLLECTOR, FILES_PUSH, FILES_ROOT, IMAGE, MANAGED_BY_LABEL, NAME_LABEL, PART_OF_LABEL,
+    PLUGIN_PATH, PRODUCT,
 };
 
 /// Where the archive volume is mounted in the collector.
@@ -39,6 +43,22 @@ pub struct InstallOptions {
     pub pod_logs: String,
     /// Between passes (`1s`).
     pub interval: String,
+    /// Copy the closed files to S3 on a schedule.
+    pub push: Option<PushOptions>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// `s3://BUCKET/PREFIX`.
+    pub destination: String,
+    /// Cron, in the controller's time zone.
+    pub schedule: String,
+    /// A Secret whose keys are the AWS_* variables (`AWS_ACCESS_KEY_ID`, ...), given as environment.
+    pub secret: Option<String>,
+    /// Further `files push` flags (`--endpoint URL`, `--region R`, `--addressing path`).
+    pub flags: Vec<String>,
+    /// `batch/v1`, or `batch/v1beta1` before Kubernetes 1.21.
+    pub api_version: String,
 }
 
 impl InstallOptions {
@@ -51,6 +71,7 @@ impl InstallOptions {
             kubelet_root: "/var/lib/kubelet".to_owned(),
             pod_logs: "/var/log/pods".to_owned(),
             interval: "1s".to_owned(),
+            push: None,
         }
     }
 }
@@ -136,8 +157,77 @@ pub fn objects(o: &InstallOptions) -> Vec<Value> {
             },
         },
     });
-    vec![service_account, daemon_set]
+    let mut objects = vec![service_account, daemon_set];
+    if let Some(push) = &o.push {
+        objects.push(push_cron_job(o, push, &archive));
+    }
+    objects
 }
+
+/// The CronJob of `files push`, named for uninstall whatever its options.
+pub fn push_cron_job(o: &InstallOptions, push: &PushOptions, archive: &str) -> Value {
+    let mut command = vec![
+        PLUGIN_PATH.to_owned(),
+        "files".into(),
+        "push".into(),
+        push.destination.clone(),
+        "--archive".into(),
+        archive.to_owned(),
+    ];
+    command.extend(push.flags.iter().cloned());
+    let env_from: Vec<Value> = push
+        .secret
+        .iter()
+        .map(|name| json!({ "secretRef": { "name": name } }))
+        .collect();
+    json!({
+        "apiVersion": push.api_version,
+        "kind": "CronJob",
+        "metadata": { "name": FILES_PUSH, "namespace": o.namespace, "labels": labels() },
+        "spec": {
+            "schedule": push.schedule,
+            // A slow push is never doubled: the next run finishes what it left (closed files never change).
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": { "spec": {
+                "backoffLimit": 2,
+                "template": {
+                    "metadata": { "labels": labels() },
+                    "spec": {
+                        "serviceAccountName": FILES_COLLECTOR,
+                        "automountServiceAccountToken": false,
+                        "restartPolicy": "Never",
+                        "securityContext": {
+                            "runAsNonRoot": true, "runAsUser": PUSH_USER, "runAsGroup": PUSH_USER,
+                            "seccompProfile": { "type": "RuntimeDefault" },
+                        },
+                        "containers": [{
+                            "name": "push",
+                            "image": o.image,
+                            "command": command,
+                            "envFrom": env_from,
+                            "resources": {
+                                "requests": { "cpu": "20m", "memory": "32Mi" },
+                                "limits": { "memory": "128Mi" },
+                            },
+                            "securityContext": {
+                                "readOnlyRootFilesystem": true,
+                                "allowPrivilegeEscalation": false,
+                                "capabilities": { "drop": ["ALL"] },
+                            },
+                            "volumeMounts": [{ "name": "repository", "mountPath": REPOSITORY_MOUNT, "readOnly": true }],
+                        }],
+                        "volumes": [{ "name": "repository", "persistentVolumeClaim": { "claimName": o.claim, "readOnly": true } }],
+                    },
+                },
+            }},
+        },
+    })
+}
+
+/// The image's unprivileged user, as the webhook and the schedules run.
+const PUSH_USER: i64 = 65532;
 
 #[cfg(test)]
 mod tests {
@@ -173,5 +263,44 @@ mod tests {
             "logs-backup"
         );
         assert_eq!(ds["metadata"]["namespace"], "logbackup-system");
+        assert_eq!(objects.len(), 2, "no push CronJob unless asked for");
+    }
+
+    #[test]
+    fn a_push_destination_adds_a_read_only_unprivileged_cron_job() {
+        let mut o = InstallOptions::new("logbackup-system", "logs-backup");
+        o.push = Some(PushOptions {
+            destination: "s3://archive/cluster-a".into(),
+            schedule: "*/15 * * * *".into(),
+            secret: Some("offsite-s3".into()),
+            flags: vec!["--endpoint".into(), "http://minio:9000".into()],
+            api_version: "batch/v1beta1".into(),
+        });
+        let objects = objects(&o);
+        let cj = &objects[2];
+        assert_eq!(cj["apiVersion"], "batch/v1beta1");
+        assert_eq!(cj["metadata"]["name"], FILES_PUSH);
+        assert_eq!(cj["spec"]["concurrencyPolicy"], "Forbid");
+        let pod = &cj["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        assert_eq!(pod["automountServiceAccountToken"], false);
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        let c = &pod["containers"][0];
+        assert_eq!(
+            c["command"],
+            json!([
+                PLUGIN_PATH,
+                "files",
+                "push",
+                "s3://archive/cluster-a",
+                "--archive",
+                "/repository/files",
+                "--endpoint",
+                "http://minio:9000"
+            ])
+        );
+        assert_eq!(c["envFrom"][0]["secretRef"]["name"], "offsite-s3");
+        assert_eq!(c["volumeMounts"][0]["readOnly"], true);
+        assert_eq!(pod["volumes"][0]["persistentVolumeClaim"]["readOnly"], true);
+        assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
     }
 }
