@@ -74,7 +74,7 @@ fn kind_attempt(verb: &'static str, object: &Value) -> Attempt {
     }
 }
 
-/// The API resource of each kind the webhook manifests (and the files collector's) hold, and
+/// The API resource of each kind the webhook manifests (and the files collector's, its push CronJob included) hold, and
 /// whether it is namespaced.
 pub fn resource_of(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
     let (plural, namespaced) = match kind {
@@ -83,6 +83,7 @@ pub fn resource_of(api_version: &str, kind: &str) -> Option<(ApiResource, bool)>
         "Service" => ("services", true),
         "Deployment" => ("deployments", true),
         "DaemonSet" => ("daemonsets", true),
+        "CronJob" => ("cronjobs", true),
         "PodDisruptionBudget" => ("poddisruptionbudgets", true),
         "NetworkPolicy" => ("networkpolicies", true),
         "Secret" => ("secrets", true),
@@ -356,4 +357,37 @@ async fn ready_endpoints(
 
 fn api_kind_is_slice(kind: &str) -> bool {
     kind == "EndpointSlice"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_the_installers_apply_has_its_resource() {
+        let objects = logbackup_core::files::install::objects(&{
+            let mut o = logbackup_core::files::install::InstallOptions::new("ns", "claim");
+            o.push = Some(logbackup_core::files::install::PushOptions {
+                destination: "s3://b/p".into(),
+                schedule: "0 * * * *".into(),
+                secret: None,
+                flags: Vec::new(),
+                api_version: "batch/v1beta1".into(),
+            });
+            o
+        });
+        for object in &objects {
+            let (api_version, kind) = (
+                object["apiVersion"].as_str().unwrap(),
+                object["kind"].as_str().unwrap(),
+            );
+            let (resource, namespaced) = resource_of(api_version, kind)
+                .unwrap_or_else(|| panic!("{api_version} {kind} has no resource"));
+            assert!(namespaced, "{kind}");
+            if kind == "CronJob" {
+                assert_eq!(resource.plural, "cronjobs");
+                assert_eq!(resource.api_version, "batch/v1beta1");
+            }
+        }
+    }
 }

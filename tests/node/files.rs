@@ -4,11 +4,13 @@
 //! application's pod is deleted while it writes, and the archive holds every line it wrote exactly
 //! once, the last ones included, and its stdout from the kubelet's files. Then the collector is down
 //! while a second pod, non-root, writes and is deleted: its files wait on the node, `files status`
-//! says why, and the collector's return archives them.
+//! says why, and the collector's return archives them. Last, `files install --push-to` adds the
+//! CronJob whose pod copies every closed file to a real S3 server.
 
 use std::time::Duration;
 
 use crate::cluster::{ready, Node};
+use crate::s3::S3;
 
 const NS: &str = "shop";
 const COLLECTOR_NS: &str = "logbackup-system";
@@ -137,6 +139,7 @@ fn every_line_a_deleted_pod_wrote_is_archived_once() {
     );
 
     collector_down_then_back(&node, &archive);
+    pushed_to_s3(&node, &archive, &kubelet_root);
 
     node.plugin_ok(&["files", "uninstall"]);
     node.kubectl_ok(&["delete", "namespace", NS, "--wait=false"]);
@@ -325,4 +328,67 @@ fn collector_down_then_back(node: &Node, archive: &std::path::Path) {
                 .then_some(())
         },
     );
+}
+
+/// Every closed (compressed) file in the archive, by its path under the archive.
+fn closed_files(archive: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut dirs = vec![archive.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.strip_prefix(archive).unwrap().display().to_string();
+            if path.is_dir() && !name.starts_with(".collectors") {
+                dirs.push(path);
+            } else if name.ends_with(".gz") {
+                found.push(name);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn pushed_to_s3(node: &Node, archive: &std::path::Path, kubelet_root: &std::path::Path) {
+    let s3 = S3::start(node, "files-offsite");
+    node.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "files-s3",
+        "-n",
+        COLLECTOR_NS,
+        "--from-literal=AWS_ACCESS_KEY_ID=test",
+        "--from-literal=AWS_SECRET_ACCESS_KEY=test",
+    ]);
+    node.plugin_ok(&[
+        "files",
+        "install",
+        "--claim",
+        "files-archive",
+        "--kubelet-root",
+        kubelet_root.to_str().unwrap(),
+        "--push-to",
+        "s3://files-offsite/node-a",
+        "--push-secret",
+        "files-s3",
+        "--push-endpoint",
+        &s3.url,
+    ]);
+    let closed = closed_files(archive);
+    assert!(
+        closed.iter().any(|f| f.starts_with("shop/late-writer/")),
+        "nothing closed to push: {closed:?}"
+    );
+    let job = node.job_from_cronjob(COLLECTOR_NS, "logbackup-files-push", "files-push-now");
+    let (succeeded, _) = node.job_finished(COLLECTOR_NS, &job, Duration::from_secs(240));
+    let (_, log, _) = node.kubectl(&["logs", "-n", COLLECTOR_NS, &format!("job/{job}")]);
+    assert_eq!(succeeded, 1, "the push Job failed:\n{log}");
+    let listing = s3.list("files-offsite", "node-a/");
+    for file in &closed {
+        assert!(
+            listing.contains(&format!("<Key>node-a/{file}</Key>")),
+            "{file} is not in S3 (the Job said: {log})"
+        );
+    }
 }

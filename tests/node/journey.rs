@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::cluster::{ready, Node};
+use crate::s3::S3;
 
 const NS: &str = "kubesphere-logging-system";
 const WEBHOOK_NS: &str = "logbackup-system";
@@ -219,12 +220,12 @@ fn the_kubesphere_journey_runs_on_a_real_node() {
     // 6. The restore test, as its CronJob's pod runs it: restores the newest snapshot under
     //    another name, checks it, and records the proof that `status` reads.
     create_nightly(&node, &["--verify", "daily"]);
-    let verify = job_from_cronjob(&node, "logbackup-nightly-verify", "verify-now");
+    let verify = node.job_from_cronjob(NS, "logbackup-nightly-verify", "verify-now");
     wait_job(&node, &verify);
 
     // 7. The off-site copy: the Job copies the repository to a real S3 server (moto), which the
     //    pod reaches at the node's address.
-    let s3 = S3::start(&node);
+    let s3 = S3::start(&node, "offsite");
     node.kubectl_ok(&[
         "create",
         "secret",
@@ -300,72 +301,4 @@ fn create_nightly(node: &Node, extra: &[&str]) {
     ];
     args.extend_from_slice(extra);
     node.plugin_ok(&args);
-}
-
-/// Starts a Job from a CronJob's template now, as `kubectl create job --from=cronjob/...` does
-/// (which the 1.32 kubectl cannot do against a 1.20 server's batch/v1beta1 CronJob).
-fn job_from_cronjob(node: &Node, cronjob: &str, job: &str) -> String {
-    let cron = node.get_json(&["get", "cronjob", "-n", NS, cronjob]);
-    let template = &cron["spec"]["jobTemplate"];
-    let object = serde_json::json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": job, "namespace": NS, "labels": template["metadata"]["labels"]},
-        "spec": template["spec"],
-    });
-    node.apply(&object.to_string());
-    job.to_owned()
-}
-
-/// moto, a real S3 server, on the node's address so that pods reach it; stopped on drop.
-struct S3 {
-    child: std::process::Child,
-    url: String,
-}
-
-impl S3 {
-    fn start(node: &Node) -> S3 {
-        let port = std::net::TcpListener::bind((node.ip.as_str(), 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = crate::cluster::command("moto_server")
-            .args(["-H", &node.ip, "-p", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("moto_server (pip install 'moto[server]')");
-        let s3 = S3 {
-            child,
-            url: format!("http://{}:{port}", node.ip),
-        };
-        node.wait("moto answers", Duration::from_secs(30), || {
-            std::net::TcpStream::connect((node.ip.as_str(), port)).ok()
-        });
-        let status = crate::cluster::command("curl")
-            .args(["-sf", "-X", "PUT", &format!("{}/offsite", s3.url)])
-            .status()
-            .unwrap();
-        assert!(status.success(), "could not create the bucket");
-        s3
-    }
-
-    fn list(&self, bucket: &str, prefix: &str) -> String {
-        let out = crate::cluster::command("curl")
-            .args([
-                "-sf",
-                &format!("{}/{bucket}?list-type=2&prefix={prefix}", self.url),
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for S3 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

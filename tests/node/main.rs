@@ -16,3 +16,4 @@ mod cluster;
 mod faults;
 mod files;
 mod journey;
+mod s3;
