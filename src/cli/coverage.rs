@@ -26,7 +26,9 @@ snapshot for it. Days are read from index names (YYYY.MM.DD, as daily log indice
 
 Examples:
   kubectl logbackup coverage -r ks-log-snapshots --preset kubesphere --preset audit
-  kubectl logbackup coverage -r ks-log-snapshots --days 90 -o json")]
+  kubectl logbackup coverage -r ks-log-snapshots --days 90 -o json
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/verify.md")]
 pub struct CoverageArgs {
     /// Index patterns of a known logging stack, one calendar each: kubesphere, fluentd, audit
     #[arg(long, value_name = "PRESET", value_parser = ["kubesphere", "fluentd", "audit"])]

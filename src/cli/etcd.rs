@@ -30,7 +30,9 @@ Examples, on a kubeadm control-plane node (certificates and endpoint default to 
   kubectl logbackup etcd verify --repo /mnt/es-backup
   kubectl logbackup etcd prune --repo /mnt/es-backup --keep 5
   kubectl logbackup etcd restore-plan etcd-manual-cp1-20261206T083005Z --repo /mnt/es-backup
-  kubectl logbackup etcd schedule hourly -n logging --claim es-backup --schedule '0 * * * *'")]
+  kubectl logbackup etcd schedule hourly -n logging --claim es-backup --schedule '0 * * * *'
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/etcd.md")]
 pub struct EtcdArgs {
     #[command(subcommand)]
     pub command: EtcdCommand,

@@ -20,6 +20,13 @@ use super::connect::kube_client;
 use super::{emit, now, Global, OutputArgs};
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  kubectl logbackup files install --claim logs-backup
+  kubectl logbackup files status --archive /mnt/repo/files
+  kubectl logbackup files get --archive /mnt/repo/files -n shop --pod web-7f9c-x2
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/files.md")]
 pub struct FilesArgs {
     #[command(subcommand)]
     pub command: FilesCommand,

@@ -20,6 +20,13 @@ use super::connect::{connect, EsArgs};
 use super::{emit, now, progress_bar, show_bytes, Global, OutputArgs, Refused};
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples (KubeSphere):
+  kubectl logbackup snapshot create -n kubesphere-logging-system -r ks-log-snapshots --preset kubesphere --wait
+  kubectl logbackup snapshot list -n kubesphere-logging-system -r ks-log-snapshots
+  kubectl logbackup snapshot verify -n kubesphere-logging-system -r ks-log-snapshots --restore-test
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/snapshots.md (restore tests: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/verify.md)")]
 pub struct SnapshotArgs {
     #[command(subcommand)]
     pub command: SnapshotCommand,
