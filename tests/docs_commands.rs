@@ -570,3 +570,92 @@ fn plugin_args(words: &[String]) -> Option<Vec<String>> {
         _ => None,
     }
 }
+
+/// Every relative link of the user's pages points at a file that exists, and at a heading that
+/// exists in it (GitHub's anchors: lower case, punctuation dropped, spaces as `-`).
+#[test]
+fn every_relative_link_resolves() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages: Vec<PathBuf> = [
+        "README.md",
+        "CONTRIBUTING.md",
+        "ARCHITECTURE.md",
+        "CHANGELOG.md",
+    ]
+    .iter()
+    .map(|name| root.join(name))
+    .collect();
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "md") {
+            pages.push(path);
+        }
+    }
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let mut rest = line;
+            while let Some(start) = rest.find("](") {
+                let after = &rest[start + 2..];
+                let Some(end) = after.find(')') else { break };
+                let target = &after[..end];
+                rest = &after[end..];
+                if target.contains("://") || target.starts_with("mailto:") {
+                    continue;
+                }
+                checked += 1;
+                let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+                let file = if file.is_empty() {
+                    page.clone()
+                } else {
+                    page.parent().unwrap().join(file)
+                };
+                let place = format!(
+                    "{}:{}: {target}",
+                    page.strip_prefix(root).unwrap().display(),
+                    number + 1
+                );
+                if !file.exists() {
+                    broken.push(format!("{place}: no such file"));
+                } else if !anchor.is_empty() && file.extension().is_some_and(|ext| ext == "md") {
+                    let target_text = std::fs::read_to_string(&file).unwrap();
+                    if !anchors(&target_text).iter().any(|a| a == anchor) {
+                        broken.push(format!("{place}: no such heading"));
+                    }
+                }
+            }
+        }
+    }
+    println!("checked {checked} relative links in {} pages", pages.len());
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+    assert!(checked >= 40, "only {checked} relative links found");
+}
+
+/// The anchors GitHub gives a Markdown page's headings (outside code blocks).
+fn anchors(text: &str) -> Vec<String> {
+    let mut anchors = Vec::new();
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code || !line.starts_with('#') {
+            continue;
+        }
+        let heading = line.trim_start_matches('#').trim();
+        let slug: String = heading
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect();
+        anchors.push(slug);
+    }
+    anchors
+}
