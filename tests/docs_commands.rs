@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 /// At least this many commands must be found; an extraction bug must not pass by finding none.
 const FLOOR_DOCS: usize = 80;
 const FLOOR_HELP: usize = 50;
+/// The narrowest terminal an example in `--help` must fit without clap wrapping it.
+const HELP_WIDTH: usize = 80;
 
 /// Variables a documented command may use without setting them: the environment its pod gives it.
 const ENVIRONMENT: &[(&str, &str)] = &[
@@ -224,6 +226,20 @@ fn collect_help(
         let origin = format!("`{path} --help`");
         let rendered = text.to_string();
         let lines: Vec<&str> = rendered.lines().collect();
+        // clap wraps help at the terminal's width: an example longer than a narrow terminal
+        // would be broken where a reader copies it. Long examples continue with `\`.
+        let mut continued = false;
+        for (number, line) in lines.iter().enumerate() {
+            let example = continued || mentions_plugin(line.trim());
+            continued = example && line.ends_with('\\');
+            if example && line.chars().count() > HELP_WIDTH {
+                problems.push(format!(
+                    "{origin}:{}: {}\nlonger than {HELP_WIDTH} columns: clap would wrap it inside the command; continue it with `\\`",
+                    number + 1,
+                    line.trim()
+                ));
+            }
+        }
         extract_from_lines(
             &origin,
             &lines,

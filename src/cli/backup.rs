@@ -27,7 +27,8 @@ Exit codes: 0 snapshot SUCCESS and every planned deletion done; 1 snapshot not S
 pruned then) or a deletion failed.
 
 Example (KubeSphere's Curator CronJob, as one command):
-  kubectl logbackup backup -r ks-log-snapshots --preset kubesphere --keep-days 45
+  kubectl logbackup backup -r ks-log-snapshots --preset kubesphere \\
+      --keep-days 45
 
 Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/schedule.md")]
 pub struct BackupArgs {

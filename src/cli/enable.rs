@@ -110,7 +110,7 @@ pub struct EnableArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "The claim and the snapshots on it stay, and the repository stays registered.\n\nExample:\n  kubectl logbackup disable -n kubesphere-logging-system sts/elasticsearch-logging-data sts/elasticsearch-logging-discovery\n\nManual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/enable.md#disable"
+    after_help = "The claim and the snapshots on it stay, and the repository stays registered.\n\nExample:\n  kubectl logbackup disable -n kubesphere-logging-system \\\n    sts/elasticsearch-logging-data sts/elasticsearch-logging-discovery\n\nManual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/enable.md#disable"
 )]
 pub struct DisableArgs {
     #[command(flatten)]

@@ -22,7 +22,8 @@ documents pass through unchanged. Injecting twice is the same as injecting once.
 if any labelled object cannot be injected.
 
 Examples:
-  kubectl get sts -n kubesphere-logging-system -o yaml | kubectl logbackup inject -f - | kubectl apply -f -
+  kubectl get sts -n kubesphere-logging-system -o yaml \\
+      | kubectl logbackup inject -f - | kubectl apply -f -
   kubectl logbackup inject -f elasticsearch.yaml --all --claim logs-backup
 
 Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/inject.md")]

@@ -34,12 +34,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = None,
     after_help = "\
 Examples (KubeSphere):
-  kubectl logbackup enable -n kubesphere-logging-system sts/elasticsearch-logging-data \\
-    sts/elasticsearch-logging-discovery --storage-class nfs-client --size 100Gi --repository ks-log-snapshots
-  kubectl logbackup schedule create nightly -n kubesphere-logging-system -r ks-log-snapshots \\
-    --cron '0 1 * * *' --keep-days 45 --preset kubesphere
+  kubectl logbackup enable -n kubesphere-logging-system \\
+      sts/elasticsearch-logging-data sts/elasticsearch-logging-discovery \\
+      --storage-class nfs-client --size 100Gi --repository ks-log-snapshots
+  kubectl logbackup schedule create nightly -n kubesphere-logging-system \\
+      -r ks-log-snapshots --cron '0 1 * * *' --keep-days 45 \\
+      --preset kubesphere
   kubectl logbackup status -n kubesphere-logging-system -r ks-log-snapshots
-  kubectl logbackup restore -n kubesphere-logging-system -r ks-log-snapshots --date 2019.11.12
+  kubectl logbackup restore -n kubesphere-logging-system -r ks-log-snapshots \\
+      --date 2019.11.12
 
 Manual: https://github.com/logbackup/kubectl-logbackup#readme (one page per command in docs/)",
     propagate_version = true

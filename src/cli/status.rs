@@ -18,8 +18,10 @@ use super::{emit, now, Global, OutputArgs};
 #[command(after_help = "\
 Examples:
   kubectl logbackup status -n kubesphere-logging-system -r ks-log-snapshots
-  kubectl logbackup status -n kubesphere-logging-system -r ks-log-snapshots -o json --require-proof
-  kubectl logbackup status -n kubesphere-logging-system -r ks-log-snapshots --sync-to s3://logs-offsite/ks
+  kubectl logbackup status -n kubesphere-logging-system -r ks-log-snapshots \\
+      -o json --require-proof
+  kubectl logbackup status -n kubesphere-logging-system -r ks-log-snapshots \\
+      --sync-to s3://logs-offsite/ks
 
 Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/status.md")]
 pub struct StatusArgs {
