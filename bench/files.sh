@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The log-file collector against the seed's `rsync -a` every minute, in the same run: MIB of
+# The log-file collector against a crontab's `rsync -a` every minute, in the same run: MIB of
 # numbered log lines appended across FILES files (10 pods on one node, laid out as the injection
 # and the kubelet lay them out), each file rotated at 10 MiB as logback would. Reports, for each:
 # CPU seconds per GiB, peak memory, lag; and checks that the archive holds every line once.
@@ -73,7 +73,7 @@ print(n, done, sum(rotations))
 PY
 WRITER=$!
 
-# rsync -a every minute, as the seed's crontab does, while the application writes.
+# rsync -a every minute, as a hand-made crontab does, while the application writes.
 RSYNC_CPU=0; RSYNC_MAX_KB=0; RSYNC_RUNS=0
 rsync_once() {
   /usr/bin/time -f "%U %S %M" -o "$WORK/rsync.time" rsync -a "$NODE/files/" "$WORK/rsync/"
@@ -103,7 +103,7 @@ while true; do
 done
 CAUGHT_UP=$(echo "$(date +%s.%N) - $WROTE_AT" | bc)
 COPY_CPU=$(cpu_of "$COLLECTOR")
-rsync_once   # the seed's next run, catching up
+rsync_once   # the crontab's next run, catching up
 # The pods are deleted: the final pass copies what is left and compresses every copy.
 FINAL_START=$(date +%s.%N)
 rm -rf "$NODE/kubelet/pods/"*

@@ -6,9 +6,9 @@
 #   - p50/p99 at a fixed RATE req/s (loadgen run, open loop);
 #   - first-response latency on FRESH new connections (loadgen first);
 #   - the server-side review time from /metrics, RSS, and (MEMORY=1) VmHWM for the large reviews
-#     of issue 9 on a fresh process each, and 8 at once;
+#     (20k and 100k containers, 50k volumes) on a fresh process each, and 8 at once;
 #   - the review alone, without TLS or HTTP (webhook/examples/reviewbench.rs, on SERVER_CPU).
-# Goals (issue 9): >= 0.25x nginx, p99 <= 1 ms at 2,000 req/s, first response < 5 ms.
+# Goals: >= 0.25x nginx, p99 <= 1 ms at 2,000 req/s, first response < 5 ms.
 #   bench/webhook.sh   (env: RATE=2000 SECONDS_FIXED=10 SECONDS_SAT=10 CONNECTIONS=32 FRESH=200 MEMORY=1 WORKERS= TCACHE=128
 #                       REVIEWBENCH=path, to time the review with a reviewbench built elsewhere)
 set -euo pipefail

@@ -1,6 +1,5 @@
 //! `kubectl logbackup`: the kubectl plugin.
-mod cli;
 
 fn main() -> std::process::ExitCode {
-    cli::main()
+    logbackup::cli::main()
 }

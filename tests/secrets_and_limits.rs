@@ -1,4 +1,4 @@
-//! The plugin binary with secrets and large inputs (issue 9, point 6): a password in `--es-url`
+//! The plugin binary with secrets and large inputs: a password in `--es-url`
 //! never reaches the terminal or a CronJob, a 900-StatefulSet `kubectl get -o json` List is read
 //! whole, and a labelled StatefulSet under an old apiVersion is reported instead of skipped silently.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.

@@ -26,8 +26,11 @@ use logbackup::workflows::prune::{prune, PruneOptions, Report};
 Exit codes: 0 snapshot SUCCESS and every planned deletion done; 1 snapshot not SUCCESS (nothing is
 pruned then) or a deletion failed.
 
-Example (the seed's Curator CronJob, as one command):
-  kubectl logbackup backup -r ks-log-snapshots --preset kubesphere --keep-days 45")]
+Example (KubeSphere's Curator CronJob, as one command):
+  kubectl logbackup backup -r ks-log-snapshots --preset kubesphere \\
+      --keep-days 45
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/schedule.md")]
 pub struct BackupArgs {
     #[command(flatten)]
     pub what: WhatArgs,

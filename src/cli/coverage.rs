@@ -25,8 +25,11 @@ p only in PARTIAL snapshots, - a gap. A day is restorable exactly when `restore 
 snapshot for it. Days are read from index names (YYYY.MM.DD, as daily log indices are named).
 
 Examples:
-  kubectl logbackup coverage -r ks-log-snapshots --preset kubesphere --preset audit
-  kubectl logbackup coverage -r ks-log-snapshots --days 90 -o json")]
+  kubectl logbackup coverage -r ks-log-snapshots --preset kubesphere \\
+      --preset audit
+  kubectl logbackup coverage -r ks-log-snapshots --days 90 -o json
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/verify.md")]
 pub struct CoverageArgs {
     /// Index patterns of a known logging stack, one calendar each: kubesphere, fluentd, audit
     #[arg(long, value_name = "PRESET", value_parser = ["kubesphere", "fluentd", "audit"])]

@@ -80,7 +80,7 @@ pub struct CommonArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example (KubeSphere):\n  kubectl logbackup enable -n kubesphere-logging-system \\\n    sts/elasticsearch-logging-data sts/elasticsearch-logging-discovery \\\n    --storage-class nfs-client --size 100Gi"
+    after_help = "Example (KubeSphere):\n  kubectl logbackup enable -n kubesphere-logging-system \\\n    sts/elasticsearch-logging-data sts/elasticsearch-logging-discovery \\\n    --storage-class nfs-client --size 100Gi\n\nManual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/enable.md"
 )]
 pub struct EnableArgs {
     #[command(flatten)]
@@ -110,7 +110,7 @@ pub struct EnableArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "The claim and the snapshots on it stay, and the repository stays registered."
+    after_help = "The claim and the snapshots on it stay, and the repository stays registered.\n\nExample:\n  kubectl logbackup disable -n kubesphere-logging-system \\\n    sts/elasticsearch-logging-data sts/elasticsearch-logging-discovery\n\nManual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/enable.md#disable"
 )]
 pub struct DisableArgs {
     #[command(flatten)]

@@ -29,8 +29,12 @@ Examples, on a kubeadm control-plane node (certificates and endpoint default to 
   kubectl logbackup etcd list --repo /mnt/es-backup
   kubectl logbackup etcd verify --repo /mnt/es-backup
   kubectl logbackup etcd prune --repo /mnt/es-backup --keep 5
-  kubectl logbackup etcd restore-plan etcd-manual-cp1-20261206T083005Z --repo /mnt/es-backup
-  kubectl logbackup etcd schedule hourly -n logging --claim es-backup --schedule '0 * * * *'")]
+  kubectl logbackup etcd restore-plan etcd-manual-cp1-20261206T083005Z \\
+      --repo /mnt/es-backup
+  kubectl logbackup etcd schedule hourly -n logging --claim es-backup \\
+      --schedule '0 * * * *'
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/etcd.md")]
 pub struct EtcdArgs {
     #[command(subcommand)]
     pub command: EtcdCommand,
@@ -187,7 +191,8 @@ Each origin has its own retention, as in k3s: pruning manual snapshots never del
 scheduled one, and --scheduled never deletes a manual one. The newest snapshot of the
 origin is always kept.
 
-Example: kubectl logbackup etcd prune --repo /mnt/es-backup --keep 5 --older-than 14d --dry-run")]
+Example: kubectl logbackup etcd prune --repo /mnt/es-backup --keep 5 \\
+    --older-than 14d --dry-run")]
 pub struct PruneArgs {
     /// Keep the newest N snapshots of the origin
     #[arg(long, value_name = "N")]

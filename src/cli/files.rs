@@ -20,6 +20,14 @@ use super::connect::kube_client;
 use super::{emit, now, Global, OutputArgs};
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  kubectl logbackup files install --claim logs-backup
+  kubectl logbackup files status --archive /mnt/repo/files
+  kubectl logbackup files get --archive /mnt/repo/files -n shop \\
+      --pod web-7f9c-x2
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/files.md")]
 pub struct FilesArgs {
     #[command(subcommand)]
     pub command: FilesCommand,
@@ -35,27 +43,32 @@ pod's directory from the node only after its final pass. Killed at any moment, t
 resumes where the archive's copies end: no line lost, none repeated.
 
 Example (the DaemonSet's command):
-  kubectl-logbackup files collect --node \"$NODE_NAME\" --archive /repository/files \\
-      --root /var/lib/logbackup/files --kubelet-root /var/lib/kubelet --pod-logs /var/log/pods")]
+  kubectl-logbackup files collect --node \"$NODE_NAME\" \\
+      --archive /repository/files --root /var/lib/logbackup/files \\
+      --kubelet-root /var/lib/kubelet --pod-logs /var/log/pods")]
     Collect(CollectArgs),
     /// List archived files, by namespace, workload, pod, container and time
     #[command(after_help = "\
 Examples:
   kubectl logbackup files list --archive /mnt/repo/files -n shop --workload web
-  kubectl logbackup files list --archive /mnt/repo/files --pod web-7f9c-x2 --since 2026-12-06T08:00:00Z")]
+  kubectl logbackup files list --archive /mnt/repo/files --pod web-7f9c-x2 \\
+      --since 2026-12-06T08:00:00Z")]
     List(ListArgs),
     /// Print or copy out archived files (also of pods that no longer exist), decompressed
     #[command(after_help = "\
 Without --to the files' contents go to stdout, one after another in path order.
 
 Examples:
-  kubectl logbackup files get --archive /mnt/repo/files -n shop --pod web-7f9c-x2 | grep ERROR
-  kubectl logbackup files get --archive /mnt/repo/files -n shop --workload web --to ./web-logs")]
+  kubectl logbackup files get --archive /mnt/repo/files -n shop \\
+      --pod web-7f9c-x2 | grep ERROR
+  kubectl logbackup files get --archive /mnt/repo/files -n shop --workload web \\
+      --to ./web-logs")]
     Get(GetArgs),
     /// Delete archived files older than --keep-days (closed files only)
     #[command(after_help = "\
 Example:
-  kubectl logbackup files prune --archive /mnt/repo/files --keep-days 45 --dry-run")]
+  kubectl logbackup files prune --archive /mnt/repo/files --keep-days 45 \\
+      --dry-run")]
     Prune(PruneArgs),
     /// Each node's collector: its lag, the pods it holds, its errors. Exit 1 when one is unhealthy
     Status(StatusArgs),
@@ -65,8 +78,10 @@ Closed files never change, so each is sent once; open ones are sent after they c
 again to resume after an interruption.
 
 Examples:
-  kubectl logbackup files push s3://log-archive/cluster-a --archive /mnt/repo/files
-  kubectl logbackup files push s3://logs/files --endpoint http://minio:9000 --archive /mnt/repo/files --dry-run")]
+  kubectl logbackup files push s3://log-archive/cluster-a \\
+      --archive /mnt/repo/files
+  kubectl logbackup files push s3://logs/files --endpoint http://minio:9000 \\
+      --archive /mnt/repo/files --dry-run")]
     Push(PushArgs),
     /// Install (or update) the collector DaemonSet on every node
     #[command(after_help = "\

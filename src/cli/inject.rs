@@ -22,8 +22,11 @@ documents pass through unchanged. Injecting twice is the same as injecting once.
 if any labelled object cannot be injected.
 
 Examples:
-  kubectl get sts -n kubesphere-logging-system -o yaml | kubectl logbackup inject -f - | kubectl apply -f -
-  kubectl logbackup inject -f elasticsearch.yaml --all --claim logs-backup")]
+  kubectl get sts -n kubesphere-logging-system -o yaml \\
+      | kubectl logbackup inject -f - | kubectl apply -f -
+  kubectl logbackup inject -f elasticsearch.yaml --all --claim logs-backup
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/inject.md")]
 pub struct InjectArgs {
     /// Manifest file to read, `-` for stdin; repeat for several
     #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]

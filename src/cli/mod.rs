@@ -32,6 +32,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "Back up and restore the logs your cluster keeps in Elasticsearch or OpenSearch, with the Snapshot API",
     long_about = None,
+    after_help = "\
+Examples (KubeSphere):
+  kubectl logbackup enable -n kubesphere-logging-system \\
+      sts/elasticsearch-logging-data sts/elasticsearch-logging-discovery \\
+      --storage-class nfs-client --size 100Gi --repository ks-log-snapshots
+  kubectl logbackup schedule create nightly -n kubesphere-logging-system \\
+      -r ks-log-snapshots --cron '0 1 * * *' --keep-days 45 \\
+      --preset kubesphere
+  kubectl logbackup status -n kubesphere-logging-system -r ks-log-snapshots
+  kubectl logbackup restore -n kubesphere-logging-system -r ks-log-snapshots \\
+      --date 2019.11.12
+
+Manual: https://github.com/logbackup/kubectl-logbackup#readme (one page per command in docs/)",
     propagate_version = true
 )]
 pub struct Cli {
@@ -114,6 +127,11 @@ pub enum Command {
     Files(files::FilesArgs),
     /// Back up the control plane: etcd snapshots, certificates and manifests, with a restore drill
     Etcd(etcd::EtcdArgs),
+}
+
+/// The whole command tree, as `kubectl logbackup` parses it: for tests that check examples.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 /// `-o`, for commands that print data.

@@ -27,8 +27,10 @@ snapshot whose age it cannot tell. Deletes oldest first, one at a time, retrying
 Also deletes the temporary logbackup-verify-* indices a killed restore test left behind, once the
 test that made them started more than --leftover-grace-hours ago.
 
-Example (the seed's Curator action, 45 days):
-  kubectl logbackup prune -r ks-log-snapshots --keep-days 45 --dry-run")]
+Example (KubeSphere's Curator action, 45 days):
+  kubectl logbackup prune -r ks-log-snapshots --keep-days 45 --dry-run
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/snapshots.md#prune")]
 pub struct PruneArgs {
     #[command(flatten)]
     pub retention: RetentionArgs,

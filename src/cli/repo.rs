@@ -11,6 +11,17 @@ use super::connect::{connect, EsArgs};
 use super::{emit, Global, OutputArgs, Refused};
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples (KubeSphere):
+  kubectl logbackup repo register ks-log-snapshots \\
+      -n kubesphere-logging-system \\
+      --location /usr/share/elasticsearch/backup/ks-log-snapshots
+  kubectl logbackup repo list -n kubesphere-logging-system
+  kubectl logbackup repo sync /backup/ks-log-snapshots s3://logs-offsite/ks \\
+      --endpoint http://minio:9000
+  kubectl logbackup repo volume-snapshots list -n kubesphere-logging-system
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/repo.md")]
 pub struct RepoArgs {
     #[command(subcommand)]
     pub command: RepoCommand,
@@ -20,7 +31,7 @@ pub struct RepoArgs {
 pub enum RepoCommand {
     /// Register a shared-filesystem repository, after checking path.repo on every node, then verify it
     #[command(
-        after_help = "Example (KubeSphere):\n  kubectl logbackup repo register ks-log-snapshots \\\n    --location /usr/share/elasticsearch/backup/ks-log-snapshots -n kubesphere-logging-system"
+        after_help = "Example (KubeSphere):\n  kubectl logbackup repo register ks-log-snapshots \\\n    -n kubesphere-logging-system \\\n    --location /usr/share/elasticsearch/backup/ks-log-snapshots"
     )]
     Register(RegisterArgs),
     /// List registered repositories

@@ -18,9 +18,12 @@ use super::{emit, progress_bar, show_bytes, Global, OutputArgs, Refused};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Example (the seed's restore of one day):
+Examples (one day back, as KubeSphere's manual procedure did with curl):
   kubectl logbackup restore -r ks-log-snapshots --date 2019.11.12
-  kubectl logbackup restore -r ks-log-snapshots --date 2019.11.12 --rename-prefix restored-")]
+  kubectl logbackup restore -r ks-log-snapshots --date 2019.11.12 \\
+      --rename-prefix restored-
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/snapshots.md#restore")]
 pub struct RestoreArgs {
     /// Snapshot to restore from (default: the newest SUCCESS snapshot holding the wanted indices)
     #[arg(conflicts_with = "latest")]

@@ -23,6 +23,15 @@ use super::snapshot::WhatArgs;
 use super::{emit, now, Global, OutputArgs, Refused};
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples (KubeSphere: nightly at 1 a.m., 45 days, a weekly restore test):
+  kubectl logbackup schedule create nightly -n kubesphere-logging-system \\
+      -r ks-log-snapshots --cron '0 1 * * *' --keep-days 45 \\
+      --preset kubesphere --verify weekly
+  kubectl logbackup schedule list -n kubesphere-logging-system
+  kubectl logbackup schedule run-now nightly -n kubesphere-logging-system
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/schedule.md")]
 pub struct ScheduleArgs {
     #[command(subcommand)]
     pub command: ScheduleCommand,
@@ -32,9 +41,11 @@ pub struct ScheduleArgs {
 pub enum ScheduleCommand {
     /// Schedule nightly (or any cron) snapshots with retention, as a CronJob or a cluster policy
     #[command(after_help = "\
-Examples (the seed's Curator job: nightly at 1 a.m., 45 days):
-  kubectl logbackup schedule create nightly --cron '0 1 * * *' --keep-days 45 --preset kubesphere -r ks-log-snapshots -n kubesphere-logging-system
-  kubectl logbackup schedule create nightly --cron '0 1 * * *' --keep-days 45 --engine slm --es-url http://127.0.0.1:9200")]
+Examples (KubeSphere's Curator job: nightly at 1 a.m., 45 days):
+  kubectl logbackup schedule create nightly --cron '0 1 * * *' --keep-days 45 \\
+      --preset kubesphere -r ks-log-snapshots -n kubesphere-logging-system
+  kubectl logbackup schedule create nightly --cron '0 1 * * *' --keep-days 45 \\
+      --engine slm --es-url http://127.0.0.1:9200")]
     Create(Box<CreateArgs>),
     /// List scheduled backups: our CronJobs, and SLM / Snapshot Management policies we wrote
     List(ListArgs),

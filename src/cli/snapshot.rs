@@ -20,6 +20,16 @@ use super::connect::{connect, EsArgs};
 use super::{emit, now, progress_bar, show_bytes, Global, OutputArgs, Refused};
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples (KubeSphere):
+  kubectl logbackup snapshot create -n kubesphere-logging-system \\
+      -r ks-log-snapshots --preset kubesphere --wait
+  kubectl logbackup snapshot list -n kubesphere-logging-system \\
+      -r ks-log-snapshots
+  kubectl logbackup snapshot verify -n kubesphere-logging-system \\
+      -r ks-log-snapshots --restore-test
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/snapshots.md (restore tests: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/verify.md)")]
 pub struct SnapshotArgs {
     #[command(subcommand)]
     pub command: SnapshotCommand,
@@ -29,7 +39,7 @@ pub struct SnapshotArgs {
 pub enum SnapshotCommand {
     /// Start a snapshot; with --wait, follow it to the end (PARTIAL and FAILED exit 1)
     #[command(
-        after_help = "Examples:\n  kubectl logbackup snapshot create -r ks-log-snapshots --preset kubesphere --wait\n  kubectl logbackup snapshot create --name 'logs-%Y.%m.%d' --indices 'logstash-*' --wait"
+        after_help = "Examples:\n  kubectl logbackup snapshot create -r ks-log-snapshots --preset kubesphere \\\n      --wait\n  kubectl logbackup snapshot create --name 'logs-%Y.%m.%d' \\\n      --indices 'logstash-*' --wait"
     )]
     Create(CreateArgs),
     /// List snapshots in the repository, oldest first

@@ -15,6 +15,15 @@ use super::snapshot::say;
 use super::{emit, now, Global, OutputArgs};
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  kubectl logbackup status -n kubesphere-logging-system -r ks-log-snapshots
+  kubectl logbackup status -n kubesphere-logging-system -r ks-log-snapshots \\
+      -o json --require-proof
+  kubectl logbackup status -n kubesphere-logging-system -r ks-log-snapshots \\
+      --sync-to s3://logs-offsite/ks
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/status.md")]
 pub struct StatusArgs {
     /// The newest SUCCESS snapshot may be at most this many hours old
     #[arg(long, default_value_t = 26, value_name = "HOURS")]

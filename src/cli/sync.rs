@@ -25,10 +25,12 @@ from a Secret.
 Examples:
   # Off-site copy of the repository volume (mounted at /backup), to MinIO:
   kubectl logbackup repo sync /backup/ks-log-snapshots s3://logs-offsite/ks \\
-    --endpoint http://minio.example:9000
+      --endpoint http://minio.example:9000
   # A new cluster's restore path: bring the copy back, then register it read-only:
-  kubectl logbackup repo sync s3://logs-offsite/ks /usr/share/elasticsearch/backup/ks
-  kubectl logbackup repo register ks --location /usr/share/elasticsearch/backup/ks --readonly")]
+  kubectl logbackup repo sync s3://logs-offsite/ks \\
+      /usr/share/elasticsearch/backup/ks
+  kubectl logbackup repo register ks \\
+      --location /usr/share/elasticsearch/backup/ks --readonly")]
 pub struct SyncArgs {
     /// Source repository: a directory (the one holding index.latest) or s3://BUCKET/PREFIX
     pub src: String,

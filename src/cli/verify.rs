@@ -22,9 +22,12 @@ use super::{emit, now, progress_bar, Global, OutputArgs, Refused};
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
-  kubectl logbackup snapshot verify -r ks-log-snapshots                      # newest SUCCESS snapshot: state, shards, indices
-  kubectl logbackup snapshot verify -r ks-log-snapshots --restore-test --date 2019.11.12
-  kubectl logbackup snapshot verify snapshot-20191113010000 -r ks-log-snapshots --restore-test -o json
+  # The newest SUCCESS snapshot: state, shards, indices; then a restore test of one day:
+  kubectl logbackup snapshot verify -r ks-log-snapshots
+  kubectl logbackup snapshot verify -r ks-log-snapshots --restore-test \\
+      --date 2019.11.12
+  kubectl logbackup snapshot verify snapshot-20191113010000 \\
+      -r ks-log-snapshots --restore-test -o json
 
 Exit codes: 0 everything matched; 1 a check failed (or its proof could not be recorded); 3 refused
 before restoring (disk, names); 130 interrupted (Ctrl-C; the temporary copies are deleted first).

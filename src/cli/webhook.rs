@@ -16,6 +16,13 @@ use super::schedule::ManifestFormat;
 use super::{emit, now, Global, OutputArgs};
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  kubectl logbackup webhook install
+  kubectl logbackup webhook status
+  kubectl logbackup webhook uninstall --dry-run
+
+Manual: https://github.com/logbackup/kubectl-logbackup/blob/main/docs/webhook.md")]
 pub struct WebhookArgs {
     #[command(subcommand)]
     pub command: WebhookCommand,

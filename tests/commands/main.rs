@@ -1,5 +1,5 @@
 //! The real plugin binary against the Elasticsearch test double, for ES 7.17, ES 8.19 and OpenSearch
-//! 2.11: every command's happy path and every error the issue names. Each test starts its own double.
+//! 2.11: every command's happy path and every error a user can meet. Each test starts its own double.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod harness;

@@ -1,6 +1,6 @@
 use crate::harness::*;
 
-/// A snapshot of three days of logs, then the 2019.11.12 index deleted, as in the seed.
+/// A snapshot of three days of logs, then the 2019.11.12 index deleted, as in the KubeSphere story.
 fn snapshotted(env: &Env) {
     snapshot_daily(env);
     env.double

@@ -29,7 +29,7 @@ fn plan(with_secrets: bool) -> CronJobPlan {
             password: secret("es-es-elastic-user", "elastic"),
             api_key: None,
             ca: secret("es-es-http-certs-public", "ca.crt"),
-            // The off-site copy (issue 11): the claim read-only, S3 keys from a Secret.
+            // The off-site copy: the claim read-only, S3 keys from a Secret.
             sync: with_secrets.then(|| logbackup::schedule::sync_to::SyncTo {
                 url: "s3://offsite/ks".into(),
                 claim: "elasticsearch-logging-backup".into(),

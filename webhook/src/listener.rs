@@ -1,5 +1,5 @@
 //! The TLS admission listener: accepts TCP, shakes hands, and serves HTTP/1.1 or HTTP/2 (as ALPN
-//! chose) with hyper, under the connection limits the fault campaign asked for.
+//! chose) with hyper, under connection limits that hold against slow, idle and flooding clients.
 //!
 //! Hand-written on tokio-rustls and hyper instead of axum-server because every limit here lives
 //! between accept and the first request, where axum-server gives no hook: a cap on open

@@ -93,7 +93,7 @@ impl Default for ReviewLimits {
 
 /// A KubeSphere Elasticsearch StatefulSet has about 400 values; 10,000 leaves room for very large
 /// pod templates. A review costs about 0.9 KiB per value at its peak (measured: 27,000 values took
-/// VmHWM from 7 to 32 MiB), so a maximal one stays near 16 MiB (README, "Performance").
+/// VmHWM from 7 to 32 MiB), so a maximal one stays near 16 MiB (docs/performance.md).
 pub const DEFAULT_MAX_OBJECT_VALUES: usize = 10_000;
 
 /// Decides one admission. `Err` only when the body is not an AdmissionReview at all (answered with
