@@ -95,7 +95,8 @@ With --push-to, a CronJob in the same namespace also copies the closed files to 
 Examples:
   kubectl logbackup files install --claim logs-backup --dry-run -o yaml
   kubectl logbackup files install --claim logs-backup
-  kubectl logbackup files install --claim logs-backup --push-to s3://log-archive/cluster-a --push-secret offsite-s3")]
+  kubectl logbackup files install --claim logs-backup \\
+    --push-to s3://log-archive/cluster-a --push-secret offsite-s3")]
     Install(InstallArgs),
     /// Remove the collector (the archive and the files still on the nodes stay)
     Uninstall(UninstallArgs),
