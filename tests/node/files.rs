@@ -18,6 +18,21 @@ const COLLECTOR: &str = "app.kubernetes.io/name=logbackup-files";
 /// The log root the collector owns on the node (`logbackup.io/log-dirs` mounts live under it).
 const LOG_ROOT: &str = "/var/lib/logbackup/files";
 
+/// `files install` of the collector with the node's kubelet root, and `extra` flags.
+fn install_collector(node: &Node, extra: &[&str]) {
+    let kubelet_root = node.dir.join("kubelet/root");
+    let mut args = vec![
+        "files",
+        "install",
+        "--claim",
+        "files-archive",
+        "--kubelet-root",
+        kubelet_root.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    node.plugin_ok(&args);
+}
+
 /// The highest line number in the node's copy of the writer's files, read from the host.
 fn highest_on_node() -> Option<u64> {
     let out = crate::cluster::command("sh")
@@ -38,15 +53,7 @@ fn every_line_a_deleted_pod_wrote_is_archived_once() {
         Duration::from_secs(240),
         || (node.plugin(&["webhook", "status"]).0 == 0).then_some(()),
     );
-    let kubelet_root = node.dir.join("kubelet/root");
-    node.plugin_ok(&[
-        "files",
-        "install",
-        "--claim",
-        "files-archive",
-        "--kubelet-root",
-        kubelet_root.to_str().unwrap(),
-    ]);
+    install_collector(&node, &[]);
     let fixture = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/node/files-app.yaml"
@@ -139,7 +146,7 @@ fn every_line_a_deleted_pod_wrote_is_archived_once() {
     );
 
     collector_down_then_back(&node, &archive);
-    pushed_to_s3(&node, &archive, &kubelet_root);
+    pushed_to_s3(&node, &archive);
 
     node.plugin_ok(&["files", "uninstall"]);
     node.kubectl_ok(&["delete", "namespace", NS, "--wait=false"]);
@@ -349,7 +356,7 @@ fn closed_files(archive: &std::path::Path) -> Vec<String> {
     found
 }
 
-fn pushed_to_s3(node: &Node, archive: &std::path::Path, kubelet_root: &std::path::Path) {
+fn pushed_to_s3(node: &Node, archive: &std::path::Path) {
     let s3 = S3::start(node, "files-offsite");
     node.kubectl_ok(&[
         "create",
@@ -361,20 +368,17 @@ fn pushed_to_s3(node: &Node, archive: &std::path::Path, kubelet_root: &std::path
         "--from-literal=AWS_ACCESS_KEY_ID=test",
         "--from-literal=AWS_SECRET_ACCESS_KEY=test",
     ]);
-    node.plugin_ok(&[
-        "files",
-        "install",
-        "--claim",
-        "files-archive",
-        "--kubelet-root",
-        kubelet_root.to_str().unwrap(),
-        "--push-to",
-        "s3://files-offsite/node-a",
-        "--push-secret",
-        "files-s3",
-        "--push-endpoint",
-        &s3.url,
-    ]);
+    install_collector(
+        node,
+        &[
+            "--push-to",
+            "s3://files-offsite/node-a",
+            "--push-secret",
+            "files-s3",
+            "--push-endpoint",
+            &s3.url,
+        ],
+    );
     let closed = closed_files(archive);
     assert!(
         closed.iter().any(|f| f.starts_with("shop/late-writer/")),
