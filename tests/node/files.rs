@@ -395,4 +395,14 @@ fn pushed_to_s3(node: &Node, archive: &std::path::Path) {
             "{file} is not in S3 (the Job said: {log})"
         );
     }
+    // Made from the template, it has no owner for `files uninstall` to collect; its pod holds the
+    // claim against deletion (the claim's protection counts finished pods on 1.20).
+    node.kubectl_ok(&[
+        "delete",
+        "job",
+        "-n",
+        COLLECTOR_NS,
+        &job,
+        "--cascade=foreground",
+    ]);
 }
