@@ -154,6 +154,32 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Starts a Job from a CronJob's template now, as `kubectl create job --from=cronjob/...` does
+    /// (which the 1.32 kubectl cannot do against a 1.20 server's batch/v1beta1 CronJob). `change`
+    /// may alter the Job's spec first (a fault the test injects). Returns the Job's name.
+    pub fn job_from_cronjob(
+        &self,
+        ns: &str,
+        cronjob: &str,
+        job: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> String {
+        let cron = self.get_json(&["get", "cronjob", "-n", ns, cronjob]);
+        let template = &cron["spec"]["jobTemplate"];
+        let mut spec = template["spec"].clone();
+        change(&mut spec);
+        let object = serde_json::json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": job, "namespace": ns, "labels": template["metadata"]["labels"]},
+            "spec": spec,
+        });
+        self.apply(&object.to_string());
+        job.to_owned()
+    }
+}
+
 pub fn ready(pod: &Value) -> bool {
     pod["status"]["conditions"].as_array().is_some_and(|c| {
         c.iter()

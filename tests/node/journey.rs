@@ -169,7 +169,7 @@ fn the_kubesphere_journey_runs_on_a_real_node() {
     // 6. The restore test, as its CronJob's pod runs it: restores the newest snapshot under
     //    another name, checks it, and records the proof that `status` reads.
     create_nightly(&node, &["--verify", "daily"]);
-    let verify = job_from_cronjob(&node, "logbackup-nightly-verify", "verify-now");
+    let verify = node.job_from_cronjob(NS, "logbackup-nightly-verify", "verify-now", |_| {});
     wait_job(&node, &verify);
 
     // 7. The off-site copy: the Job copies the repository to a real S3 server (moto), which the
@@ -250,21 +250,6 @@ fn create_nightly(node: &Node, extra: &[&str]) {
     ];
     args.extend_from_slice(extra);
     node.plugin_ok(&args);
-}
-
-/// Starts a Job from a CronJob's template now, as `kubectl create job --from=cronjob/...` does
-/// (which the 1.32 kubectl cannot do against a 1.20 server's batch/v1beta1 CronJob).
-fn job_from_cronjob(node: &Node, cronjob: &str, job: &str) -> String {
-    let cron = node.get_json(&["get", "cronjob", "-n", NS, cronjob]);
-    let template = &cron["spec"]["jobTemplate"];
-    let object = serde_json::json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": job, "namespace": NS, "labels": template["metadata"]["labels"]},
-        "spec": template["spec"],
-    });
-    node.apply(&object.to_string());
-    job.to_owned()
 }
 
 /// moto, a real S3 server, on the node's address so that pods reach it; stopped on drop.
