@@ -91,6 +91,7 @@ impl Etcd {
 
     /// A TLS etcd (client certificates required) whose kubeadm-shaped tree (`pki/`, `manifests/`,
     /// `data/`) is a new directory under `parent`: the real node mounts it into a pod from there.
+    #[allow(dead_code)] // Only the real node's tests (tests/node/etcd.rs) start one there.
     pub fn start_under(parent: &Path) -> Self {
         std::fs::create_dir_all(parent).unwrap();
         let dir = tempfile::Builder::new()

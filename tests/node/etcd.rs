@@ -181,7 +181,7 @@ fn the_etcd_schedules_pod_snapshots_a_kubeadm_etcd_on_the_node_with_no_more_than
     assert_eq!(pod_spec["nodeSelector"][CONTROL_PLANE], "");
 
     // Its pod, as the CronJob makes it: not on a node that is not a control-plane node...
-    start_job(&node, "hourly-now", |_| {});
+    node.job_from_cronjob(NS, CRONJOB, "hourly-now", |_| {});
     let why = unschedulable(&node, "hourly-now");
     eprintln!("hourly-now: {why}");
     // The pod has no affinity but its nodeSelector; 1.20's scheduler says "node affinity" of
@@ -271,7 +271,7 @@ fn the_etcd_schedules_pod_snapshots_a_kubeadm_etcd_on_the_node_with_no_more_than
     assert!(why.contains("taint") && why.contains(MASTER), "{why}");
     node.kubectl_ok(&["delete", "job", "-n", NS, "no-tolerations", "--wait=true"]);
     // Certificates from another CA: etcd refuses the handshake.
-    let wrong = node.dir.join("etcd-control-plane/wrong-pki");
+    let wrong = etcd.path("wrong-pki");
     std::fs::create_dir_all(wrong.join("etcd")).unwrap();
     std::fs::copy(pki.join("etcd/ca.crt"), wrong.join("etcd/ca.crt")).unwrap();
     write_pair(
@@ -292,7 +292,10 @@ fn the_etcd_schedules_pod_snapshots_a_kubeadm_etcd_on_the_node_with_no_more_than
         pod["dnsPolicy"] = Value::from("ClusterFirst");
     });
     assert!(!ok, "etcd was reached without the host network:\n{log}");
-    assert!(log.contains(&etcd.endpoint), "{log}");
+    assert!(
+        log.contains(&format!("etcd is not reachable at {}", etcd.endpoint)),
+        "{log}"
+    );
     // Not root: kubeadm's keys are root's 0600 files, and every capability is dropped.
     let (ok, log) = run_job(&node, "not-root", |pod| {
         pod["securityContext"]["runAsUser"] = Value::from(65532);
@@ -310,6 +313,7 @@ fn the_etcd_schedules_pod_snapshots_a_kubeadm_etcd_on_the_node_with_no_more_than
     node.kubectl_ok(&["delete", "namespace", NS, "--wait=true", "--timeout=120s"]);
     node.kubectl_ok(&["delete", "pv", "logbackup-node-etcd-repository"]);
     drop(control_plane);
+    std::fs::remove_dir_all(&repo).unwrap();
     let labels = node.get_json(&["get", "nodes"])["items"][0]["metadata"]["labels"].clone();
     assert!(labels.get(MASTER).is_none(), "{labels:#}");
 }
