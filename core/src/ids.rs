@@ -41,6 +41,8 @@ pub const ETCD_PREFIX: &str = "logbackup-etcd";
 /// `app.kubernetes.io/component`, and our value for the etcd snapshot CronJob.
 pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
 pub const ETCD_COMPONENT: &str = "etcd-snapshot";
+/// The component label of the log backup's scheduled objects.
+pub const SCHEDULED_BACKUP_COMPONENT: &str = "scheduled-backup";
 
 /// kubeadm's control-plane node labels and taints (same keys): `master` until 1.24, `control-plane`
 /// from 1.20.

@@ -63,7 +63,7 @@ pub fn issue_with(ca: &Pair, cn: &str, names: &[&str], serving_client_auth: bool
     (cert.pem(), key.serialize_pem())
 }
 
-fn write_pair(dir: &Path, name: &str, pair: &Pair) {
+pub fn write_pair(dir: &Path, name: &str, pair: &Pair) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(dir.join(format!("{name}.crt")), &pair.0).unwrap();
     let key = dir.join(format!("{name}.key"));
@@ -86,7 +86,22 @@ impl Etcd {
     /// `serving_client_auth`: whether etcd's serving certificate also allows client
     /// authentication, as kubeadm's does.
     pub fn start_with(tls: bool, serving_client_auth: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_at(tempfile::tempdir().unwrap(), tls, serving_client_auth)
+    }
+
+    /// A TLS etcd (client certificates required) whose kubeadm-shaped tree (`pki/`, `manifests/`,
+    /// `data/`) is a new directory under `parent`: the real node mounts it into a pod from there.
+    #[allow(dead_code)] // Only the real node's tests (tests/node/etcd.rs) start one there.
+    pub fn start_under(parent: &Path) -> Self {
+        std::fs::create_dir_all(parent).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("etcd-")
+            .tempdir_in(parent)
+            .unwrap();
+        Self::start_at(dir, true, true)
+    }
+
+    fn start_at(dir: tempfile::TempDir, tls: bool, serving_client_auth: bool) -> Self {
         let d = dir.path();
         let (client, peer) = (free_port(), free_port());
         let scheme = if tls { "https" } else { "http" };

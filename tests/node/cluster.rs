@@ -135,21 +135,6 @@ impl Node {
 }
 
 impl Node {
-    /// Starts a Job from a CronJob's template now, as `kubectl create job --from=cronjob/...` does
-    /// (which the 1.32 kubectl cannot do against a 1.20 server's batch/v1beta1 CronJob).
-    pub fn job_from_cronjob(&self, ns: &str, cronjob: &str, job: &str) -> String {
-        let cron = self.get_json(&["get", "cronjob", "-n", ns, cronjob]);
-        let template = &cron["spec"]["jobTemplate"];
-        let object = serde_json::json!({
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": job, "namespace": ns, "labels": template["metadata"]["labels"]},
-            "spec": template["spec"],
-        });
-        self.apply(&object.to_string());
-        job.to_owned()
-    }
-
     /// Waits until the Job is Complete or Failed: (pods succeeded, pods failed).
     pub fn job_finished(&self, ns: &str, job: &str, timeout: Duration) -> (u64, u64) {
         self.wait(&format!("Job {ns}/{job} finishes"), timeout, || {
@@ -166,6 +151,32 @@ impl Node {
                 )
             })
         })
+    }
+}
+
+impl Node {
+    /// Starts a Job from a CronJob's template now, as `kubectl create job --from=cronjob/...` does
+    /// (which the 1.32 kubectl cannot do against a 1.20 server's batch/v1beta1 CronJob). `change`
+    /// may alter the Job's spec first (a fault the test injects). Returns the Job's name.
+    pub fn job_from_cronjob(
+        &self,
+        ns: &str,
+        cronjob: &str,
+        job: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> String {
+        let cron = self.get_json(&["get", "cronjob", "-n", ns, cronjob]);
+        let template = &cron["spec"]["jobTemplate"];
+        let mut spec = template["spec"].clone();
+        change(&mut spec);
+        let object = serde_json::json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": job, "namespace": ns, "labels": template["metadata"]["labels"]},
+            "spec": spec,
+        });
+        self.apply(&object.to_string());
+        job.to_owned()
     }
 }
 

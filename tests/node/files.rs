@@ -384,7 +384,12 @@ fn pushed_to_s3(node: &Node, archive: &std::path::Path) {
         closed.iter().any(|f| f.starts_with("shop/late-writer/")),
         "nothing closed to push: {closed:?}"
     );
-    let job = node.job_from_cronjob(COLLECTOR_NS, "logbackup-files-push", "files-push-now");
+    let job = node.job_from_cronjob(
+        COLLECTOR_NS,
+        "logbackup-files-push",
+        "files-push-now",
+        |_| {},
+    );
     let (succeeded, _) = node.job_finished(COLLECTOR_NS, &job, Duration::from_secs(240));
     let (_, log, _) = node.kubectl(&["logs", "-n", COLLECTOR_NS, &format!("job/{job}")]);
     assert_eq!(succeeded, 1, "the push Job failed:\n{log}");

@@ -220,7 +220,7 @@ fn the_kubesphere_journey_runs_on_a_real_node() {
     // 6. The restore test, as its CronJob's pod runs it: restores the newest snapshot under
     //    another name, checks it, and records the proof that `status` reads.
     create_nightly(&node, &["--verify", "daily"]);
-    let verify = node.job_from_cronjob(NS, "logbackup-nightly-verify", "verify-now");
+    let verify = node.job_from_cronjob(NS, "logbackup-nightly-verify", "verify-now", |_| {});
     wait_job(&node, &verify);
 
     // 7. The off-site copy: the Job copies the repository to a real S3 server (moto), which the

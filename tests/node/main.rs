@@ -13,6 +13,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test crate: a panic is how a test reports.
 
 mod cluster;
+mod etcd;
+#[path = "../etcd/server.rs"]
+#[allow(dead_code)] // The node uses the TLS etcd and the certificates, not every helper.
+mod etcd_server;
 mod faults;
 mod files;
 mod journey;

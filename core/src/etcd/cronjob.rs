@@ -15,18 +15,15 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, EnvVarSource, HostPathVolumeSource, ObjectFieldSelector,
-    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SeccompProfile, SecurityContext, ServiceAccount, Toleration, Volume,
-    VolumeMount,
+    Container, EnvVar, EnvVarSource, HostPathVolumeSource, ObjectFieldSelector,
+    PersistentVolumeClaimVolumeSource, PodSpec, ServiceAccount, Toleration, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
-use crate::schedule::{Schedule, ScheduleError, MANAGED_BY, MANAGED_BY_LABEL, SCHEDULE_LABEL};
+use crate::schedule::shape::Shape;
+use crate::schedule::{Schedule, ScheduleError};
 
 /// Where the pod sees the host's directories and the repository.
 pub const REPOSITORY_MOUNT: &str = "/repository";
@@ -97,30 +94,6 @@ pub fn object_name(schedule: &str) -> String {
     format!("logbackup-etcd-{schedule}")
 }
 
-fn labels(schedule: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string()),
-        (SCHEDULE_LABEL.to_string(), schedule.to_string()),
-        (
-            crate::ids::NAME_LABEL.to_string(),
-            crate::ids::PRODUCT.to_string(),
-        ),
-        (
-            crate::ids::COMPONENT_LABEL.to_string(),
-            crate::ids::ETCD_COMPONENT.to_string(),
-        ),
-    ])
-}
-
-fn meta(plan: &EtcdCronJobPlan) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(object_name(&plan.name)),
-        namespace: Some(plan.namespace.clone()),
-        labels: Some(labels(&plan.name)),
-        ..Default::default()
-    }
-}
-
 fn host_dir(name: &str, path: &str) -> Volume {
     Volume {
         name: name.into(),
@@ -144,26 +117,16 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
 }
 
 pub fn service_account(plan: &EtcdCronJobPlan) -> ServiceAccount {
-    ServiceAccount {
-        metadata: meta(plan),
-        automount_service_account_token: Some(false),
-        ..Default::default()
-    }
+    shape(plan).service_account()
 }
 
 pub fn cron_job(plan: &EtcdCronJobPlan) -> CronJob {
-    let quantities = |pairs: &[(&str, &str)]| -> BTreeMap<String, Quantity> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
-            .collect()
-    };
+    shape(plan).cron_job()
+}
+
+/// The etcd snapshot's place in the shared CronJob shape: what it adds is the module's list.
+fn shape(plan: &EtcdCronJobPlan) -> Shape {
     let container = Container {
-        name: "etcd-snapshot".into(),
-        image: Some(plan.image.clone()),
-        image_pull_policy: Some("IfNotPresent".into()),
-        command: Some(vec![crate::ids::PLUGIN_PATH.into()]),
-        args: Some(plan.args()),
         // The snapshot is named after the node it was taken on.
         env: Some(vec![EnvVar {
             name: "NODE_NAME".into(),
@@ -181,23 +144,14 @@ pub fn cron_job(plan: &EtcdCronJobPlan) -> CronJob {
             mount("manifests", MANIFESTS_MOUNT, true),
             mount("repository", REPOSITORY_MOUNT, false),
         ]),
-        // The snapshot streams to the file a chunk at a time; the key count holds one page of keys.
-        resources: Some(ResourceRequirements {
-            requests: Some(quantities(&[("cpu", "10m"), ("memory", "32Mi")])),
-            limits: Some(quantities(&[("memory", "256Mi")])),
-            ..Default::default()
-        }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            privileged: Some(false),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".into()]),
-                add: None,
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
+        ..crate::schedule::shape::plugin_container(
+            "etcd-snapshot",
+            &plan.image,
+            plan.args(),
+            // The snapshot streams to the file a chunk at a time; the key count holds one page.
+            "256Mi",
+            false,
+        )
     };
     let tolerations = [
         crate::ids::MASTER_ROLE_LABEL,
@@ -212,9 +166,7 @@ pub fn cron_job(plan: &EtcdCronJobPlan) -> CronJob {
     })
     .collect();
     let pod = PodSpec {
-        service_account_name: Some(object_name(&plan.name)),
         automount_service_account_token: Some(false),
-        restart_policy: Some("Never".into()),
         host_network: Some(true),
         dns_policy: Some("ClusterFirstWithHostNet".into()),
         node_selector: Some(BTreeMap::from([(
@@ -222,17 +174,8 @@ pub fn cron_job(plan: &EtcdCronJobPlan) -> CronJob {
             String::new(),
         )])),
         tolerations: Some(tolerations),
-        security_context: Some(PodSecurityContext {
-            // Root to read kubeadm's 0600 keys as their owner; no capability comes with it.
-            run_as_user: Some(0),
-            run_as_group: Some(0),
-            run_as_non_root: Some(false),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".into(),
-                localhost_profile: None,
-            }),
-            ..Default::default()
-        }),
+        // Root to read kubeadm's 0600 keys as their owner; no capability comes with it.
+        security_context: Some(crate::schedule::shape::pod_security_context(0)),
         containers: vec![container],
         volumes: Some(vec![
             host_dir("pki", &plan.pki_dir),
@@ -248,37 +191,16 @@ pub fn cron_job(plan: &EtcdCronJobPlan) -> CronJob {
         ]),
         ..Default::default()
     };
-    CronJob {
-        metadata: meta(plan),
-        spec: Some(CronJobSpec {
-            schedule: plan.schedule.expression(),
-            time_zone: (plan.server_minor >= 27).then(|| plan.schedule.time_zone.clone()),
-            concurrency_policy: Some("Forbid".into()),
-            starting_deadline_seconds: Some(300),
-            successful_jobs_history_limit: Some(3),
-            failed_jobs_history_limit: Some(5),
-            job_template: JobTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(&plan.name)),
-                    ..Default::default()
-                }),
-                spec: Some(JobSpec {
-                    backoff_limit: Some(1),
-                    active_deadline_seconds: Some(1800),
-                    ttl_seconds_after_finished: Some(86_400),
-                    template: PodTemplateSpec {
-                        metadata: Some(ObjectMeta {
-                            labels: Some(labels(&plan.name)),
-                            ..Default::default()
-                        }),
-                        spec: Some(pod),
-                    },
-                    ..Default::default()
-                }),
-            },
-            ..Default::default()
-        }),
-        ..Default::default()
+    Shape {
+        name: object_name(&plan.name),
+        namespace: plan.namespace.clone(),
+        labels: crate::schedule::shape::labels(&plan.name, crate::ids::ETCD_COMPONENT),
+        schedule: plan.schedule.expression(),
+        time_zone: (plan.server_minor >= 27).then(|| plan.schedule.time_zone.clone()),
+        starting_deadline_seconds: 300,
+        active_deadline_seconds: 1800,
+        ttl_seconds_after_finished: 86_400,
+        pod,
     }
 }
 

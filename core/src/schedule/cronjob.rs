@@ -10,17 +10,16 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, EnvVarSource, KeyToPath, PodSecurityContext, PodSpec,
-    PodTemplateSpec, ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource,
-    SecurityContext, ServiceAccount, Volume, VolumeMount,
+    Container, EnvVar, EnvVarSource, KeyToPath, PodSpec, SecretKeySelector, SecretVolumeSource,
+    ServiceAccount, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde_json::Value;
 
-use super::{Schedule, ScheduleError, MANAGED_BY, MANAGED_BY_LABEL, SCHEDULE_LABEL};
+use super::shape::Shape;
+use super::{Schedule, ScheduleError};
 
 pub const IMAGE: &str = crate::ids::IMAGE;
 /// The image's entrypoint is the webhook; the CronJob runs the plugin binary next to it.
@@ -150,45 +149,20 @@ pub fn object_name(schedule: &str) -> String {
 }
 
 fn labels(schedule: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string()),
-        (SCHEDULE_LABEL.to_string(), schedule.to_string()),
-        (
-            crate::ids::NAME_LABEL.to_string(),
-            crate::ids::PRODUCT.to_string(),
-        ),
-        (
-            "app.kubernetes.io/component".to_string(),
-            "scheduled-backup".to_string(),
-        ),
-    ])
-}
-
-fn meta(plan: &CronJobPlan) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(object_name(&plan.name)),
-        namespace: Some(plan.namespace.clone()),
-        labels: Some(labels(&plan.name)),
-        ..Default::default()
-    }
-}
-
-fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
-        .collect()
+    super::shape::labels(schedule, crate::ids::SCHEDULED_BACKUP_COMPONENT)
 }
 
 pub fn service_account(plan: &CronJobPlan) -> ServiceAccount {
-    ServiceAccount {
-        metadata: meta(plan),
-        automount_service_account_token: Some(false),
-        ..Default::default()
-    }
+    shape(plan).service_account()
 }
 
 pub fn cron_job(plan: &CronJobPlan) -> CronJob {
+    shape(plan).cron_job()
+}
+
+/// The backup's place in the shared CronJob shape: uid 65532 in the image, a Secret volume for the
+/// CA and the off-site copy's credentials, a token only for VolumeSnapshots.
+fn shape(plan: &CronJobPlan) -> Shape {
     let ca_volume = plan.backup.ca.as_ref().map(|ca| Volume {
         name: "es-ca".into(),
         secret: Some(SecretVolumeSource {
@@ -202,12 +176,14 @@ pub fn cron_job(plan: &CronJobPlan) -> CronJob {
         }),
         ..Default::default()
     });
+    // The plugin is an HTTP client that waits most of the time; a sync holds up to eight files of
+    // at most 16 MiB in memory at once.
+    let memory = if plan.backup.sync.is_some() {
+        "384Mi"
+    } else {
+        "128Mi"
+    };
     let container = Container {
-        name: "backup".into(),
-        image: Some(plan.image.clone()),
-        image_pull_policy: Some("IfNotPresent".into()),
-        command: Some(vec![PLUGIN_PATH.into()]),
-        args: Some(plan.backup.args()),
         env: Some(plan.backup.env()).filter(|e| !e.is_empty()),
         volume_mounts: Some(
             ca_volume
@@ -223,48 +199,12 @@ pub fn cron_job(plan: &CronJobPlan) -> CronJob {
                 .collect::<Vec<_>>(),
         )
         .filter(|m| !m.is_empty()),
-        // The plugin is an HTTP client that waits most of the time; a sync holds up to eight
-        // files of at most 16 MiB in memory at once.
-        resources: Some(ResourceRequirements {
-            requests: Some(quantities(&[("cpu", "10m"), ("memory", "32Mi")])),
-            limits: Some(quantities(&[(
-                "memory",
-                if plan.backup.sync.is_some() {
-                    "384Mi"
-                } else {
-                    "128Mi"
-                },
-            )])),
-            ..Default::default()
-        }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".into()]),
-                add: None,
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
+        ..super::shape::plugin_container("backup", &plan.image, plan.backup.args(), memory, true)
     };
     let pod = PodSpec {
-        service_account_name: Some(object_name(&plan.name)),
         // A token only when the job takes VolumeSnapshots, the one Kubernetes call it then makes.
         automount_service_account_token: Some(plan.backup.volume_snapshot.is_some()),
-        // A failed run is a new Job (backoffLimit), not a restarted container on the same node.
-        restart_policy: Some("Never".into()),
-        security_context: Some(PodSecurityContext {
-            run_as_non_root: Some(true),
-            run_as_user: Some(RUN_AS),
-            run_as_group: Some(RUN_AS),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".into(),
-                localhost_profile: None,
-            }),
-            ..Default::default()
-        }),
+        security_context: Some(super::shape::pod_security_context(RUN_AS)),
         containers: vec![container],
         volumes: Some(
             ca_volume
@@ -275,41 +215,17 @@ pub fn cron_job(plan: &CronJobPlan) -> CronJob {
         .filter(|v| !v.is_empty()),
         ..Default::default()
     };
-    CronJob {
-        metadata: meta(plan),
-        spec: Some(CronJobSpec {
-            schedule: plan.schedule.expression(),
-            time_zone: Some(plan.schedule.time_zone.clone()),
-            // Two snapshots at once only meet a 503 in Elasticsearch; the next night will come.
-            concurrency_policy: Some("Forbid".into()),
-            // A run missed by more than an hour (controller down) is skipped, not run at noon.
-            starting_deadline_seconds: Some(3600),
-            successful_jobs_history_limit: Some(3),
-            // Failures are kept longer: they are what someone will want to read.
-            failed_jobs_history_limit: Some(5),
-            job_template: JobTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(&plan.name)),
-                    ..Default::default()
-                }),
-                spec: Some(JobSpec {
-                    // One retry: a new pod with a new snapshot name; `backup` adopts nothing twice.
-                    backoff_limit: Some(1),
-                    active_deadline_seconds: Some(ACTIVE_DEADLINE_SECONDS),
-                    ttl_seconds_after_finished: Some(7 * 86_400),
-                    template: PodTemplateSpec {
-                        metadata: Some(ObjectMeta {
-                            labels: Some(labels(&plan.name)),
-                            ..Default::default()
-                        }),
-                        spec: Some(pod),
-                    },
-                    ..Default::default()
-                }),
-            },
-            ..Default::default()
-        }),
-        ..Default::default()
+    Shape {
+        name: object_name(&plan.name),
+        namespace: plan.namespace.clone(),
+        labels: labels(&plan.name),
+        schedule: plan.schedule.expression(),
+        time_zone: Some(plan.schedule.time_zone.clone()),
+        // A run missed by more than an hour (controller down) is skipped, not run at noon.
+        starting_deadline_seconds: 3600,
+        active_deadline_seconds: ACTIVE_DEADLINE_SECONDS,
+        ttl_seconds_after_finished: 7 * 86_400,
+        pod,
     }
 }
 

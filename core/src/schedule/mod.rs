@@ -6,6 +6,7 @@ pub mod cron;
 pub mod cronjob;
 pub mod policy;
 pub mod restore_test;
+pub mod shape;
 pub mod sync_to;
 
 pub use cron::Schedule;
