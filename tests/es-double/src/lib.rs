@@ -414,6 +414,12 @@ async fn as_cluster_member(
                     {
                         r.headers_mut().insert("content-type", ct);
                     }
+                    if sends_product_header(&shared.config) {
+                        r.headers_mut().insert(
+                            "x-elastic-product",
+                            HeaderValue::from_static("Elasticsearch"),
+                        );
+                    }
                     Some(r)
                 }
                 // The master went away between two discovery passes.

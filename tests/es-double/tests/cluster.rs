@@ -28,6 +28,21 @@ fn pod(name: &str, repo: &std::path::Path, started_ms: i64) -> support::Double {
     support::start(Flavour::Elasticsearch, "7.17.0", false, state)
 }
 
+/// The answer's `x-elastic-product`, which 7.14+ clients check, whichever node answered.
+fn product_header(d: &support::Double) -> Option<String> {
+    let url = format!("{}/", d.running.url());
+    d.runtime.block_on(async {
+        let r = d.http.get(url).send().await.ok()?;
+        Some(
+            r.headers()
+                .get("x-elastic-product")?
+                .to_str()
+                .ok()?
+                .to_string(),
+        )
+    })
+}
+
 fn node_names(d: &support::Double) -> Vec<String> {
     let (status, body) = d.call("GET", "/_nodes/settings", None);
     if status != 200 {
@@ -67,6 +82,7 @@ fn pods_find_each_other_share_the_masters_state_and_survive_its_loss() {
     until("both nodes listed by the follower", || {
         node_names(&b) == ["es-0", "es-1"]
     });
+    assert_eq!(product_header(&b).as_deref(), Some("Elasticsearch"));
     let (status, health) = b.call("GET", "/_cluster/health", None);
     assert_eq!(status, 200);
     assert_eq!(health["status"], "green");
