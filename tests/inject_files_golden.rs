@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use logbackup::inject::{self, Options, Outcome};
 use logbackup::manifest;
 use serde_json::Value;
+use test_support::fixtures::check_golden;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inject-files")
@@ -39,27 +40,6 @@ fn load(path: &Path) -> Value {
     let mut docs = manifest::parse_documents(&path.display().to_string(), &text).unwrap();
     assert_eq!(docs.len(), 1, "{}: one object per fixture", path.display());
     docs.remove(0)
-}
-
-fn check_golden(path: &Path, actual: Option<&str>, stale: &mut Vec<String>) {
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        match actual {
-            Some(text) => std::fs::write(path, text).unwrap(),
-            None => {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-        return;
-    }
-    let expected = std::fs::read_to_string(path).ok();
-    if expected.as_deref() != actual {
-        stale.push(format!(
-            "{}:\n--- expected\n{}\n--- actual\n{}",
-            path.display(),
-            expected.unwrap_or_default(),
-            actual.unwrap_or_default()
-        ));
-    }
 }
 
 /// Reads the object back as its own Kubernetes type: a field in the wrong place fails here.

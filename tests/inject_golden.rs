@@ -10,6 +10,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use logbackup::inject::{self, Options, Outcome};
 use logbackup::manifest;
 use serde_json::Value;
+use test_support::fixtures::check_golden;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inject")
@@ -44,39 +45,6 @@ fn load(path: &Path) -> Value {
         path.display()
     );
     docs.remove(0)
-}
-
-/// Compares `actual` with the golden at `path`, or writes it under UPDATE_GOLDEN. `None` means the
-/// golden must not exist.
-fn check_golden(path: &Path, actual: Option<&str>, stale: &mut Vec<String>) {
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        match actual {
-            Some(text) => std::fs::write(path, text).expect("write golden"),
-            None => {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-        return;
-    }
-    let expected = std::fs::read_to_string(path).ok();
-    if expected.as_deref() != actual {
-        stale.push(format!(
-            "{}: golden is {}, output is {}\n--- expected\n{}\n--- actual\n{}",
-            path.display(),
-            if expected.is_some() {
-                "present"
-            } else {
-                "missing"
-            },
-            if actual.is_some() {
-                "present"
-            } else {
-                "absent"
-            },
-            expected.unwrap_or_default(),
-            actual.unwrap_or_default()
-        ));
-    }
 }
 
 #[test]

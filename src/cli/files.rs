@@ -629,16 +629,15 @@ async fn install(args: &InstallArgs, global: &Global) -> Result<ExitCode> {
 async fn uninstall(args: &UninstallArgs, global: &Global) -> Result<ExitCode> {
     let client = kube_client(global).await?;
     let mut options = InstallOptions::new(&collector_namespace(global), "unused");
-    // The push CronJob too, if there is one, under the version the cluster serves it at.
-    let api_version = client.served().await?.cronjob()?.api_version;
-    let push = InstallPushArgs {
-        push_to: Some("s3://unused".to_owned()),
-        push_schedule: String::new(),
-        push_secret: None,
-        push_endpoint: None,
-        push_region: None,
-    };
-    options.push = push_options(&push, api_version)?;
+    // The push CronJob too, if there is one, under the version the cluster serves it at; only its
+    // name and kind matter for deleting it.
+    options.push = Some(install::PushOptions {
+        destination: String::new(),
+        schedule: String::new(),
+        secret: None,
+        flags: Vec::new(),
+        api_version: client.served().await?.cronjob()?.api_version.to_owned(),
+    });
     let objects = install::objects(&options);
     let gone = webhook_objects::delete_all(&client, &objects, args.dry_run).await?;
     let prefix = if args.dry_run {

@@ -182,11 +182,7 @@ fn stdout_is_kept_for_marked_containers_and_links_are_not_followed() {
     node.container_log("0.log", "stdout line 1\n");
     node.symlink_to_secret();
     assert!(node.pass().status.success());
-    let names: Vec<String> = node
-        .list_json()
-        .iter()
-        .map(|f| f["name"]["file"].as_str().unwrap().to_owned())
-        .collect();
+    let names = node.archived_names();
     assert!(
         !names.iter().any(|n| n.contains("stdout")),
         "unmarked: {names:?}"
@@ -197,11 +193,7 @@ fn stdout_is_kept_for_marked_containers_and_links_are_not_followed() {
     );
     node.mark_stdout();
     assert!(node.pass().status.success());
-    let names: Vec<String> = node
-        .list_json()
-        .iter()
-        .map(|f| f["name"]["file"].as_str().unwrap().to_owned())
-        .collect();
+    let names = node.archived_names();
     assert!(names.contains(&"stdout/0.log".to_owned()), "{names:?}");
 }
 

@@ -155,6 +155,14 @@ impl Node {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// The archived files' names under their container (`files list`'s `name.file`).
+    pub fn archived_names(&self) -> Vec<String> {
+        self.list_json()
+            .iter()
+            .map(|f| f["name"]["file"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     pub fn checkpoint(&self) -> String {
         std::fs::read_to_string(self.path("archive/.collectors/node-1/checkpoint.json")).unwrap()
     }

@@ -13,7 +13,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::peers::{self, Member, Route};
-use crate::state::Repository;
 use crate::{lock, pod, Shared};
 
 const PASS_EVERY: Duration = Duration::from_secs(1);
@@ -44,10 +43,10 @@ pub(crate) async fn run(shared: Arc<Shared>, seed_hosts: Vec<String>, port: u16)
 async fn pass(seed_hosts: &[String], port: u16) -> Vec<Member> {
     let mut addrs = BTreeSet::new();
     for seed in seed_hosts {
-        let (host, seed_port) = match seed.rsplit_once(':') {
-            Some((h, p)) if p.parse::<u16>().is_ok() => (h, p.parse().unwrap_or(port)),
-            _ => (seed.as_str(), port),
-        };
+        let (host, seed_port) = seed
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+            .unwrap_or((seed.as_str(), port));
         // A name with no ready pod behind it yet does not resolve: that is an empty answer.
         if let Ok(found) = tokio::net::lookup_host((host, seed_port)).await {
             addrs.extend(found);
@@ -73,20 +72,13 @@ async fn copy_registrations(shared: &Shared, master: SocketAddr) {
     let Ok(answer) = request(master, "GET", "/_snapshot", None, &[], ASK_PEER_FOR).await else {
         return;
     };
-    let Ok(serde_json::Value::Object(found)) = serde_json::from_slice(&answer.body) else {
+    let Ok(found) = serde_json::from_slice(&answer.body) else {
         return;
     };
     if answer.status != 200 {
         return;
     }
-    let repositories = found
-        .into_iter()
-        .filter_map(|(name, r)| {
-            let kind = r["type"].as_str()?.to_string();
-            let settings = r["settings"].as_object().cloned().unwrap_or_default();
-            Some((name, Repository { kind, settings }))
-        })
-        .collect();
+    let repositories = pod::registrations(found).into_iter().collect();
     let mut state = lock(&shared.state);
     state.repositories = repositories;
     pod::save(&state);

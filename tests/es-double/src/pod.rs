@@ -71,7 +71,14 @@ fn load(dir: &Path) -> Vec<(String, Repository)> {
     let Ok(text) = std::fs::read_to_string(dir.join(REPOSITORIES_FILE)) else {
         return Vec::new();
     };
-    let Ok(Value::Object(saved)) = serde_json::from_str::<Value>(&text) else {
+    serde_json::from_str(&text)
+        .map(registrations)
+        .unwrap_or_default()
+}
+
+/// Registrations in the form `GET _snapshot` answers and the file keeps: `{name: {type, settings}}`.
+pub fn registrations(value: Value) -> Vec<(String, Repository)> {
+    let Value::Object(saved) = value else {
         return Vec::new();
     };
     saved
