@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::peers::{self, Member, Route};
+use crate::peers::{self, Member};
 use crate::{lock, pod, Shared};
 
 const PASS_EVERY: Duration = Duration::from_secs(1);
@@ -22,21 +22,43 @@ const ASK_PEER_FOR: Duration = Duration::from_secs(2);
 pub(crate) async fn run(shared: Arc<Shared>, seed_hosts: Vec<String>, port: u16) {
     loop {
         let members = pass(&seed_hosts, port).await;
-        let route = {
+        let me = {
             let mut state = lock(&shared.state);
             let Some(p) = state.peers.as_mut() else {
                 return;
             };
             p.update(members);
-            let (live, route) = (p.live(), p.route());
+            let (live, me) = (p.live(), p.me.node.name.clone());
             state.nodes = live;
-            route
+            me
         };
-        if let Route::Forward(master) = route {
-            copy_registrations(&shared, master).await;
+        if let Some(master) = follows(&shared) {
+            let joined = listed_by(master, &me).await;
+            if let Some(p) = lock(&shared.state).peers.as_mut() {
+                p.joined = joined;
+            }
+            if joined {
+                copy_registrations(&shared, master).await;
+            }
         }
         tokio::time::sleep(PASS_EVERY).await;
     }
+}
+
+/// The master's address, when another node is master.
+fn follows(shared: &Shared) -> Option<SocketAddr> {
+    lock(&shared.state).peers.as_ref()?.master().addr
+}
+
+/// Whether the master's `GET _nodes` lists the node `name`.
+async fn listed_by(master: SocketAddr, name: &str) -> bool {
+    let Ok(answer) = request(master, "GET", "/_nodes", None, &[], ASK_PEER_FOR).await else {
+        return false;
+    };
+    let nodes: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    nodes["nodes"]
+        .as_object()
+        .is_some_and(|n| n.values().any(|node| node["name"] == name))
 }
 
 /// Every node that answers at the seed hosts' addresses now.

@@ -48,6 +48,9 @@ pub struct Peers {
     /// shard copies unassigned, so health is yellow until it is back.
     pub seen: BTreeSet<String>,
     pub discovered: bool,
+    /// The master lists this node: as in Elasticsearch, a node has joined only once the master's
+    /// cluster state holds it, and until then it answers 503 (so it is not ready too early).
+    pub joined: bool,
 }
 
 impl Peers {
@@ -62,6 +65,7 @@ impl Peers {
             others: Vec::new(),
             seen,
             discovered: false,
+            joined: false,
         }
     }
 
@@ -89,7 +93,8 @@ impl Peers {
         }
         match self.master().addr {
             None => Route::Local,
-            Some(addr) => Route::Forward(addr),
+            Some(addr) if self.joined => Route::Forward(addr),
+            Some(_) => Route::NoMaster,
         }
     }
 
@@ -200,6 +205,12 @@ mod tests {
         let mut p = Peers::new(node("es-0"), 500);
         p.update(vec![peer("es-1", 100, 1)]);
         assert_eq!(p.master().node.name, "es-1");
+        assert_eq!(
+            p.route(),
+            Route::NoMaster,
+            "not joined until the master lists it"
+        );
+        p.joined = true;
         assert_eq!(
             p.route(),
             Route::Forward(SocketAddr::from(([10, 88, 0, 9], 1)))
