@@ -95,6 +95,7 @@ pub async fn run(args: &RestoreArgs, global: &Global) -> Result<ExitCode> {
         wait: !args.no_wait,
         wait_timeout: Duration::from_secs(args.wait_timeout),
         poll_interval: args.es.poll_interval(),
+        retry: args.es.retry(),
     };
     let es = connect(&args.es, global).await?;
     let bar = progress_bar("bytes");

@@ -89,6 +89,7 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
         watermark: args.watermark,
         wait_timeout: Duration::from_secs(args.wait_timeout),
         poll_interval: args.es.poll_interval(),
+        retry: args.es.retry(),
         dry_run: args.dry_run,
     };
     let es = connect(&args.es, global).await?;

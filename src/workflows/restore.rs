@@ -10,6 +10,7 @@ use logbackup_core::snapshot::restore::{
 use logbackup_core::snapshot::SnapshotState;
 use serde::Serialize;
 
+use super::retry::{self, retry_note, Retry};
 use super::Said;
 use crate::es::listing::Detail;
 use crate::es::types::{RestoreRequest, SnapshotInfo};
@@ -92,6 +93,8 @@ pub struct RestoreOptions {
     pub wait: bool,
     pub wait_timeout: Duration,
     pub poll_interval: Duration,
+    /// How a recovery poll that finds the server unavailable waits it out.
+    pub retry: Retry,
 }
 
 /// The plan and the space it needs, as restored (or, on a dry run, as it would be).
@@ -192,7 +195,12 @@ async fn follow_recovery(
 ) -> Result<(), RestoreFailure> {
     let started = Instant::now();
     loop {
-        let recovery = es.recovery(targets).await?;
+        let recovery = retry::read(
+            options.retry,
+            || es.recovery(targets),
+            |e, after| say(Said::Note(retry_note(e, after))),
+        )
+        .await?;
         let mut totals: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
         let mut all_done = targets.iter().all(|t| recovery.contains_key(t));
         for (index, r) in &recovery {

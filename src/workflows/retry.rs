@@ -1,4 +1,6 @@
-//! Retrying what the server refuses with 503 `concurrent_snapshot_execution_exception`.
+//! Retrying what a moment later may work: a 503 `concurrent_snapshot_execution_exception` for any
+//! snapshot operation, and, for requests that are safe to repeat, a server that is not there to
+//! answer for a moment (a pod restarting, a Service without ready endpoints, a master election).
 
 use std::future::Future;
 use std::time::Duration;
@@ -27,19 +29,50 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Failed>>,
 {
+    with_backoff(
+        retry,
+        |e| match e.kind() {
+            EsError::ConcurrentSnapshot(_) => true,
+            EsError::Transport(_) => transport_too,
+            _ => false,
+        },
+        op,
+        retrying,
+    )
+    .await
+}
+
+/// Runs `op`, a request that is safe to repeat (a read), retrying with the same backoff while the
+/// server is unavailable for the moment: no connection, 502, 503 or 504. A poll that lands in
+/// such a moment waits it out instead of ending the whole run.
+pub async fn read<T, F, Fut>(
+    retry: Retry,
+    op: F,
+    retrying: impl FnMut(&Failed, Duration),
+) -> Result<T, Failed>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Failed>>,
+{
+    with_backoff(retry, |e| e.kind().unavailable(), op, retrying).await
+}
+
+async fn with_backoff<T, F, Fut>(
+    retry: Retry,
+    when: impl FnMut(&Failed) -> bool,
+    op: F,
+    retrying: impl FnMut(&Failed, Duration),
+) -> Result<T, Failed>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Failed>>,
+{
     let backoff = ExponentialBuilder::default()
         .with_min_delay(retry.first_delay)
         .with_max_delay(retry.first_delay.saturating_mul(16))
         .with_max_times(retry.times)
         .with_jitter();
-    op.retry(backoff)
-        .when(|e: &Failed| match e.kind() {
-            EsError::ConcurrentSnapshot(_) => true,
-            EsError::Transport(_) => transport_too,
-            _ => false,
-        })
-        .notify(retrying)
-        .await
+    op.retry(backoff).when(when).notify(retrying).await
 }
 
 /// The line a person sees for a retry.

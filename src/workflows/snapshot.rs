@@ -45,6 +45,10 @@ pub enum SnapshotError {
         name: String,
         seconds: u64,
     },
+    /// Elasticsearch forgot a running snapshot: its elected master restarted (a running snapshot
+    /// lives in the cluster state, which a full restart does not keep) or someone deleted it.
+    #[error("snapshot {repository}:{name} is gone while it ran: the elected master restarted or someone deleted it, and Elasticsearch does not resume a lost snapshot. The next run takes a new one")]
+    Lost { repository: String, name: String },
     #[error("snapshot {repository}:{name} vanished after it finished")]
     Vanished { repository: String, name: String },
     #[error("snapshot {repository}:{name} not found")]
@@ -156,8 +160,21 @@ async fn wait(
 ) -> Result<SnapshotInfo, SnapshotError> {
     let repo = options.repository.as_str();
     let started = Instant::now();
+    let lost = |e: Failed| match e.kind() {
+        EsError::SnapshotMissing(_) => SnapshotError::Lost {
+            repository: repo.to_owned(),
+            name: name.to_owned(),
+        },
+        _ => SnapshotError::Elasticsearch(e),
+    };
     loop {
-        let status = es.snapshot_status(repo, name).await?;
+        let status = retry::read(
+            options.retry,
+            || es.snapshot_status(repo, name),
+            |e, after| say(Said::Note(retry_note(e, after))),
+        )
+        .await
+        .map_err(lost)?;
         let stats = status.stats.as_ref();
         let progress = Progress {
             shards_done: status.shards_stats.done,
@@ -184,7 +201,13 @@ async fn wait(
         tokio::time::sleep(options.poll_interval).await;
     }
     // _status reads SUCCESS for a PARTIAL snapshot: the final state comes from GET _snapshot.
-    let mut infos = es.snapshots(repo, name).await?;
+    let mut infos = retry::read(
+        options.retry,
+        || es.snapshots(repo, name),
+        |e, after| say(Said::Note(retry_note(e, after))),
+    )
+    .await
+    .map_err(lost)?;
     infos.pop().ok_or_else(|| SnapshotError::Vanished {
         repository: repo.to_owned(),
         name: name.to_owned(),

@@ -14,6 +14,7 @@ use logbackup_core::snapshot::SnapshotState;
 use serde_json::json;
 
 use super::restore::{existing_indices, pick, Recovery, RestoreFailure};
+use super::retry::{self, retry_note, Retry};
 use super::Said;
 use crate::es::types::{RestoreRequest, SnapshotInfo};
 use crate::es::{EsClient, Failed};
@@ -87,6 +88,8 @@ pub struct RestoreTestOptions {
     pub watermark: f64,
     pub wait_timeout: Duration,
     pub poll_interval: Duration,
+    /// How a recovery poll that finds the server unavailable waits it out.
+    pub retry: Retry,
     pub dry_run: bool,
 }
 
@@ -244,7 +247,12 @@ async fn restore_and_check(
     // Per restored index: primaries started, primaries, when it was first seen done.
     let mut done: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     loop {
-        let recovery = es.recovery(&plan.targets).await?;
+        let recovery = retry::read(
+            options.retry,
+            || es.recovery(&plan.targets),
+            |e, after| say(Said::Note(retry_note(e, after))),
+        )
+        .await?;
         let (mut got, mut total) = (0u64, 0u64);
         for (index, r) in &recovery {
             let primaries: Vec<_> = r.shards.iter().filter(|s| s.primary).collect();

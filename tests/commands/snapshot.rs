@@ -249,3 +249,35 @@ fn an_in_progress_snapshot_is_not_deleted() {
         .stderr_has("is in progress");
     assert_eq!(snapshots(&env).len(), 1);
 }
+
+#[test]
+fn a_poll_that_finds_no_master_waits_and_the_run_succeeds_once() {
+    let env = Env::kubesphere_with(VERSIONS[1].0, VERSIONS[1].1, |b| {
+        b.polls_unavailable_for = 2;
+    });
+    env.run(&[
+        "snapshot", "create", "-r", REPO, "--name", "polled", "--wait",
+    ])
+    .ok()
+    .stderr_has("master_not_discovered_exception")
+    .stderr_has("retrying in");
+    assert_eq!(
+        count_requests(&env, "PUT /_snapshot/ks-log-snapshots/polled"),
+        1
+    );
+    let all = snapshots(&env);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].1, SnapState::Success);
+}
+
+#[test]
+fn a_snapshot_the_cluster_forgot_while_it_ran_is_a_failure_that_says_so() {
+    let env = Env::kubesphere_with(VERSIONS[1].0, VERSIONS[1].1, |b| {
+        b.lose_running_snapshots = true;
+    });
+    env.run(&["snapshot", "create", "-r", REPO, "--name", "lost", "--wait"])
+        .code(1)
+        .stderr_has("snapshot ks-log-snapshots:lost is gone while it ran")
+        .stderr_has("the elected master restarted");
+    assert!(snapshots(&env).is_empty());
+}

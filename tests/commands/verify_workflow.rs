@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use logbackup::snapshot::restore::IndexFilter;
+use logbackup::workflows::retry::Retry;
 use logbackup::workflows::verify::{check, restore_test, Outcome, RestoreTestOptions};
 use logbackup::workflows::Said;
 
@@ -17,6 +18,10 @@ fn options(dry_run: bool) -> RestoreTestOptions {
         watermark: 90.0,
         wait_timeout: Duration::from_secs(30),
         poll_interval: Duration::from_millis(5),
+        retry: Retry {
+            first_delay: Duration::from_millis(5),
+            times: 2,
+        },
         dry_run,
     }
 }
@@ -73,6 +78,46 @@ fn a_restore_test_returns_its_report_and_says_each_step() {
             "deleted temporary index logbackup-verify-1700000000000-ks-logstash-log-2019.11.12"
                 .into()
         )));
+    });
+}
+
+#[test]
+fn a_recovery_poll_that_finds_no_master_waits_and_the_test_passes() {
+    let env = env(2);
+    run(async {
+        let es = client(&env).await;
+        let checked = check(&es, REPO, None, &IndexFilter::Date("2019.11.12".into()))
+            .await
+            .unwrap();
+        let mut said = Vec::new();
+        // Once the restore runs (its first recovery poll answered), the cluster loses its master
+        // for the next two polls.
+        let outcome = restore_test(
+            &es,
+            &checked,
+            &options(false),
+            || 1_700_000_000_000,
+            std::future::pending(),
+            &mut |s| {
+                if matches!(s, Said::Recovery(_))
+                    && !said.iter().any(|s| matches!(s, Said::Recovery(_)))
+                {
+                    env.double.state().behaviour.polls_unavailable_for = 2;
+                }
+                said.push(s)
+            },
+        )
+        .await
+        .unwrap();
+        let Outcome::Tested(report) = outcome else {
+            panic!("not tested")
+        };
+        assert!(report.passed, "{}", report.verdict);
+        let retries = said
+            .iter()
+            .filter(|s| matches!(s, Said::Note(n) if n.contains("master_not_discovered_exception") && n.contains("retrying in")))
+            .count();
+        assert_eq!(retries, 2, "{said:?}");
     });
 }
 

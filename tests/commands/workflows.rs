@@ -134,6 +134,10 @@ fn restore_plans_refuses_conflicts_and_restores_under_a_prefix() {
         wait: true,
         wait_timeout: Duration::from_secs(30),
         poll_interval: Duration::from_millis(10),
+        retry: Retry {
+            first_delay: Duration::from_millis(5),
+            times: 2,
+        },
     };
     run(async {
         let es = client(&env).await;

@@ -91,6 +91,18 @@ impl EsError {
         }
     }
 
+    /// Whether the server was, for the moment, not there to answer: no connection (a pod
+    /// restarting, a Service briefly without ready endpoints), a proxy's 502/504, or a 503 (no
+    /// elected master, another snapshot operation). Asking again later is the remedy, and for a
+    /// read it is safe.
+    pub fn unavailable(&self) -> bool {
+        match self {
+            Self::Transport(_) | Self::ConcurrentSnapshot(_) => true,
+            Self::Api(a) => matches!(a.status, 502..=504),
+            _ => false,
+        }
+    }
+
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Self::RepositoryMissing(a)
@@ -274,5 +286,30 @@ mod tests {
         assert!(failed
             .to_string()
             .starts_with("failed to register repository ks-log-snapshots: unauthorized"));
+    }
+
+    #[test]
+    fn only_a_server_that_is_not_there_for_now_is_unavailable() {
+        let (status, body) = real("concurrent_snapshot_execution_exception.json");
+        assert!(EsError::from_response(status, &body).unavailable());
+        assert!(EsError::Transport("connection refused".into()).unavailable());
+        let no_master =
+            br#"{"error":{"type":"master_not_discovered_exception","reason":null},"status":503}"#;
+        assert!(EsError::from_response(503, no_master).unavailable());
+        assert!(EsError::from_response(502, b"<html>Bad Gateway</html>").unavailable());
+        assert!(EsError::from_response(504, b"Gateway Timeout").unavailable());
+        for file in [
+            "snapshot_missing_exception.json",
+            "repository_missing_exception.json",
+            "repository_verification_exception.json",
+        ] {
+            let (status, body) = real(file);
+            assert!(
+                !EsError::from_response(status, &body).unavailable(),
+                "{file}"
+            );
+        }
+        assert!(!EsError::from_response(500, b"oops").unavailable());
+        assert!(!EsError::from_response(401, b"no").unavailable());
     }
 }

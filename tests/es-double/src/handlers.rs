@@ -594,7 +594,29 @@ fn status_json(s: &Snapshot, ctx: &Ctx) -> Value {
     })
 }
 
+/// A poll that lands while the cluster has no master, when the test asked for one.
+fn poll_unavailable(state: &mut State) -> Option<Reply> {
+    let left = &mut state.behaviour.polls_unavailable_for;
+    (*left > 0).then(|| {
+        *left -= 1;
+        let body = envelope(
+            503,
+            "master_not_discovered_exception",
+            "no master node is known to this node yet",
+        );
+        Reply::Json(503, body)
+    })
+}
+
 fn snapshot_status(state: &mut State, ctx: &Ctx) -> Reply {
+    if let Some(unavailable) = poll_unavailable(state) {
+        return unavailable;
+    }
+    if std::mem::take(&mut state.behaviour.lose_running_snapshots) {
+        for list in state.snapshots.values_mut() {
+            list.retain(|s| s.state != SnapState::InProgress);
+        }
+    }
     let behaviour = state.behaviour.clone();
     match (
         ctx.matched.param("repository"),
@@ -1023,6 +1045,9 @@ fn cat_indices(state: &State, ctx: &Ctx) -> Reply {
 }
 
 fn recovery(state: &mut State, ctx: &Ctx) -> Reply {
+    if let Some(unavailable) = poll_unavailable(state) {
+        return unavailable;
+    }
     let names: Vec<String> = match ctx.matched.param("index") {
         Some(p) => {
             let patterns: Vec<String> = p.split(',').map(str::to_string).collect();

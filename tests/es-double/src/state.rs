@@ -128,6 +128,12 @@ pub struct Behaviour {
     pub node_plugins: BTreeMap<String, Vec<String>>,
     /// Where the registrations are kept between runs (`pod.rs`: the pod's `path.data`).
     pub repositories_file: Option<std::path::PathBuf>,
+    /// The next N polls (snapshot status, index recovery) answer 503
+    /// `master_not_discovered_exception`, as a node does while its cluster elects a master.
+    pub polls_unavailable_for: u32,
+    /// At the next status poll, the running snapshots are forgotten, as a restart of the elected
+    /// master forgets them (they live in the cluster state, which a full restart does not keep).
+    pub lose_running_snapshots: bool,
 }
 
 impl Default for Behaviour {
@@ -146,6 +152,8 @@ impl Default for Behaviour {
             disk_layout: false,
             node_plugins: BTreeMap::new(),
             repositories_file: None,
+            polls_unavailable_for: 0,
+            lose_running_snapshots: false,
         }
     }
 }
