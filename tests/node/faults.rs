@@ -205,10 +205,16 @@ fn a_backup_job_survives_a_kubelet_restart_and_reports_an_elasticsearch_crash() 
         .find(|(_, phase)| phase == "Failed")
         .map(|(name, _)| name)
         .unwrap_or_else(|| panic!("Job {job} has no failed pod"));
+    // The poll that found no Elasticsearch waited for it, and the Elasticsearch that came back had
+    // no such snapshot: a restarted master does not keep a running snapshot.
     let log = node.kubectl(&["logs", "-n", NS, &failed_pod]).1;
     assert!(
         !log.contains("SUCCESS"),
         "the interrupted run claimed success:\n{log}"
+    );
+    assert!(
+        log.contains("is gone while it ran"),
+        "the interrupted run did not say its snapshot was lost:\n{log}"
     );
     let new_uid = node.wait("Elasticsearch is back", Duration::from_secs(180), || {
         es_ready(&node)
