@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use logbackup::snapshot::restore::IndexFilter;
+use logbackup::snapshot::verify::RestoreTestReport;
 use logbackup::workflows::retry::Retry;
 use logbackup::workflows::verify::{check, restore_test, Outcome, RestoreTestOptions};
 use logbackup::workflows::Said;
@@ -43,30 +44,36 @@ fn env(recovery_polls: u32) -> Env {
     env
 }
 
+/// The 2019.11.12 index of daily-1 checked and restore-tested, each step told to `say`.
+async fn tested(env: &Env, say: &mut dyn FnMut(Said)) -> RestoreTestReport {
+    let es = client(env).await;
+    let checked = check(&es, REPO, None, &IndexFilter::Date("2019.11.12".into()))
+        .await
+        .unwrap();
+    assert!(checked.check.passed);
+    assert_eq!(checked.info.snapshot, "daily-1");
+    let outcome = restore_test(
+        &es,
+        &checked,
+        &options(false),
+        || 1_700_000_000_000,
+        std::future::pending(),
+        say,
+    )
+    .await
+    .unwrap();
+    let Outcome::Tested(report) = outcome else {
+        panic!("not tested")
+    };
+    report
+}
+
 #[test]
 fn a_restore_test_returns_its_report_and_says_each_step() {
     let env = env(2);
     run(async {
-        let es = client(&env).await;
-        let checked = check(&es, REPO, None, &IndexFilter::Date("2019.11.12".into()))
-            .await
-            .unwrap();
-        assert!(checked.check.passed);
-        assert_eq!(checked.info.snapshot, "daily-1");
         let mut said = Vec::new();
-        let outcome = restore_test(
-            &es,
-            &checked,
-            &options(false),
-            || 1_700_000_000_000,
-            std::future::pending(),
-            &mut |s| said.push(s),
-        )
-        .await
-        .unwrap();
-        let Outcome::Tested(report) = outcome else {
-            panic!("not tested")
-        };
+        let report = tested(&env, &mut |s| said.push(s)).await;
         assert!(report.passed, "{}", report.verdict);
         assert_eq!(report.indices.len(), 1);
         assert_eq!(
@@ -85,33 +92,18 @@ fn a_restore_test_returns_its_report_and_says_each_step() {
 fn a_recovery_poll_that_finds_no_master_waits_and_the_test_passes() {
     let env = env(2);
     run(async {
-        let es = client(&env).await;
-        let checked = check(&es, REPO, None, &IndexFilter::Date("2019.11.12".into()))
-            .await
-            .unwrap();
         let mut said = Vec::new();
         // Once the restore runs (its first recovery poll answered), the cluster loses its master
         // for the next two polls.
-        let outcome = restore_test(
-            &es,
-            &checked,
-            &options(false),
-            || 1_700_000_000_000,
-            std::future::pending(),
-            &mut |s| {
-                if matches!(s, Said::Recovery(_))
-                    && !said.iter().any(|s| matches!(s, Said::Recovery(_)))
-                {
-                    env.double.state().behaviour.polls_unavailable_for = 2;
-                }
-                said.push(s)
-            },
-        )
-        .await
-        .unwrap();
-        let Outcome::Tested(report) = outcome else {
-            panic!("not tested")
-        };
+        let report = tested(&env, &mut |s| {
+            if matches!(s, Said::Recovery(_))
+                && !said.iter().any(|s| matches!(s, Said::Recovery(_)))
+            {
+                env.double.state().behaviour.polls_unavailable_for = 2;
+            }
+            said.push(s)
+        })
+        .await;
         assert!(report.passed, "{}", report.verdict);
         let retries = said
             .iter()
