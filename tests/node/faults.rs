@@ -143,7 +143,8 @@ fn a_backup_job_survives_a_kubelet_restart_and_reports_an_elasticsearch_crash() 
     // succeeds once, with one pod, and the repository holds exactly one snapshot. A restarted
     // kubelet 1.20 counts every container unready until its first probe, so for a moment the
     // Elasticsearch Service has no endpoints; the snapshot lasts long enough that this moment falls
-    // while the Job polls it, and a poll that meets it waits it out.
+    // while the Job polls it. The polls ride one kept-alive connection, which that moment does not
+    // cut; one that needs a new connection then is refused and retried.
     let job = node
         .plugin_ok(&["schedule", "run-now", "faults", "-n", NS])
         .trim()
