@@ -21,22 +21,31 @@ const ASK_PEER_FOR: Duration = Duration::from_secs(2);
 /// Runs discovery passes until the process ends.
 pub(crate) async fn run(shared: Arc<Shared>, seed_hosts: Vec<String>, port: u16) {
     loop {
-        let members = pass(&seed_hosts, port).await;
+        let known = match lock(&shared.state).peers.as_ref() {
+            Some(p) => p.addresses(),
+            None => return,
+        };
+        let (members, refused) = pass(&seed_hosts, port, known).await;
         let me = {
             let mut state = lock(&shared.state);
             let Some(p) = state.peers.as_mut() else {
                 return;
             };
-            p.update(members);
+            p.update(members, &refused);
             let (live, me) = (p.live(), p.me.node.name.clone());
             state.nodes = live;
             me
         };
         if let Some(master) = follows(&shared) {
-            let joined = listed_by(master, &me).await;
-            if let Some(p) = lock(&shared.state).peers.as_mut() {
-                p.joined = joined;
-            }
+            // A master that did not answer this time says nothing about whether this node is in.
+            let listed = listed_by(master, &me).await;
+            let joined = match lock(&shared.state).peers.as_mut() {
+                Some(p) => {
+                    p.joined = listed.unwrap_or(p.joined);
+                    p.joined
+                }
+                None => false,
+            };
             if joined {
                 copy_registrations(&shared, master).await;
             }
@@ -50,20 +59,29 @@ fn follows(shared: &Shared) -> Option<SocketAddr> {
     lock(&shared.state).peers.as_ref()?.master().addr
 }
 
-/// Whether the master's `GET _nodes` lists the node `name`.
-async fn listed_by(master: SocketAddr, name: &str) -> bool {
-    let Ok(answer) = request(master, "GET", "/_nodes", None, &[], ASK_PEER_FOR).await else {
-        return false;
-    };
-    let nodes: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
-    nodes["nodes"]
-        .as_object()
-        .is_some_and(|n| n.values().any(|node| node["name"] == name))
+/// Whether the master's `GET _nodes` lists the node `name`; `None` when it did not answer.
+async fn listed_by(master: SocketAddr, name: &str) -> Option<bool> {
+    let answer = request(master, "GET", "/_nodes", None, &[], ASK_PEER_FOR)
+        .await
+        .ok()
+        .filter(|a| a.status == 200)?;
+    let nodes: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
+    Some(
+        nodes["nodes"]
+            .as_object()
+            .is_some_and(|n| n.values().any(|node| node["name"] == name)),
+    )
 }
 
-/// Every node that answers at the seed hosts' addresses now.
-async fn pass(seed_hosts: &[String], port: u16) -> Vec<Member> {
-    let mut addrs = BTreeSet::new();
+/// Every node that answers now at the seed hosts' addresses or at the members' `known` ones, as
+/// Elasticsearch checks the nodes it has besides looking for new ones; and the addresses that
+/// refused the connection (nothing listens there any more).
+async fn pass(
+    seed_hosts: &[String],
+    port: u16,
+    known: Vec<SocketAddr>,
+) -> (Vec<Member>, BTreeSet<SocketAddr>) {
+    let mut addrs: BTreeSet<SocketAddr> = known.into_iter().collect();
     for seed in seed_hosts {
         let (host, seed_port) = seed
             .rsplit_once(':')
@@ -74,18 +92,23 @@ async fn pass(seed_hosts: &[String], port: u16) -> Vec<Member> {
             addrs.extend(found);
         }
     }
-    let mut members = Vec::new();
+    let (mut members, mut refused) = (Vec::new(), BTreeSet::new());
     for addr in addrs {
-        let Ok(answer) = request(addr, "GET", peers::NODE_PATH, None, &[], ASK_PEER_FOR).await
-        else {
-            continue;
+        let answer = match request(addr, "GET", peers::NODE_PATH, None, &[], ASK_PEER_FOR).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    refused.insert(addr);
+                }
+                continue;
+            }
         };
         let value = serde_json::from_slice(&answer.body).unwrap_or_default();
         if let Some(member) = peers::parse(&value, addr).filter(|_| answer.status == 200) {
             members.push(member);
         }
     }
-    members
+    (members, refused)
 }
 
 /// Keeps the master's repository registrations, as Elasticsearch replicates its cluster state, so

@@ -11,7 +11,7 @@
 //! The master is the member that has been up longest (ties by name). A restarted pod rejoins as a
 //! follower and never takes mastership back, so a rolling restart moves the master once at most.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use serde_json::{json, Value};
@@ -20,6 +20,12 @@ use crate::state::Node;
 
 /// The double's own route that tells a peer who this node is.
 pub const NODE_PATH: &str = "/_double/node";
+
+/// Passes in a row that may miss a member before it leaves the cluster: Elasticsearch's
+/// `cluster.fault_detection.follower_check.retry_count` (3 by default), so one slow answer or one
+/// lookup that came back short does not drop a node. A member whose address refuses the
+/// connection leaves at once, as a closed transport connection tells Elasticsearch.
+pub const MISSES_BEFORE_GONE: u32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -51,6 +57,8 @@ pub struct Peers {
     /// The master lists this node: as in Elasticsearch, a node has joined only once the master's
     /// cluster state holds it, and until then it answers 503 (so it is not ready too early).
     pub joined: bool,
+    /// Passes in a row that have missed each member still counted in.
+    pub misses: BTreeMap<String, u32>,
 }
 
 impl Peers {
@@ -66,17 +74,44 @@ impl Peers {
             seen,
             discovered: false,
             joined: false,
+            misses: BTreeMap::new(),
         }
     }
 
-    /// What one discovery pass found (this node excluded).
-    pub fn update(&mut self, mut others: Vec<Member>) {
-        others.retain(|m| m.node.name != self.me.node.name);
-        others.sort_by(|a, b| a.node.name.cmp(&b.node.name));
-        others.dedup_by(|a, b| a.node.name == b.node.name);
-        self.seen.extend(others.iter().map(|m| m.node.name.clone()));
-        self.others = others;
+    /// What one discovery pass found (this node excluded), and the addresses that refused it. A
+    /// member the pass missed stays until `MISSES_BEFORE_GONE` passes in a row have missed it, or
+    /// its address refused.
+    pub fn update(&mut self, mut found: Vec<Member>, refused: &BTreeSet<SocketAddr>) {
+        found.retain(|m| m.node.name != self.me.node.name);
+        found.sort_by(|a, b| a.node.name.cmp(&b.node.name));
+        found.dedup_by(|a, b| a.node.name == b.node.name);
+        for member in &found {
+            self.misses.remove(&member.node.name);
+        }
+        let missed: Vec<Member> = std::mem::take(&mut self.others)
+            .into_iter()
+            .filter(|old| found.iter().all(|m| m.node.name != old.node.name))
+            .collect();
+        for old in missed {
+            let name = old.node.name.clone();
+            let misses = self.misses.get(&name).map_or(1, |n| n + 1);
+            let gone = old.addr.is_some_and(|a| refused.contains(&a));
+            if gone || misses >= MISSES_BEFORE_GONE {
+                self.misses.remove(&name);
+            } else {
+                self.misses.insert(name, misses);
+                found.push(old);
+            }
+        }
+        found.sort_by(|a, b| a.node.name.cmp(&b.node.name));
+        self.seen.extend(found.iter().map(|m| m.node.name.clone()));
+        self.others = found;
         self.discovered = true;
+    }
+
+    /// Where the members other than this node are, to be asked again in the next pass.
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        self.others.iter().filter_map(|m| m.addr).collect()
     }
 
     pub fn master(&self) -> &Member {
@@ -196,14 +231,14 @@ mod tests {
     fn no_master_until_the_first_pass() {
         let mut p = Peers::new(node("es-1"), 100);
         assert_eq!(p.route(), Route::NoMaster);
-        p.update(vec![]);
+        p.update(vec![], &BTreeSet::new());
         assert_eq!(p.route(), Route::Local, "alone, a node is its own master");
     }
 
     #[test]
     fn the_oldest_member_is_master_and_a_restarted_one_does_not_take_it_back() {
         let mut p = Peers::new(node("es-0"), 500);
-        p.update(vec![peer("es-1", 100, 1)]);
+        p.update(vec![peer("es-1", 100, 1)], &BTreeSet::new());
         assert_eq!(p.master().node.name, "es-1");
         assert_eq!(
             p.route(),
@@ -216,22 +251,46 @@ mod tests {
             Route::Forward(SocketAddr::from(([10, 88, 0, 9], 1)))
         );
         // es-0 itself answers its own pass and is left out of the others.
-        p.update(vec![peer("es-0", 500, 2), peer("es-1", 100, 1)]);
+        p.update(
+            vec![peer("es-0", 500, 2), peer("es-1", 100, 1)],
+            &BTreeSet::new(),
+        );
         assert_eq!(p.others.len(), 1);
     }
 
     #[test]
     fn health_is_yellow_while_a_node_that_was_seen_is_gone() {
         let mut p = Peers::new(node("es-0"), 1);
-        p.update(vec![peer("es-1", 2, 1)]);
+        p.update(vec![peer("es-1", 2, 1)], &BTreeSet::new());
         assert_eq!(status(Some(&p)), "green");
-        p.update(vec![]);
+        // Its address refuses: it has left at once.
+        let refused = p.addresses().into_iter().collect();
+        p.update(vec![], &refused);
         assert_eq!(p.missing(), ["es-1"]);
         assert_eq!(status(Some(&p)), "yellow");
         assert_eq!(p.route(), Route::Local);
-        p.update(vec![peer("es-1", 9, 1)]);
+        p.update(vec![peer("es-1", 9, 1)], &BTreeSet::new());
         assert_eq!(status(Some(&p)), "green");
         assert_eq!(p.live().len(), 2);
+    }
+
+    #[test]
+    fn a_member_that_does_not_answer_leaves_only_after_three_passes_in_a_row() {
+        let mut p = Peers::new(node("es-0"), 1);
+        p.update(vec![peer("es-1", 2, 1)], &BTreeSet::new());
+        let none = BTreeSet::new();
+        p.update(vec![], &none);
+        p.update(vec![], &none);
+        assert_eq!(p.live().len(), 2, "two missed passes: still in");
+        assert_eq!(status(Some(&p)), "green");
+        // An answer in between starts the count again.
+        p.update(vec![peer("es-1", 2, 1)], &none);
+        p.update(vec![], &none);
+        p.update(vec![], &none);
+        assert_eq!(p.live().len(), 2);
+        p.update(vec![], &none);
+        assert_eq!(p.missing(), ["es-1"], "the third missed pass in a row");
+        assert_eq!(status(Some(&p)), "yellow");
     }
 
     #[test]
